@@ -1,0 +1,13 @@
+"""cam_lib: Class Activation Mapping (Zhou et al., "Learning Deep Features for Discriminative Localization",
+CVPR 2016), one module per concept of the paper:
+
+- :mod:`cam_lib.models`   the GAP/GMP networks and the FC networks of Table 1 (Sec. 3.1)
+- :mod:`cam_lib.cam`      class activation maps from one forward pass (Sec. 2)
+- :mod:`cam_lib.boxes`    boxes from maps: 20% threshold, largest component, Table 3's heuristic; IoU
+- :mod:`cam_lib.saliency` the Backprop baseline of Table 2
+- :mod:`cam_lib.metrics`  classification / localization error, GT-known, MaxBoxAcc(V2)
+- :mod:`cam_lib.localize` the localization loop behind Tables 2 and 3
+- :mod:`cam_lib.data`     datasets and loaders
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,167 @@
+"""Bounding boxes from localization maps (Sec. 3 "weakly-supervised object localization", Tables 2-4).
+
+The paper: "we first segment the regions of which the value is above 20% of the max value of the CAM. Then we
+take the bounding box that covers the largest connected component in the segmentation map." Conventions
+(conventions.md, pinned by tests/test_boxes.py):
+
+- maps are min-max normalised to [0, 1] first (:func:`cam_lib.cam.normalize_maps`), so "20% of the max" is
+  ``map >= 0.2``; the comparison is ``>=``;
+- components are 8-connected; "largest" means most pixels; ties go to the component whose first pixel comes
+  first in raster order (OpenCV labels components in raster order);
+- boxes are ``[x0, y0, x1, y1]`` in inclusive pixel coordinates of the map's frame;
+- an empty mask (a constant map, or a threshold above every value) gives the whole frame.
+
+``mode="all"`` returns the box of every component (MaxBoxAccV2 of Choe et al. 2020 boxes every contour).
+:func:`heuristic_guesses` is the five-guess test-set heuristic of Table 3.
+
+Connected-component labelling runs in OpenCV (``cv2.connectedComponentsWithStats``), once per map: neither
+torch nor torchvision labels components, and OpenCV's C++ labeller costs ~50 us for a 224x224 map, well under
+the forward pass of any network here. That is the one per-map loop of the box code.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import BadInputError
+
+DEFAULT_THRESHOLD = 0.2
+# Table 3 heuristic. The paper gives no thresholds; a higher threshold keeps the peak ("tight"), the paper's
+# 20% keeps the extent ("loose"). Both are parameters of heuristic_guesses.
+TIGHT_THRESHOLD = 0.5
+LOOSE_THRESHOLD = 0.2
+
+__all__ = [
+    "DEFAULT_THRESHOLD", "TIGHT_THRESHOLD", "LOOSE_THRESHOLD",
+    "component_boxes", "largest_component_box", "boxes_from_maps", "heuristic_guesses", "whole_frame_box",
+    "box_iou", "pad_boxes",
+]
+
+
+def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+    """Pairwise IoU ``(..., N, M)`` of inclusive pixel boxes ``a (..., N, 4)`` and ``b (..., M, 4)``.
+
+    The +1 pixel convention of the ILSVRC devkit: a box ``[x0, y0, x1, y1]`` covers ``(x1 - x0 + 1) *
+    (y1 - y0 + 1)`` pixels. Computed in float64 so integer-pixel boxes of any image size give exact areas.
+    """
+    a, b = a.double()[..., :, None, :], b.double()[..., None, :, :]
+    iw = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0]) + 1).clamp_min(0)
+    ih = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1]) + 1).clamp_min(0)
+    inter = iw * ih
+    area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
+    area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
+    return inter / (area_a + area_b - inter)
+
+
+def pad_boxes(boxes: list, labels: list | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
+    """Stack per-image ground-truth boxes ``(n_i, 4)`` into float64 ``(B, M, 4)`` with a validity mask ``(B, M)``
+    (and their labels into ``(B, M)``, padded with -1), so metrics run on whole batches. A degenerate box
+    (``x1 < x0`` or ``y1 < y0``, e.g. cropped out of the frame) is marked invalid."""
+    m = max([len(b) for b in boxes] + [1])
+    out = torch.zeros(len(boxes), m, 4, dtype=torch.float64)
+    valid = torch.zeros(len(boxes), m, dtype=torch.bool)
+    out_labels = torch.full((len(boxes), m), -1, dtype=torch.int64) if labels is not None else None
+    for i, b in enumerate(boxes):
+        b = torch.as_tensor(b, dtype=torch.float64).reshape(-1, 4)
+        out[i, :len(b)] = b
+        valid[i, :len(b)] = (b[:, 2] >= b[:, 0]) & (b[:, 3] >= b[:, 1])
+        if labels is not None:
+            out_labels[i, :len(b)] = torch.as_tensor(labels[i], dtype=torch.int64)
+    return out, valid, out_labels
+
+
+def _check_maps(maps: torch.Tensor) -> None:
+    if not isinstance(maps, torch.Tensor) or maps.dim() < 2:
+        raise BadInputError(f"maps must be a tensor of shape (..., H, W), got {type(maps).__name__} "
+                            f"with shape {tuple(getattr(maps, 'shape', ()))}")
+    if maps.is_floating_point() and bool(torch.isnan(maps).any()):
+        raise BadInputError("maps contain NaN values")
+
+
+def _check_threshold(threshold: float) -> float:
+    threshold = float(threshold)
+    if not 0.0 <= threshold <= 1.0:
+        raise BadInputError(f"threshold must be in [0, 1] (maps are min-max normalised), got {threshold}")
+    return threshold
+
+
+def whole_frame_box(height: int, width: int) -> np.ndarray:
+    """The box of the whole ``height x width`` frame, used when a mask is empty."""
+    return np.array([0, 0, width - 1, height - 1], dtype=np.int64)
+
+
+def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(n, 4)`` (inclusive ``x0, y0, x1, y1``) and pixel counts ``(n,)`` of the 8-connected components of a
+    2-D boolean mask, in raster order of each component's first pixel. Empty mask: zero components."""
+    n, _, stats, _ = cv2.connectedComponentsWithStats(mask.view(np.uint8), connectivity=8, ltype=cv2.CV_32S)
+    stats = stats[1:n].astype(np.int64)  # label 0 is the background
+    x, y, w, h, area = stats.T
+    return np.stack([x, y, x + w - 1, y + h - 1], axis=1), area
+
+
+def largest_component_box(mask: np.ndarray) -> np.ndarray:
+    """Box of the 8-connected component with the most pixels (first in raster order on ties); whole frame if empty."""
+    boxes, area = component_boxes(mask)
+    if len(area) == 0:
+        return whole_frame_box(*mask.shape)
+    return boxes[int(np.argmax(area))]  # argmax returns the first maximum: raster-order tie rule
+
+
+def boxes_from_maps(maps: torch.Tensor, threshold: float = DEFAULT_THRESHOLD, mode: str = "largest"):
+    """Boxes of a batch of normalised maps ``(..., H, W)`` at ``map >= threshold``.
+
+    ``mode="largest"``: a ``(..., 4)`` int64 tensor on the maps' device, one box per map.
+    ``mode="all"``: a nested list (same leading shape) of ``(n_i, 4)`` int64 tensors, every component's box
+    (an empty mask gives the whole frame, as in ``"largest"``).
+    The mask is computed on the maps' device; only the boolean mask crosses to the CPU for labelling.
+    """
+    _check_maps(maps)
+    threshold = _check_threshold(threshold)
+    if mode not in ("largest", "all"):
+        raise BadInputError(f"mode must be 'largest' or 'all', got {mode!r}")
+    lead, (height, width) = maps.shape[:-2], maps.shape[-2:]
+    masks = (maps >= threshold).reshape(-1, height, width).cpu().numpy()
+    if mode == "largest":
+        out = np.stack([largest_component_box(m) for m in masks]) if len(masks) else np.zeros((0, 4), np.int64)
+        return torch.from_numpy(out).reshape(*lead, 4).to(maps.device)
+    flat = []
+    for m in masks:
+        boxes, _ = component_boxes(m)
+        if len(boxes) == 0:
+            boxes = whole_frame_box(height, width)[None]
+        flat.append(torch.from_numpy(boxes).to(maps.device))
+    return _unflatten(flat, tuple(lead))
+
+
+def _unflatten(items: list, shape: tuple[int, ...]):
+    if len(shape) == 0:
+        return items[0]
+    if len(shape) == 1:
+        return items
+    step = len(items) // shape[0]
+    return [_unflatten(items[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
+
+
+def heuristic_guesses(classes: torch.Tensor, maps: torch.Tensor, tight: float = TIGHT_THRESHOLD,
+                      loose: float = LOOSE_THRESHOLD) -> tuple[torch.Tensor, torch.Tensor]:
+    """The test-set heuristic of Table 3: five (class, box) guesses per image.
+
+    From the CAMs of the top-1 and top-2 classes, one tight box (``map >= tight``) and one loose box
+    (``map >= loose``) each; from the top-3 class, one loose box. ``classes``: ``(B, >=3)`` predicted classes in
+    rank order; ``maps``: ``(B, >=3, H, W)`` their normalised CAMs. Returns ``classes (B, 5)`` and
+    ``boxes (B, 5, 4)`` in the order top1-tight, top1-loose, top2-tight, top2-loose, top3-loose.
+    """
+    if classes.dim() != 2 or classes.shape[1] < 3 or maps.dim() != 4 or maps.shape[:2] != classes.shape:
+        raise BadInputError(f"heuristic_guesses needs classes (B, k>=3) and maps (B, k, H, W), got "
+                            f"{tuple(classes.shape)} and {tuple(maps.shape)}")
+    tight, loose = _check_threshold(tight), _check_threshold(loose)
+    if tight < loose:
+        raise BadInputError(f"tight threshold ({tight}) must be >= loose threshold ({loose})")
+    tight_boxes = boxes_from_maps(maps[:, :2], tight)
+    loose_boxes = boxes_from_maps(maps[:, :3], loose)
+    boxes = torch.stack([tight_boxes[:, 0], loose_boxes[:, 0], tight_boxes[:, 1], loose_boxes[:, 1],
+                         loose_boxes[:, 2]], dim=1)
+    guess_classes = classes[:, [0, 0, 1, 1, 2]]
+    return guess_classes, boxes

