@@ -142,7 +142,8 @@ def _predict(model, loader, device, args, names, save) -> dict:
         save(batch, out)
         probs = out.logits.float().softmax(1)
         for j, idx in enumerate(batch.indices.tolist()):
-            predictions.append({"file": str(loader.dataset.path(idx)), "top5": [
+            path = loader.dataset.path(idx)
+            predictions.append({"file": str(path.relative_to(args.root) if args.root else path.name), "top5": [
                 {"class": int(c), "name": class_names_or_indices(names, [c])[0], "prob": float(probs[j, c]),
                  "box": [int(v) for v in out.boxes[j, r].tolist()]} for r, c in enumerate(out.classes[j].tolist())]})
         n += len(batch.indices)
