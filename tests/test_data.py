@@ -123,3 +123,122 @@ def test_missing_image_and_box_past_the_image(imagenet_folder):
 def test_unknown_dataset_name():
     with pytest.raises(BadInputError, match="unknown dataset 'coco'"):
         build_dataset("coco", "x")
+
+
+def _write_wsol(meta, samples, rel_images="val"):
+    """wsolevaluation metadata for ImageNetVal samples (paths relative to the dataset root)."""
+    meta.mkdir(parents=True, exist_ok=True)
+    ids = [f"{rel_images}/{p.name}" for p, _, _ in samples]
+    (meta / "image_ids.txt").write_text("".join(f"{i}\n" for i in ids))
+    (meta / "class_labels.txt").write_text("".join(f"{i},{label}\n" for i, (_, label, _) in zip(ids, samples)))
+    (meta / "image_sizes.txt").write_text("".join(f"{i},227,227\n" for i in ids))
+    (meta / "localization.txt").write_text("".join(
+        f"{i},{','.join(str(int(v)) for v in box)}\n" for i, (_, _, boxes) in zip(ids, samples) for box in boxes))
+    return ids
+
+
+def test_wsolevaluation_metadata_layout_matches_the_loc_layout(imagenet_sample, tmp_path):
+    loc = ImageNetVal(imagenet_sample, layout="loc")
+    _write_wsol(tmp_path / "meta", loc.samples)
+    wsol = ImageNetVal(imagenet_sample, metadata=tmp_path / "meta")
+    assert wsol.layout == "wsol" and len(wsol) == len(loc) == 300 and wsol.num_classes == 1000
+    for (p1, l1, b1), (p2, l2, b2) in zip(loc.samples, wsol.samples):
+        assert p1 == p2 and l1 == l2 and torch.equal(b1, b2)
+    img1, t1 = loc[7]
+    img2, t2 = wsol[7]
+    assert torch.equal(img1, img2) and torch.equal(t1["boxes"], t2["boxes"])
+
+
+def test_wsol_layout_bad_input(imagenet_folder, tmp_path):
+    ds = ImageNetVal(imagenet_folder)
+    meta = tmp_path / "meta"
+    ids = _write_wsol(meta, ds.samples)
+    (meta / "localization.txt").write_text((meta / "localization.txt").read_text() + "val/nope.JPEG,1,2,3,4\n")
+    with pytest.raises(BadInputError, match=r"localization.txt:10: val/nope.JPEG is not in .*image_ids.txt"):
+        ImageNetVal(imagenet_folder, metadata=meta)
+    _write_wsol(meta, ds.samples)
+    (meta / "class_labels.txt").write_text(f"{ids[0]},x\n")
+    with pytest.raises(BadInputError, match=r"class_labels.txt:1: class label 'x'"):
+        ImageNetVal(imagenet_folder, metadata=meta)
+    (meta / "class_labels.txt").write_text(f"{ids[0]},0\n")
+    with pytest.raises(BadInputError, match=r"class_labels.txt: no class label for val/ILSVRC2012_val_00000002"):
+        ImageNetVal(imagenet_folder, metadata=meta)
+    with pytest.warns(UserWarning, match="skipped 5"):
+        assert len(ImageNetVal(imagenet_folder, metadata=meta, skip_bad=True)) == 1
+
+
+def _write_train(root, per_class=3, classes=WNIDS[:4], boxes=True):
+    from PIL import Image
+    import numpy as np
+
+    rng = np.random.default_rng(1)
+    (root).mkdir(parents=True, exist_ok=True)
+    (root / "LOC_synset_mapping.txt").write_text("".join(f"{w} thing {i}\n" for i, w in enumerate(classes)))
+    for w in classes:
+        (root / "train" / w).mkdir(parents=True)
+        (root / "train_bbox" / w).mkdir(parents=True)
+        for k in range(per_class):
+            Image.fromarray(rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)).save(root / "train" / w / f"{w}_{k}.JPEG")
+            if boxes and k == 0:
+                (root / "train_bbox" / w / f"{w}_{k}.xml").write_text(
+                    f"<annotation><object><name>{w}</name><bndbox><xmin>1</xmin><ymin>2</ymin><xmax>30</xmax>"
+                    f"<ymax>20</ymax></bndbox></object></annotation>")
+
+
+def test_imagenet_train_folders_labels_and_optional_boxes(tmp_path):
+    from cam_lib.data import ImageNetTrain
+
+    _write_train(tmp_path / "in")
+    ds = ImageNetTrain(tmp_path / "in")
+    assert len(ds) == 12 and ds.num_classes == 4 and ds.targets == [0, 0, 0, 1, 1, 1, 2, 2, 2, 3, 3, 3]
+    assert ds.samples[0][2].tolist() == [[1, 2, 30, 20]] and ds.samples[1][2].shape == (0, 4)
+    assert len(ImageNetTrain(tmp_path / "in", limit_per_class=1)) == 4
+    (tmp_path / "in" / "train" / "n77777777").mkdir()
+    with pytest.raises(BadInputError, match="class folder n77777777 is not in"):
+        ImageNetTrain(tmp_path / "in")
+    (tmp_path / "in" / "train" / "n77777777").rmdir()
+    import shutil
+    shutil.rmtree(tmp_path / "in" / "train" / WNIDS[2])
+    with pytest.raises(BadInputError, match=f"3 class folders but .* lists 4 classes \\(missing e.g. {WNIDS[2]}\\)"):
+        ImageNetTrain(tmp_path / "in")
+
+
+def test_train_transform_carries_boxes_through_crop_and_flip():
+    from PIL import Image
+
+    from cam_lib.data.common import make_sample, train_transform
+
+    torch.manual_seed(0)
+    image = Image.new("RGB", (100, 80))
+    whole = torch.tensor([[0, 0, 99, 79], [10, 10, 19, 19]], dtype=torch.float64)
+    for _ in range(10):
+        img, target = make_sample(image, whole, 3, 0, train_transform(size=64))
+        assert img.shape == (3, 64, 64)
+        assert target["boxes"][0].tolist() == [0, 0, 63, 63]     # the whole image always covers the crop
+        b = target["boxes"][1]
+        assert 0 <= b[0] <= b[2] <= 63 and 0 <= b[1] <= b[3] <= 63
+
+
+def test_ten_crop_boxes_follow_each_crop_and_flip():
+    from cam_lib.data.common import ten_crop, ten_crop_geometry
+
+    image = torch.zeros(3, 8, 8)
+    image[:, 0, 0] = 1.0                          # a marker pixel at the top-left corner
+    crops, boxes = ten_crop(image, torch.tensor([[0, 0, 0, 0]]), size=6)
+    assert crops.shape == (10, 3, 6, 6) and ten_crop_geometry(8, 6)[4] == (1, 1, False)
+    assert crops[0, 0, 0, 0] == 1 and boxes[0].tolist() == [[0, 0, 0, 0]]            # top-left crop
+    assert crops[5, 0, 0, 5] == 1 and boxes[5].tolist() == [[5, 0, 5, 0]]            # mirrored top-left crop
+    assert crops[3].sum() == 0 and boxes[3][0, 2] < boxes[3][0, 0]                   # bottom-right: box outside
+
+
+def test_crop_to_box_moves_boxes_into_the_crop():
+    from PIL import Image
+
+    from cam_lib.data.common import crop_to_box
+
+    image = Image.new("RGB", (50, 40))
+    crop, boxes = crop_to_box(image, torch.tensor([[10, 5, 29, 24], [0, 0, 49, 39]]), [10, 5, 29, 24])
+    assert crop.size == (20, 20)
+    assert boxes.tolist() == [[0, 0, 19, 19], [0, 0, 19, 19]]
+    with pytest.raises(BadInputError, match="outside"):
+        crop_to_box(image, boxes, [60, 60, 70, 70])

@@ -14,12 +14,12 @@ from torch.utils.data import DataLoader, Dataset
 
 from ..errors import BadInputError
 from .common import Batch, Skipped, collate, eval_transform, load_image, make_sample
-from .imagenet import ImageNetVal, read_synset_mapping
+from .imagenet import ImageNetTrain, ImageNetVal, imagenet_class_names, read_synset_mapping
 from .photos import ImageFolderFlat, wheel_photos
 
 DATASETS = ("imagenet", "images", "photos")
 
-__all__ = ["DATASETS", "Batch", "Skipped", "ImageNetVal", "ImageFolderFlat", "build_dataset", "make_loader",
+__all__ = ["DATASETS", "Batch", "Skipped", "ImageNetTrain", "ImageNetVal", "imagenet_class_names", "ImageFolderFlat", "build_dataset", "make_loader",
            "collate", "eval_transform", "load_image", "make_sample", "read_synset_mapping", "wheel_photos"]
 
 

@@ -8,11 +8,13 @@ maps exactly onto the whole evaluated frame, whatever the resize factor.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from PIL import Image, UnidentifiedImageError
+from torch.utils.data import Dataset
 from torchvision import tv_tensors
 from torchvision.transforms import v2
 
@@ -44,15 +46,75 @@ def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transfor
     return v2.Compose([v2.ToImage(), *geometry, v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
 
 
+def train_transform(size: int = IMAGE_SIZE, resize: int | None = None) -> v2.Transform:
+    """The paper's training augmentation (official prototxt: images at 256x256, random 224 crop, mirror):
+    resize the whole image to ``resize x resize`` (default ``size * 256 / 224``), random ``size`` crop, random
+    horizontal flip. Boxes follow."""
+    resize = resize or round(size * 256 / 224)
+    if resize < size:
+        raise BadInputError(f"train resize ({resize}) must be >= crop size ({size})")
+    return v2.Compose([v2.ToImage(), v2.Resize((resize, resize)), v2.RandomCrop(size), v2.RandomHorizontalFlip(),
+                       v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
+
+
+def ten_crop_geometry(full: int, size: int) -> list[tuple[int, int, bool]]:
+    """``(top, left, flipped)`` of the ten crops of a ``full x full`` image: four corners and the center, then
+    the same five mirrored (the official CAM evaluation: 256x256 images, 224 crops)."""
+    c = (full - size) // 2
+    five = [(0, 0), (0, full - size), (full - size, 0), (full - size, full - size), (c, c)]
+    return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+
+
+def ten_crop(image: torch.Tensor, boxes: torch.Tensor, size: int = IMAGE_SIZE) -> tuple[torch.Tensor, list]:
+    """Ten crops ``(10, 3, size, size)`` of a square image tensor ``(3, full, full)`` and, per crop, its inclusive
+    boxes in that crop's frame (mirrored for the flipped crops). torchvision's ``v2.TenCrop`` refuses bounding
+    boxes, so each crop is one ``v2.functional.crop`` (+ ``horizontal_flip``) applied to image and boxes alike."""
+    full = image.shape[-1]
+    if image.shape[-2] != full or full < size:
+        raise BadInputError(f"ten_crop needs a square image of at least {size} px, got {tuple(image.shape[-2:])}")
+    bb = tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY", canvas_size=(full, full))
+    crops, crop_boxes = [], []
+    for top, left, flipped in ten_crop_geometry(full, size):
+        im, b = v2.functional.crop(image, top, left, size, size), v2.functional.crop(bb, top, left, size, size)
+        if flipped:
+            im, b = v2.functional.horizontal_flip(im), v2.functional.horizontal_flip(b)
+        b = v2.functional.clamp_bounding_boxes(b)
+        crops.append(im)
+        crop_boxes.append(_to_inclusive(b))
+    return torch.stack(crops), crop_boxes
+
+
+def crop_to_box(image: Image.Image, boxes: torch.Tensor, box) -> tuple[Image.Image, torch.Tensor]:
+    """Crop a PIL image to the inclusive ``box`` and carry ``boxes`` into the crop's frame (clipped to it): the
+    "crop" and "BBox" rows of Table 4 (features on the CAM box or the ground-truth box)."""
+    x0, y0, x1, y1 = [int(round(float(v))) for v in box]
+    x0, y0 = max(x0, 0), max(y0, 0)
+    x1, y1 = min(x1, image.width - 1), min(y1, image.height - 1)
+    if x1 < x0 or y1 < y0:
+        raise BadInputError(f"crop box {list(map(float, box))} lies outside the {image.width}x{image.height} image")
+    shifted = boxes.double().reshape(-1, 4) - torch.tensor([x0, y0, x0, y0], dtype=torch.float64)
+    lim = torch.tensor([x1 - x0, y1 - y0], dtype=torch.float64)
+    shifted[:, :2] = shifted[:, :2].clamp_min(0)
+    shifted[:, 2:] = torch.minimum(shifted[:, 2:], lim)
+    return image.crop((x0, y0, x1 + 1, y1 + 1)), shifted
+
+
+def _to_continuous(boxes: torch.Tensor) -> torch.Tensor:
+    return boxes.double().reshape(-1, 4) + torch.tensor([0, 0, 1, 1], dtype=torch.float64)
+
+
+def _to_inclusive(boxes: torch.Tensor) -> torch.Tensor:
+    return boxes.as_subclass(torch.Tensor).double() - torch.tensor([0, 0, 1, 1], dtype=torch.float64)
+
+
 def make_sample(image: Image.Image, boxes: torch.Tensor, label: int, index: int, transform: v2.Transform
                 ) -> tuple[torch.Tensor, dict]:
     """Apply ``transform`` to an image and its inclusive boxes ``(n, 4)``; returns ``(image, target)`` with
     ``target = {"label", "boxes" (inclusive, in the output frame), "index"}``."""
-    cont = boxes.double().reshape(-1, 4) + torch.tensor([0, 0, 1, 1], dtype=torch.float64)
-    bb = tv_tensors.BoundingBoxes(cont.float(), format="XYXY", canvas_size=(image.height, image.width))
+    bb = tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY",
+                                  canvas_size=(image.height, image.width))
     img, bb = transform(image, bb)
-    out = bb.as_subclass(torch.Tensor).double() - torch.tensor([0, 0, 1, 1], dtype=torch.float64)
-    return img, {"label": int(label), "boxes": out, "index": int(index)}
+    return img, {"label": int(label), "boxes": _to_inclusive(bb), "index": int(index)}
 
 
 @dataclass
@@ -62,6 +124,75 @@ class Skipped:
     index: int
     path: str
     reason: str
+
+
+class BoxDataset(Dataset):
+    """A list of ``(image path, label, inclusive boxes (n, 4) in the stored image's frame)`` samples.
+
+    Subclasses fill ``self.samples`` through :meth:`_collect`, which turns each bad record into a BadInputError
+    (or, with ``skip_bad``, into an entry of ``self.skipped`` and a warning). Loading checks boxes against the
+    decoded image: one pixel past the edge is clamped (a 1-based coordinate, as in some ILSVRC files), more is an
+    error naming the file."""
+
+    def __init__(self, transform: v2.Transform | None = None, frame: str = "resize", skip_bad: bool = False):
+        self.transform = transform if transform is not None else eval_transform(frame)
+        self.skip_bad = skip_bad
+        self.skipped: list[Skipped] = []
+        self.samples: list[tuple[Path, int, torch.Tensor]] = []
+
+    def _collect(self, records, limit: int | None = None) -> None:
+        """``records`` yields ``(where, make)``; ``make()`` returns a sample or raises BadInputError."""
+        for where, make in records:
+            try:
+                self.samples.append(make())
+            except BadInputError as e:
+                if not self.skip_bad:
+                    raise
+                self.skipped.append(Skipped(-1, str(where), str(e)))
+            if limit is not None and len(self.samples) >= limit:
+                break
+        if self.skipped:
+            warnings.warn(f"{type(self).__name__}: skipped {len(self.skipped)} bad entries (first: "
+                          f"{self.skipped[0].reason})", stacklevel=3)
+        if not self.samples:
+            raise BadInputError(f"{getattr(self, 'root', '')}: no usable images ({len(self.skipped)} skipped)")
+
+    @property
+    def targets(self) -> list[int]:
+        return [label for _, label, _ in self.samples]
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def path(self, index: int) -> Path:
+        return self.samples[index][0]
+
+    def load(self, index: int) -> tuple[Image.Image, torch.Tensor]:
+        """The decoded image and its boxes checked against its size (BadInputError naming the file)."""
+        path, _, boxes = self.samples[index]
+        image = load_image(path)
+        w, h = image.size
+        if len(boxes) and bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
+            raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image")
+        return image, torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
+
+    def __getitem__(self, index: int):
+        try:
+            image, boxes = self.load(index)
+        except BadInputError as e:
+            if not self.skip_bad:
+                raise
+            return Skipped(index, str(self.samples[index][0]), str(e))
+        return make_sample(image, boxes, self.samples[index][1], index, self.transform)
+
+
+def check_boxes(boxes: torch.Tensor, where) -> torch.Tensor:
+    """Inclusive boxes must satisfy 0 <= x0 <= x1 and 0 <= y0 <= y1; raises naming ``where``."""
+    boxes = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
+    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) | (boxes[:, :2] < 0).any(1)
+    if bool(bad.any()):
+        raise BadInputError(f"{where}: invalid box {boxes[bad][0].tolist()} (need 0 <= x0 <= x1, 0 <= y0 <= y1)")
+    return boxes
 
 
 @dataclass

@@ -1,17 +1,22 @@
-"""ILSVRC2012 validation set with its boxes (Tables 1-3 are measured on it; Sec. 4 of the paper).
+"""ILSVRC2012 (Tables 1-3 of the paper are measured on its validation set; the networks fine-tune on train).
 
-Two layouts are read (``layout="auto"`` picks the first one present):
+Validation, in the three layouts users have (``layout="auto"`` picks the first that is present):
 
 - ``loc``: ``LOC_val_solution.csv`` (``ImageId,PredictionString`` with ``wnid x0 y0 x1 y1`` groups) and
-  ``LOC_synset_mapping.txt`` (``wnid description``, one class per line, line order = class index), images in
-  ``val/`` (or ``ILSVRC/Data/CLS-LOC/val/``) — the Kaggle ILSVRC "LOC" release.
+  ``LOC_synset_mapping.txt`` (``wnid description``, line order = class index), images in ``val/`` (or
+  ``ILSVRC/Data/CLS-LOC/val/``): the Kaggle ILSVRC "LOC" release.
 - ``devkit``: one Pascal-VOC style XML per image in ``bbox/`` (or ``ILSVRC/Annotations/CLS-LOC/val/``, or beside
-  the images), images in ``val/``, class order from ``LOC_synset_mapping.txt`` or devkit ``synsets.txt``/
-  ``wnids.txt`` (one wnid per line, first token), which must be the standard sorted-wnid order.
+  the images), images in ``val/``; class order from ``LOC_synset_mapping.txt`` or ``synsets.txt``/``wnids.txt``.
+- ``wsol``: wsolevaluation's metadata (Choe et al. 2020): ``image_ids.txt`` (image paths relative to ``root``),
+  ``class_labels.txt`` (``path,label``), ``image_sizes.txt`` (``path,w,h``), ``localization.txt``
+  (``path,x0,y0,x1,y1``, one line per box), in ``metadata`` (default: ``root``).
 
-Every box of an image is kept. Boxes are inclusive pixel boxes in the stored image's frame and are carried into
-the evaluated frame by :func:`cam_lib.data.common.make_sample`. Bad annotations raise a BadInputError naming the
-file (and line); with ``skip_bad=True`` the sample is skipped and recorded in ``dataset.skipped``.
+Train: ``train/<wnid>/*.JPEG`` (or ``ILSVRC/Data/CLS-LOC/train/``), labels from the mapping file, with the
+optional per-class train boxes (``train_bbox/<wnid>/*.xml``, ``ILSVRC/Annotations/CLS-LOC/train/<wnid>/``).
+
+Every box of an image is kept (inclusive pixel boxes in the stored image's frame, carried into the evaluated
+frame by :func:`cam_lib.data.common.make_sample`). Bad annotations raise a BadInputError naming the file (and
+line); with ``skip_bad=True`` the entry is skipped, warned about and recorded in ``dataset.skipped``.
 """
 
 from __future__ import annotations
@@ -21,15 +26,19 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import torch
-from torch.utils.data import Dataset
+from torchvision.datasets.folder import IMG_EXTENSIONS
+from torchvision.transforms import v2
 
 from ..errors import BadInputError
-from .common import Skipped, eval_transform, load_image, make_sample
+from .common import BoxDataset, check_boxes
 
-LAYOUTS = ("auto", "loc", "devkit")
+LAYOUTS = ("auto", "loc", "devkit", "wsol")
 MAPPING_FILES = ("LOC_synset_mapping.txt", "synsets.txt", "wnids.txt")
 IMAGE_DIRS = ("val", "ILSVRC/Data/CLS-LOC/val")
 XML_DIRS = ("bbox", "ILSVRC/Annotations/CLS-LOC/val")
+TRAIN_DIRS = ("train", "ILSVRC/Data/CLS-LOC/train")
+TRAIN_XML_DIRS = ("train_bbox", "ILSVRC/Annotations/CLS-LOC/train")
+WSOL_FILES = ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt")
 IMAGE_EXTENSIONS = (".JPEG", ".jpeg", ".jpg", ".JPG", ".png", ".PNG")
 
 
@@ -84,43 +93,74 @@ def parse_xml(path: Path) -> list[tuple[str, list[float]]]:
     return objects
 
 
-class ImageNetVal(Dataset):
-    """ILSVRC-val-format folder. Items are ``(image, target)`` (see :func:`cam_lib.data.common.make_sample`)."""
+def _read_lines(path: Path, columns: int) -> list[tuple[int, list[str]]]:
+    """``[(lineno, fields)]`` of a comma-separated list file, each line with ``columns`` fields."""
+    if not path.exists():
+        raise BadInputError(f"{path}: not found")
+    out = []
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if line.strip():
+            fields = [f.strip() for f in line.split(",")]
+            if len(fields) != columns:
+                raise BadInputError(f"{path}:{lineno}: expected {columns} comma-separated fields, got {len(fields)}")
+            out.append((lineno, fields))
+    return out
+
+
+class _Classes:
+    """The class list of a dataset folder: a mapping file if one is there, else ``num_classes`` indices."""
+
+    def __init__(self, root: Path, required: bool = True):
+        found = [root / f for f in MAPPING_FILES if (root / f).exists()]
+        if not found and required:
+            raise BadInputError(f"{root}: no class mapping file found (looked for {', '.join(MAPPING_FILES)})")
+        self.mapping_file = found[0] if found else None
+        self.wnids, self.class_names = read_synset_mapping(found[0]) if found else ([], [])
+        self.class_index = {w: i for i, w in enumerate(self.wnids)}
+
+    def index(self, wnid: str, where) -> int:
+        if wnid not in self.class_index:
+            raise BadInputError(f"{where}: wnid {wnid} is not in {self.mapping_file}")
+        return self.class_index[wnid]
+
+
+class ImageNetVal(BoxDataset):
+    """An ILSVRC-val-format folder. Items are ``(image, target)`` (see :func:`cam_lib.data.common.make_sample`)."""
 
     def __init__(self, root: str | Path, layout: str = "auto", frame: str = "resize", skip_bad: bool = False,
-                 limit: int | None = None):
+                 limit: int | None = None, transform: v2.Transform | None = None,
+                 metadata: str | Path | None = None):
+        super().__init__(transform, frame, skip_bad)
         self.root = Path(root)
         if not self.root.is_dir():
             raise BadInputError(f"{self.root}: dataset folder not found")
         if layout not in LAYOUTS:
             raise BadInputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
-        self.skip_bad = skip_bad
-        self.skipped: list[Skipped] = []
-        self.transform = eval_transform(frame)
-        self.images_dir = _first_existing(self.root, IMAGE_DIRS, "image folder")
+        self.metadata = Path(metadata) if metadata is not None else self.root
         if layout == "auto":
-            layout = "loc" if (self.root / "LOC_val_solution.csv").exists() else "devkit"
+            layout = ("wsol" if metadata is not None or (self.root / "image_ids.txt").exists() else
+                      "loc" if (self.root / "LOC_val_solution.csv").exists() else "devkit")
         self.layout = layout
-        self.mapping_file = _first_existing(self.root, MAPPING_FILES, "class mapping file")
-        self.wnids, self.class_names = read_synset_mapping(self.mapping_file)
-        self.class_index = {w: i for i, w in enumerate(self.wnids)}
-        records = self._read_loc() if layout == "loc" else self._read_devkit()
-        self.samples: list[tuple[Path, int, torch.Tensor]] = []
-        for where, parse in records:
-            try:
-                self.samples.append(self._sample(where, *parse()))
-            except BadInputError as e:
-                if not skip_bad:
-                    raise
-                self.skipped.append(Skipped(-1, str(where), str(e)))
-            if limit is not None and len(self.samples) >= limit:
-                break
-        if not self.samples:
-            raise BadInputError(f"{self.root}: no usable images ({len(self.skipped)} skipped)")
+        self.classes = _Classes(self.root, required=layout != "wsol")
+        if layout != "wsol":
+            self.images_dir = _first_existing(self.root, IMAGE_DIRS, "image folder")
+        records = {"loc": self._read_loc, "devkit": self._read_devkit, "wsol": self._read_wsol}[layout]()
+        self._collect(records, limit)
+        if layout == "wsol" and not self.classes.wnids:
+            n = 1 + max(label for _, label, _ in self.samples)
+            self.classes.class_names = [f"class {i}" for i in range(n)]
 
     @property
     def num_classes(self) -> int:
-        return len(self.wnids)
+        return len(self.classes.class_names)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes.class_names
+
+    @property
+    def wnids(self) -> list[str]:
+        return self.classes.wnids
 
     def _read_loc(self):
         path = self.root / "LOC_val_solution.csv"
@@ -133,7 +173,9 @@ class ImageNetVal(Dataset):
             raise BadInputError(f"{path}:1: expected the header 'ImageId,PredictionString'")
         for lineno, row in enumerate(rows[1:], 2):
             if row:
-                yield f"{path}:{lineno}", lambda row=row, lineno=lineno: self._parse_row(path, lineno, row, seen)
+                where = f"{path}:{lineno}"
+                yield where, lambda row=row, lineno=lineno, where=where: self._sample(
+                    where, *self._parse_row(path, lineno, row, seen))
 
     @staticmethod
     def _parse_row(path: Path, lineno: int, row: list[str], seen: dict[str, int]):
@@ -152,49 +194,121 @@ class ImageNetVal(Dataset):
             raise BadInputError(f"{where}: non-numeric box coordinate in {row[1]!r}") from None
 
     def _read_devkit(self):
-        xml_dir = _first_existing(self.root, XML_DIRS, "XML annotation folder") if any(
-            (self.root / d).exists() for d in XML_DIRS) else self.images_dir
+        xml_dir = next((self.root / d for d in XML_DIRS if (self.root / d).exists()), self.images_dir)
         files = sorted(xml_dir.glob("*.xml"))
         if not files:
             raise BadInputError(f"{xml_dir}: no .xml annotation files")
         for path in files:
-            yield path, lambda path=path: (path.stem, parse_xml(path))
+            yield path, lambda path=path: self._sample(path, path.stem, parse_xml(path))
 
     def _sample(self, where, image_id: str, objects) -> tuple[Path, int, torch.Tensor]:
-        wnids = {w for w, _ in objects}
-        for w in wnids:
-            if w not in self.class_index:
-                raise BadInputError(f"{where}: wnid {w} is not in {self.mapping_file}")
-        if len(wnids) != 1:
-            raise BadInputError(f"{where}: boxes of several classes {sorted(wnids)}; ILSVRC val has one label "
-                                f"per image")
-        boxes = torch.tensor([b for _, b in objects], dtype=torch.float64)
-        bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) | (boxes[:, :2] < 0).any(1)
-        if bool(bad.any()):
-            raise BadInputError(f"{where}: invalid box {boxes[bad][0].tolist()} (need 0 <= x0 <= x1, 0 <= y0 <= y1)")
+        labels = {self.classes.index(w, where) for w, _ in objects}
+        if len(labels) != 1:
+            raise BadInputError(f"{where}: boxes of several classes {sorted({w for w, _ in objects})}; ILSVRC val "
+                                f"has one label per image")
         image = next((self.images_dir / (image_id + ext) for ext in IMAGE_EXTENSIONS
                       if (self.images_dir / (image_id + ext)).exists()), None)
         if image is None:
             raise BadInputError(f"{where}: image {self.images_dir / (image_id + '.JPEG')} not found")
-        return image, self.class_index[objects[0][0]], boxes
+        return image, labels.pop(), check_boxes([b for _, b in objects], where)
 
-    def __len__(self) -> int:
-        return len(self.samples)
+    def _read_wsol(self):
+        ids, labels, sizes, loc = (self.metadata / f for f in WSOL_FILES)
+        order = []
+        for lineno, (path,) in _read_lines(ids, 1):
+            if path in order:
+                raise BadInputError(f"{ids}:{lineno}: duplicate image id {path}")
+            order.append(path)
+        known = set(order)
+        label_of: dict[str, tuple[int, int]] = {}
+        boxes_of: dict[str, list] = {}
+        for lineno, (path, label) in _read_lines(labels, 2):
+            if path not in known:
+                raise BadInputError(f"{labels}:{lineno}: {path} is not in {ids}")
+            if not label.isdigit():
+                raise BadInputError(f"{labels}:{lineno}: class label {label!r} is not a non-negative integer")
+            label_of[path] = (int(label), lineno)
+        if sizes.exists():
+            for lineno, (path, *_) in _read_lines(sizes, 3):
+                if path not in known:
+                    raise BadInputError(f"{sizes}:{lineno}: {path} is not in {ids}")
+        for lineno, (path, *coords) in _read_lines(loc, 5):
+            if path not in known:
+                raise BadInputError(f"{loc}:{lineno}: {path} is not in {ids}")
+            try:
+                boxes_of.setdefault(path, []).append((lineno, [float(v) for v in coords]))
+            except ValueError:
+                raise BadInputError(f"{loc}:{lineno}: non-numeric box coordinate in {coords}") from None
+        for path in order:
+            yield f"{ids}: {path}", lambda path=path: self._wsol_sample(path, label_of, boxes_of, labels, loc)
 
-    def path(self, index: int) -> Path:
-        return self.samples[index][0]
+    def _wsol_sample(self, path: str, label_of, boxes_of, labels_file: Path, loc_file: Path):
+        if path not in label_of:
+            raise BadInputError(f"{labels_file}: no class label for {path}")
+        if path not in boxes_of:
+            raise BadInputError(f"{loc_file}: no box for {path}")
+        label, lineno = label_of[path]
+        if self.classes.wnids and label >= len(self.classes.wnids):
+            raise BadInputError(f"{labels_file}:{lineno}: class label {label} out of range for "
+                                f"{len(self.classes.wnids)} classes in {self.classes.mapping_file}")
+        image = self.root / path
+        if not image.exists():
+            raise BadInputError(f"{labels_file}:{lineno}: image {image} not found")
+        boxes = torch.cat([check_boxes(b, f"{loc_file}:{n}") for n, b in boxes_of[path]])
+        return image, label, boxes
 
-    def __getitem__(self, index: int):
-        path, label, boxes = self.samples[index]
-        try:
-            image = load_image(path)
-            w, h = image.size
-            # Some ILSVRC boxes end at x = width (1-based edge); one pixel past is clamped, more is an error.
-            if bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
-                raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image")
-            boxes = torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
-        except BadInputError as e:
-            if not self.skip_bad:
-                raise
-            return Skipped(index, str(path), str(e))
-        return make_sample(image, boxes, label, index, self.transform)
+
+class ImageNetTrain(BoxDataset):
+    """ILSVRC train: one folder per wnid, class order from the mapping file; per-class train boxes when present
+    (images without a box file have no boxes)."""
+
+    def __init__(self, root: str | Path, transform: v2.Transform | None = None, frame: str = "resize",
+                 skip_bad: bool = False, limit_per_class: int | None = None):
+        super().__init__(transform, frame, skip_bad)
+        self.root = Path(root)
+        if not self.root.is_dir():
+            raise BadInputError(f"{self.root}: dataset folder not found")
+        self.classes = _Classes(self.root)
+        self.images_dir = _first_existing(self.root, TRAIN_DIRS, "train image folder")
+        xml_root = next((self.root / d for d in TRAIN_XML_DIRS if (self.root / d).exists()), None)
+        folders = sorted(p.name for p in self.images_dir.iterdir() if p.is_dir())
+        extra = [f for f in folders if f not in self.classes.class_index]
+        if extra:
+            raise BadInputError(f"{self.images_dir / extra[0]}: class folder {extra[0]} is not in "
+                                f"{self.classes.mapping_file}")
+        if len(folders) != len(self.classes.wnids):
+            missing = [w for w in self.classes.wnids if w not in folders]
+            raise BadInputError(f"{self.images_dir}: {len(folders)} class folders but {self.classes.mapping_file} "
+                                f"lists {len(self.classes.wnids)} classes (missing e.g. {missing[0]})")
+        self._collect(self._records(xml_root, limit_per_class))
+
+    def _records(self, xml_root: Path | None, limit_per_class: int | None):
+        for wnid in self.classes.wnids:
+            files = sorted(p for p in (self.images_dir / wnid).iterdir() if p.suffix.lower() in IMG_EXTENSIONS)
+            if not files:
+                raise BadInputError(f"{self.images_dir / wnid}: no images for class {wnid}")
+            for path in files[:limit_per_class]:
+                yield path, lambda path=path, wnid=wnid: self._sample(path, wnid, xml_root)
+
+    def _sample(self, path: Path, wnid: str, xml_root: Path | None):
+        label = self.classes.class_index[wnid]
+        xml = xml_root / wnid / f"{path.stem}.xml" if xml_root is not None else None
+        if xml is None or not xml.exists():
+            return path, label, torch.zeros(0, 4, dtype=torch.float64)
+        objects = parse_xml(xml)
+        for w, _ in objects:
+            if w != wnid:
+                raise BadInputError(f"{xml}: box of class {w} in the folder of class {wnid}")
+        return path, label, check_boxes([b for _, b in objects], xml)
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes.wnids)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes.class_names
+
+    @property
+    def wnids(self) -> list[str]:
+        return self.classes.wnids
