@@ -20,7 +20,7 @@ import torch.nn.functional as F
 from .errors import BadInputError
 
 __all__ = ["MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps", "select_classes",
-           "compute_cams"]
+           "compute_cams", "ten_crops", "merge_ten_crop_maps"]
 
 
 def _check_classes(classes: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
@@ -113,3 +113,31 @@ def compute_cams(model: torch.nn.Module, images: torch.Tensor, classes: str | in
     chosen = select_classes(logits, classes, targets)
     maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
     return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())
+
+
+def ten_crops(images: torch.Tensor, size: int) -> torch.Tensor:
+    """``(B * 10, 3, size, size)``: the ten crops of square images ``(B, 3, F, F)`` (corners, center, mirrored;
+    :func:`cam_lib.data.common.ten_crop_geometry`), cut on the images' device."""
+    from .data.common import ten_crop_geometry
+
+    crops = []
+    for top, left, flipped in ten_crop_geometry(images.shape[-1], size):
+        crop = images[..., top:top + size, left:left + size]
+        crops.append(crop.flip(-1) if flipped else crop)
+    return torch.stack(crops, dim=1).flatten(0, 1)
+
+
+def merge_ten_crop_maps(maps: torch.Tensor, full: int) -> torch.Tensor:
+    """Merge per-crop maps ``(B, 10, n, S, S)`` (already upsampled to the crop size) onto the ``full x full`` image
+    as the official CAM code does: un-mirror, paste each crop at its place, average where crops overlap.
+    Returns ``(B, n, full, full)`` (raw, not normalised)."""
+    from .data.common import ten_crop_geometry
+
+    size = maps.shape[-1]
+    total = maps.new_zeros(*maps.shape[:1], *maps.shape[2:3], full, full)
+    count = maps.new_zeros(full, full)
+    for i, (top, left, flipped) in enumerate(ten_crop_geometry(full, size)):
+        crop = maps[:, i].flip(-1) if flipped else maps[:, i]
+        total[..., top:top + size, left:left + size] += crop
+        count[top:top + size, left:left + size] += 1
+    return total / count.clamp_min(1)

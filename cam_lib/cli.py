@@ -1,4 +1,5 @@
-"""Command line: ``python -m cam_lib localize ...`` (Table 2-style evaluation of one network on one folder).
+"""Command line: ``python -m cam_lib localize ...`` (Table 2-style evaluation of one network on one folder),
+``python -m cam_lib data build|check`` (the embedded benchmark; validating any dataset).
 
 Exit status 0 on success, 2 on bad input (the message names the file, parameter or value).
 """
@@ -14,13 +15,14 @@ import torch
 from .boxes import DEFAULT_THRESHOLD
 from .data import DATASETS, build_dataset, make_loader
 from .data.imagenet import LAYOUTS, imagenet_class_names
-from .data.common import FRAMES
+from .data.common import FRAMES, IMAGE_SIZE
 from .errors import BadInputError, WeightsUnavailableError
 from .figures import class_names_or_indices, save_topk_overlay
 from .io import atomic_write_json, load_checkpoint
 from .localize import METHODS, evaluate, localize_batch
 from .models import MODEL_NAMES, build_model
 
+BOXED_DATASETS = {"imagenet": "val", "cub": "test"}   # datasets whose evaluation split has ground-truth boxes
 RESULT_KEYS = ("n", "top1_cls_err", "top5_cls_err", "top1_loc_err", "top5_loc_err", "gt_known_loc_acc",
                "maxboxacc_v2", "threshold", "model")
 
@@ -42,9 +44,11 @@ def _add_localize(sub) -> None:
                        description="Classify, compute CAMs and boxes, and score them against ground-truth boxes "
                                    "(imagenet) or save overlays (images, photos).")
     p.add_argument("--data", choices=DATASETS, required=True,
-                   help="imagenet: an ILSVRC-val-format folder; images: a flat folder of unlabelled images; "
-                        "photos: the real photographs shipped in the scikit-image and matplotlib wheels")
+                   help="imagenet: an ILSVRC-val-format folder (the embedded objects too); cub: CUB-200-2011 test "
+                        "(the embedded birds too); images: a flat folder of unlabelled images; photos: the real "
+                        "photographs shipped in the scikit-image and matplotlib wheels; others: unlabelled overlays")
     p.add_argument("--root", type=Path, help="dataset folder")
+    p.add_argument("--split", help="dataset split (default: imagenet val, cub test)")
     p.add_argument("--layout", choices=LAYOUTS, default="auto", help="ImageNet val layout (default: auto)")
     p.add_argument("--model", required=True, help=f"one of: {', '.join(MODEL_NAMES)}")
     p.add_argument("--pretrained", action="store_true", help="load ImageNet weights (backbone for GAP variants)")
@@ -54,7 +58,8 @@ def _add_localize(sub) -> None:
     p.add_argument("--method", choices=METHODS, default="cam", help="cam (default) or backprop saliency")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD,
                    help=f"box threshold on the normalised map (default {DEFAULT_THRESHOLD})")
-    p.add_argument("--frame", choices=FRAMES, default="resize", help="evaluated image frame (default resize)")
+    p.add_argument("--frame", choices=FRAMES, default="resize", help="evaluated image frame: resize to 224 (default), resize 256 + center crop 224, "
+                        "or ten_crop (the official protocol: 256x256, ten 224 crops, maps merged)")
     p.add_argument("--cam-step", type=float, default=0.01, help="MaxBoxAccV2 threshold grid step (default 0.01)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes (default 0)")
@@ -85,9 +90,12 @@ def _check_args(args) -> None:
 def cmd_localize(args) -> int:
     _check_args(args)
     device = resolve_device(args.device)
-    dataset = build_dataset(args.data, args.root, frame=args.frame, skip_bad=args.skip_bad, layout=args.layout,
-                            limit=args.limit)
-    labelled = args.data == "imagenet"
+    labelled = args.data in BOXED_DATASETS
+    if labelled and args.split not in (None, BOXED_DATASETS[args.data]):
+        raise BadInputError(f"--split {args.split}: localization is evaluated on {args.data} "
+                            f"{BOXED_DATASETS[args.data]}")
+    dataset = build_dataset(args.data, args.root, split=BOXED_DATASETS.get(args.data, args.split),
+                            frame=args.frame, skip_bad=args.skip_bad, layout=args.layout, limit=args.limit)
     num_classes = args.num_classes or getattr(dataset, "num_classes", 1000)
     if labelled and dataset.num_classes > num_classes:
         raise BadInputError(f"{args.root} has {dataset.num_classes} classes but --num-classes is {num_classes}")
@@ -109,13 +117,14 @@ def cmd_localize(args) -> int:
             idx = int(batch.indices[j])
             stem = dataset.path(idx).stem
             titles = class_names_or_indices(names, out.classes[j])
-            gt = batch.gt_boxes[j][batch.gt_valid[j]] if len(batch.gt_boxes) else ()
+            gt = batch.gt_boxes[j][batch.gt_valid[j]]
             written.append(save_topk_overlay(args.figures / f"{stem}_{args.method}.png", batch.images[j],
                                              out.maps[j], out.boxes[j], titles, gt))
 
     if labelled:
         metrics = evaluate(model, loader, device, method=args.method, threshold=args.threshold,
-                           cam_step=args.cam_step, progress=not args.no_progress, on_batch=save)
+                           cam_step=args.cam_step, progress=not args.no_progress, on_batch=save,
+                           crop_size=IMAGE_SIZE if args.frame == "ten_crop" else None)
         result = {k: metrics[k] for k in RESULT_KEYS if k in metrics}
         result.update(threshold=args.threshold, model=args.model)
         skipped = dataset.skipped + metrics["skipped"]
@@ -138,7 +147,8 @@ def _predict(model, loader, device, args, names, save) -> dict:
     for batch in tqdm(loader, desc="localize", unit="batch", disable=args.no_progress):
         if len(batch.indices) == 0:
             continue
-        out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method)
+        out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method,
+                             crop_size=IMAGE_SIZE if args.frame == "ten_crop" else None)
         save(batch, out)
         probs = out.logits.float().softmax(1)
         for j, idx in enumerate(batch.indices.tolist()):
@@ -164,10 +174,60 @@ def _print_summary(result: dict, written: list, args) -> None:
         print(f"wrote {args.json}")
 
 
+def _add_data(sub) -> None:
+    p = sub.add_parser("data", help="build the embedded benchmark, or check any dataset")
+    dsub = p.add_subparsers(dest="data_command", required=True)
+    b = dsub.add_parser("build", help="generate the embedded benchmark (cached by generator version, profile, seed)")
+    b.add_argument("--profile", default="default", help="smoke, default or full (default: default)")
+    b.add_argument("--root", type=Path, default=Path("data"), help="parent folder (default: data/)")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--workers", type=int, help="generator processes (default: all cores)")
+    b.add_argument("--force", action="store_true", help="regenerate even if the cached build is complete")
+    b.set_defaults(func=cmd_data_build)
+    c = dsub.add_parser("check", help="validate a real or embedded dataset: parse every list, decode every image")
+    c.add_argument("--data", choices=DATASETS, required=True)
+    c.add_argument("--root", type=Path)
+    c.add_argument("--split", action="append", help="split(s) to check (default: every split of the dataset)")
+    c.add_argument("--layout", choices=LAYOUTS, default="auto")
+    c.add_argument("--skip-bad", action="store_true", help="count bad entries instead of stopping at the first")
+    c.add_argument("--workers", type=int, default=2)
+    c.add_argument("--no-progress", action="store_true")
+    c.set_defaults(func=cmd_data_check)
+
+
+def cmd_data_build(args) -> int:
+    from .data import synthetic
+
+    out = synthetic.build(args.profile, args.root, seed=args.seed, workers=args.workers, force=args.force)
+    print(synthetic.describe(out))
+    return 0
+
+
+def cmd_data_check(args) -> int:
+    from .data import SPLITS, check_dataset
+
+    splits = args.split or [s for s in SPLITS[args.data] if _split_present(args, s)]
+    for split in splits:
+        report = check_dataset(args.data, args.root, split=split, layout=args.layout, skip_bad=args.skip_bad,
+                               workers=args.workers, progress=not args.no_progress)
+        print(report)
+    return 0
+
+
+def _split_present(args, split: str) -> bool:
+    """ImageNet train is optional next to val: check it only when its folder is there."""
+    from .data.imagenet import TRAIN_DIRS
+
+    if args.data == "imagenet" and split == "train" and args.root is not None:
+        return any((args.root / d).is_dir() for d in TRAIN_DIRS)
+    return True
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_localize(sub)
+    _add_data(sub)
     return parser
 
 

@@ -13,7 +13,7 @@ import torch
 from tqdm.auto import tqdm
 
 from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
-from .cam import class_activation_maps, normalize_maps, upsample_maps
+from .cam import class_activation_maps, merge_ten_crop_maps, normalize_maps, ten_crops, upsample_maps
 from .errors import BadInputError
 from .metrics import ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, threshold_grid
 from .saliency import backprop_saliency
@@ -43,23 +43,37 @@ def _check_targets(targets: torch.Tensor, num_classes: int) -> None:
 
 def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
                    threshold: float = DEFAULT_THRESHOLD, targets: torch.Tensor | None = None,
-                   method: str = "cam") -> Localization:
+                   method: str = "cam", crop_size: int | None = None) -> Localization:
     """Top-``topk`` classes with their maps and boxes, plus the ground-truth class's map and box if ``targets``.
 
     ``method="cam"``: one forward pass, no backward pass. ``method="backprop"``: one forward pass and one
-    backward pass per map (the baseline of Table 2)."""
+    backward pass per map (the baseline of Table 2). ``crop_size``: evaluate ten crops of that size of the
+    (square) images, as the official CAM code does (images resized to 256x256, 224 crops)."""
     if method not in METHODS:
         raise BadInputError(f"method must be one of {METHODS}, got {method!r}")
+    if crop_size is not None and method != "cam":
+        raise BadInputError("ten-crop evaluation is implemented for CAM (method='cam')")
     if method == "cam":
         with torch.inference_mode():
             weights = model.cam_weights  # TypeError for FC networks
-            logits, fmap = model.forward_features(images)
+            if crop_size is None:
+                logits, fmap = model.forward_features(images)
+            else:  # the official 10-crop protocol: average the crops' logits, merge their maps onto the image
+                crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
+                logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
             k = min(topk, logits.shape[1])
             classes = logits.topk(k, dim=1).indices
             if targets is not None:
                 _check_targets(targets, logits.shape[1])
                 classes = torch.cat([classes, targets.to(classes.device)[:, None]], dim=1)
-            maps = normalize_maps(upsample_maps(class_activation_maps(fmap, weights, classes), images.shape[-2:]))
+            if crop_size is None:
+                maps = upsample_maps(class_activation_maps(fmap, weights, classes), images.shape[-2:])
+            else:
+                crop_maps = upsample_maps(class_activation_maps(fmap, weights, classes.repeat_interleave(10, 0)),
+                                          (crop_size, crop_size))
+                maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]),
+                                           images.shape[-1])
+            maps = normalize_maps(maps)
     else:
         k = min(topk, model.num_classes)
         if targets is not None:
@@ -77,7 +91,7 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
 
 def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str = "cam",
              threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01,
-             progress: bool = True, on_batch=None) -> dict:
+             progress: bool = True, on_batch=None, crop_size: int | None = None) -> dict:
     """Stream a labelled dataset through :func:`localize_batch`; returns fractions in [0, 1]:
     ``n``, ``top1_cls_err``, ``top5_cls_err``, ``top1_loc_err``, ``top5_loc_err``, ``gt_known_loc_acc``,
     ``maxboxacc_v2`` (and ``maxboxacc_v2_detail``), plus ``skipped`` (a list of
@@ -93,7 +107,8 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
             continue
         images = batch.images.to(device, non_blocking=True)
         targets = batch.labels.to(device)
-        out = localize_batch(model, images, topk=topk, threshold=threshold, targets=targets, method=method)
+        out = localize_batch(model, images, topk=topk, threshold=threshold, targets=targets, method=method,
+                             crop_size=crop_size)
         cls_err.update(out.logits, targets)
         loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
         gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)

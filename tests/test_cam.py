@@ -124,3 +124,26 @@ def test_backprop_saliency_is_abs_input_gradient_max_over_channels():
     assert out.maps.shape == (2, 1, 32, 32)
     with pytest.raises(BadInputError, match="eval"):
         backprop_saliency(model.train(), x)
+
+
+def test_ten_crop_maps_merge_back_onto_the_image():
+    from cam_lib.cam import merge_ten_crop_maps, ten_crops
+
+    images = torch.arange(2 * 3 * 8 * 8, dtype=torch.float32).view(2, 3, 8, 8)
+    crops = ten_crops(images, 6)
+    assert crops.shape == (20, 3, 6, 6)
+    torch.testing.assert_close(crops[5], images[0, :, :6, :6].flip(-1))   # image 0, mirrored top-left crop
+    torch.testing.assert_close(crops[14], images[1, :, 1:7, 1:7])         # image 1, center crop
+    # maps that are the crops themselves merge back to the image exactly (every pixel averages equal values)
+    merged = merge_ten_crop_maps(crops.view(2, 10, 3, 6, 6), 8)
+    torch.testing.assert_close(merged, images)
+
+
+def test_localize_batch_ten_crop_averages_logits_over_crops():
+    from cam_lib.cam import ten_crops
+
+    model = TinyGAP().eval()
+    x = torch.rand(2, 3, 36, 36)
+    out = localize_batch(model, x, topk=3, crop_size=32, targets=torch.tensor([1, 2]))
+    torch.testing.assert_close(out.logits, model(ten_crops(x, 32)).view(2, 10, -1).mean(1))
+    assert out.maps.shape == (2, 3, 36, 36) and out.gt_maps.shape == (2, 36, 36) and model.calls == 2

@@ -184,3 +184,23 @@ def test_module_entry_point_runs_as_a_subprocess(tmp_path):
     help_text = subprocess.run([sys.executable, "-m", "cam_lib", "localize", "--help"], capture_output=True,
                                text=True).stdout
     assert "--skip-bad" in help_text and "--threshold" in help_text
+
+
+def test_data_check_counts_the_shared_sample(imagenet_sample, capsys):
+    assert main(["data", "check", "--data", "imagenet", "--root", str(imagenet_sample), "--no-progress",
+                 "--workers", "0"]) == 0
+    out = capsys.readouterr().out
+    assert "imagenet val" in out and "300 images, 1000 classes" in out and "492 boxes" in out
+
+
+def test_data_check_names_a_bad_file_or_counts_it(tmp_path, capsys):
+    root = tmp_path / "ds"
+    write_imagenet(root, n=4)
+    bad = root / "val" / "ILSVRC2012_val_00000003.JPEG"
+    bad.write_bytes(bad.read_bytes()[:120])
+    base = ["data", "check", "--data", "imagenet", "--root", str(root), "--no-progress", "--workers", "0"]
+    rc, err = _run(base, capsys)
+    assert rc == 2 and "ILSVRC2012_val_00000003.JPEG: cannot decode" in err
+    assert main(base + ["--skip-bad"]) == 0
+    out = capsys.readouterr().out
+    assert "3 images" in out and "1 skipped" in out and "ILSVRC2012_val_00000003.JPEG" in out

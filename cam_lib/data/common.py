@@ -21,7 +21,7 @@ from torchvision.transforms import v2
 from ..boxes import pad_boxes
 from ..errors import BadInputError
 
-FRAMES = ("resize", "center_crop")
+FRAMES = ("resize", "center_crop", "ten_crop")
 IMAGE_SIZE = 224
 
 
@@ -37,12 +37,15 @@ def load_image(path: str | Path) -> Image.Image:
 
 
 def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transform:
-    """The evaluated image frame (conventions.md): ``"resize"`` (the whole image to ``size x size``, default) or
-    ``"center_crop"`` (resize the short side to ``size * 256 / 224``, center crop ``size``). Boxes follow."""
+    """The evaluated image frame (conventions.md): ``"resize"`` (the whole image to ``size x size``, default),
+    ``"center_crop"`` (resize the short side to ``size * 256 / 224``, center crop ``size``) or ``"ten_crop"`` (the
+    whole image to ``size * 256 / 224`` square: the frame in which the ten crops' maps are merged, see
+    :func:`cam_lib.cam.merge_ten_crop_maps`). Boxes follow."""
     if frame not in FRAMES:
         raise BadInputError(f"frame must be one of {FRAMES}, got {frame!r}")
-    geometry = ([v2.Resize((size, size))] if frame == "resize"
-                else [v2.Resize(round(size * 256 / 224)), v2.CenterCrop(size)])
+    full = round(size * 256 / 224)
+    geometry = {"resize": [v2.Resize((size, size))], "center_crop": [v2.Resize(full), v2.CenterCrop(size)],
+                "ten_crop": [v2.Resize((full, full))]}[frame]
     return v2.Compose([v2.ToImage(), *geometry, v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
 
 
