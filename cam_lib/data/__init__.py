@@ -1,4 +1,6 @@
-"""Datasets of the paper's experiments (Sec. 4: ILSVRC val for Tables 1-3) and the loaders that batch them.
+"""Datasets of the paper's experiments (Sec. 4): ILSVRC for Tables 1-3, CUB-200-2011 for Table 4, the eight
+generic-transfer datasets of Table 5, and the embedded benchmark (:mod:`cam_lib.data.synthetic`) written in those
+same formats; plus the loaders that batch them.
 
 Every dataset yields ``(image, target)``: ``image`` is RGB float in [0, 1] in the evaluated frame, ``target`` has
 ``label``, inclusive ``boxes`` in that frame, and ``index``. :func:`make_loader` batches them into
@@ -7,37 +9,62 @@ Every dataset yields ``(image, target)``: ``image`` is RGB float in [0, 1] in th
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from torch.utils.data import DataLoader, Dataset
+from torchvision.transforms import v2
 
 from ..errors import BadInputError
-from .common import Batch, Skipped, collate, eval_transform, load_image, make_sample
+from .common import (Batch, BoxDataset, Skipped, collate, eval_transform, load_image, make_sample,
+                     train_transform)
+from .cub import CUB200
 from .imagenet import ImageNetTrain, ImageNetVal, imagenet_class_names, read_synset_mapping
 from .photos import ImageFolderFlat, wheel_photos
+from .transfer import TRANSFER_DATASETS, SplitFolder, build_transfer
 
-DATASETS = ("imagenet", "images", "photos")
+_CHECK_TRANSFORM = v2.Compose([v2.ToImage(), v2.ClampBoundingBoxes()])   # decode only: boxes stay in image pixels
 
-__all__ = ["DATASETS", "Batch", "Skipped", "ImageNetTrain", "ImageNetVal", "imagenet_class_names", "ImageFolderFlat", "build_dataset", "make_loader",
-           "collate", "eval_transform", "load_image", "make_sample", "read_synset_mapping", "wheel_photos"]
+DATASETS = ("imagenet", "cub", *TRANSFER_DATASETS, "images", "photos")
+SPLITS = {"imagenet": ("val", "train"), "cub": ("train", "test"),
+          **{name: ("train", "test") for name in TRANSFER_DATASETS}, "images": ("all",), "photos": ("all",)}
+
+__all__ = ["DATASETS", "SPLITS", "Batch", "Skipped", "BoxDataset", "ImageNetTrain", "ImageNetVal", "CUB200",
+           "SplitFolder", "ImageFolderFlat", "build_dataset", "make_loader", "collate", "eval_transform",
+           "train_transform", "load_image", "make_sample", "read_synset_mapping", "imagenet_class_names",
+           "wheel_photos", "check_dataset", "CheckReport"]
 
 
-def build_dataset(name: str, root: str | Path | None = None, frame: str = "resize", skip_bad: bool = False,
-                  layout: str = "auto", limit: int | None = None) -> Dataset:
-    """``imagenet``: an ILSVRC-val-format folder (:class:`ImageNetVal`); ``images``: a flat folder of unlabelled
-    images; ``photos``: the real photographs shipped in the scikit-image and matplotlib wheels."""
+def build_dataset(name: str, root: str | Path | None = None, split: str | None = None, frame: str = "resize",
+                  skip_bad: bool = False, layout: str = "auto", limit: int | None = None,
+                  transform=None, **kwargs) -> Dataset:
+    """One constructor for every dataset, real or embedded (the embedded suites are written in the real formats):
+
+    - ``imagenet``: ILSVRC ``val`` (:class:`ImageNetVal`, any of its layouts) or ``train`` (:class:`ImageNetTrain`);
+      the embedded ``objects`` and ``objects_test`` folders are read this way;
+    - ``cub``: CUB-200-2011 ``train``/``test`` (:class:`CUB200`), also the embedded ``birds``;
+    - the Table 5 datasets (``sun397``, ``mit67``, ...) and ``folder`` (``root/<split>/<class>/``, the embedded
+      transfer suites), ``train``/``test``;
+    - ``images``: a flat folder of unlabelled images; ``photos``: the photographs shipped in the wheels.
+    """
+    if name not in SPLITS:
+        raise BadInputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+    split = split or SPLITS[name][0]
+    if split not in SPLITS[name]:
+        raise BadInputError(f"dataset {name} has splits {', '.join(SPLITS[name])}, not {split!r}")
+    if root is None and name != "photos":
+        raise BadInputError(f"--root is required for --data {name}")
+    common = dict(frame=frame, skip_bad=skip_bad, transform=transform)
+    if name == "imagenet" and split == "val":
+        return ImageNetVal(root, layout=layout, limit=limit, **common, **kwargs)
     if name == "imagenet":
-        if root is None:
-            raise BadInputError("--root is required for --data imagenet")
-        return ImageNetVal(root, layout=layout, frame=frame, skip_bad=skip_bad, limit=limit)
-    if name == "images":
-        if root is None:
-            raise BadInputError("--root is required for --data images")
-        return ImageFolderFlat(root, frame=frame, skip_bad=skip_bad)
-    if name == "photos":
-        return ImageFolderFlat(None, frame=frame, skip_bad=skip_bad)
-    raise BadInputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        return ImageNetTrain(root, **common, **kwargs)
+    if name == "cub":
+        return CUB200(root, split=split, **common, **kwargs)
+    if name in TRANSFER_DATASETS:
+        return build_transfer(name, root, split=split, **common, **kwargs)
+    return ImageFolderFlat(root if name == "images" else None, **common)
 
 
 def make_loader(dataset: Dataset, batch_size: int = 32, workers: int = 0, device: str | torch.device = "cpu"
@@ -50,3 +77,53 @@ def make_loader(dataset: Dataset, batch_size: int = 32, workers: int = 0, device
     cuda = torch.device(device).type == "cuda"
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
                       pin_memory=cuda, persistent_workers=cuda and workers > 0)
+
+
+@dataclass
+class CheckReport:
+    """What :func:`check_dataset` found: counts a user can compare with the dataset's documentation."""
+
+    name: str
+    root: str
+    split: str
+    images: int
+    classes: int
+    boxes: int
+    multi_box_images: int
+    per_class_min: int
+    per_class_max: int
+    skipped: list = field(default_factory=list)
+
+    def __str__(self) -> str:
+        lines = [f"{self.name} {self.split} at {self.root}: {self.images} images, {self.classes} classes "
+                 f"({self.per_class_min}-{self.per_class_max} images per class), {self.boxes} boxes "
+                 f"({self.multi_box_images} images with several), {len(self.skipped)} skipped"]
+        lines += [f"  skipped {s.path}: {s.reason}" for s in self.skipped[:20]]
+        if len(self.skipped) > 20:
+            lines.append(f"  ... and {len(self.skipped) - 20} more")
+        return "\n".join(lines)
+
+
+def check_dataset(name: str, root: str | Path | None, split: str | None = None, layout: str = "auto",
+                  skip_bad: bool = False, workers: int = 0, progress: bool = True) -> CheckReport:
+    """Parse every list file and decode every image of a dataset split (in ``workers`` processes); raise on the
+    first bad entry, or with ``skip_bad`` count them all. Returns the counts."""
+    from collections import Counter
+
+    from tqdm.auto import tqdm
+
+    kwargs = {"layout": layout} if name == "imagenet" else {}
+    ds = build_dataset(name, root, split=split, skip_bad=skip_bad, transform=_CHECK_TRANSFORM, **kwargs)
+    loader = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=lambda s: s)
+    skipped, labels, boxes, multi = list(getattr(ds, "skipped", [])), Counter(), 0, 0
+    for item in tqdm(loader, total=len(ds), desc=f"check {name} {split or ''}", disable=not progress):
+        if isinstance(item, Skipped):
+            skipped.append(item)
+            continue
+        _, target = item
+        labels[target["label"]] += 1
+        boxes += len(target["boxes"])
+        multi += len(target["boxes"]) > 1
+    counts = list(labels.values()) or [0]
+    return CheckReport(name, str(root), split or SPLITS[name][0], sum(labels.values()),
+                       getattr(ds, "num_classes", len(labels)), boxes, multi, min(counts), max(counts), skipped)
