@@ -204,3 +204,23 @@ def test_data_check_names_a_bad_file_or_counts_it(tmp_path, capsys):
     assert main(base + ["--skip-bad"]) == 0
     out = capsys.readouterr().out
     assert "3 images" in out and "1 skipped" in out and "ILSVRC2012_val_00000003.JPEG" in out
+
+
+def test_embedded_benchmark_builds_and_is_read_by_the_real_loaders(tmp_path, capsys):
+    """``data build`` then ``localize`` on the embedded objects val split, unchanged, and ``data check`` on each
+    suite through the real ImageNet, CUB and ImageFolder loaders."""
+    assert main(["data", "build", "--profile", "smoke", "--root", str(tmp_path), "--workers", "1"]) == 0
+    out = capsys.readouterr().out
+    root = tmp_path / "synthetic-v1-smoke-s0"
+    assert str(root) in out and "objects" in out and "birds" in out
+    result = tmp_path / "objects.json"
+    assert main(["localize", "--data", "imagenet", "--root", str(root / "objects"), "--model", "vgg16_gap",
+                 "--width", "0.125", "--num-classes", "26", "--no-progress", "--cam-step", "0.25",
+                 "--json", str(result)]) == 0
+    got = json.loads(result.read_text())
+    assert tuple(got) == RESULT_KEYS and got["n"] == 52
+    for data, suite, expect in [("imagenet", "objects", "imagenet train"), ("imagenet", "objects_test", "52 images"),
+                                ("cub", "birds", "cub test"), ("folder", "transfer/scenes", "folder test")]:
+        assert main(["data", "check", "--data", data, "--root", str(root / suite), "--no-progress",
+                     "--workers", "0"]) == 0
+        assert expect in capsys.readouterr().out

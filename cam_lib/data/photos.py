@@ -41,7 +41,8 @@ class ImageFolderFlat(Dataset):
     """Every image file directly in ``root`` (sorted by name), or an explicit list of paths; no labels, no
     boxes (``label = -1``). ``root=None`` uses :func:`wheel_photos`."""
 
-    def __init__(self, root: str | Path | None = None, frame: str = "resize", skip_bad: bool = False):
+    def __init__(self, root: str | Path | None = None, frame: str = "resize", skip_bad: bool = False,
+                 transform=None):
         if root is None:
             self.paths = wheel_photos()
         else:
@@ -51,7 +52,7 @@ class ImageFolderFlat(Dataset):
             self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self.paths:
                 raise BadInputError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
-        self.transform = eval_transform(frame)
+        self.transform = transform if transform is not None else eval_transform(frame)
         self.skip_bad = skip_bad
         self.skipped: list[Skipped] = []
         self.class_names = None
