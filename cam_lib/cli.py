@@ -223,11 +223,47 @@ def _split_present(args, split: str) -> bool:
     return True
 
 
+def _add_train(sub) -> None:
+    from .train import RECIPES, Recipe
+
+    p = sub.add_parser("train", help="train or fine-tune a registry model (torchrun for several processes)")
+    p.add_argument("--model", required=True, help=f"one of: {', '.join(MODEL_NAMES)}")
+    p.add_argument("--data", choices=DATASETS, required=True, help="its train split is trained on")
+    p.add_argument("--root", type=Path, required=True)
+    p.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt, log.csv, model.pt")
+    p.add_argument("--pretrained", action="store_true", help="start from the ImageNet backbone (fine-tuning)")
+    p.add_argument("--width", type=float, default=1.0)
+    p.add_argument("--recipe", choices=sorted(RECIPES), default="paper")
+    p.add_argument("--no-mirror", dest="mirror", action="store_const", const=False, help="no random flips")
+    for name, f in Recipe.__dataclass_fields__.items():
+        if f.type == "bool":
+            continue
+        p.add_argument(f"--{name.replace('_', '-')}", type={"int": int, "float": float}[f.type],
+                       help=f"override the recipe's {name}")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--workers", type=int, default=0)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_train)
+
+
+def cmd_train(args) -> int:
+    from .train import Recipe, train
+
+    overrides = {name: getattr(args, name) for name in Recipe.__dataclass_fields__}
+    train(args.model, args.data, args.root, args.out, pretrained=args.pretrained, width=args.width,
+          recipe=args.recipe, overrides=overrides, device=args.device, workers=args.workers, resume=args.resume,
+          seed=args.seed, progress=not args.no_progress)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_localize(sub)
     _add_data(sub)
+    _add_train(sub)
     return parser
 
 

@@ -49,14 +49,15 @@ def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transfor
     return v2.Compose([v2.ToImage(), *geometry, v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
 
 
-def train_transform(size: int = IMAGE_SIZE, resize: int | None = None) -> v2.Transform:
+def train_transform(size: int = IMAGE_SIZE, resize: int | None = None, mirror: bool = True) -> v2.Transform:
     """The paper's training augmentation (official prototxt: images at 256x256, random 224 crop, mirror):
     resize the whole image to ``resize x resize`` (default ``size * 256 / 224``), random ``size`` crop, random
     horizontal flip. Boxes follow."""
     resize = resize or round(size * 256 / 224)
     if resize < size:
         raise BadInputError(f"train resize ({resize}) must be >= crop size ({size})")
-    return v2.Compose([v2.ToImage(), v2.Resize((resize, resize)), v2.RandomCrop(size), v2.RandomHorizontalFlip(),
+    flip = [v2.RandomHorizontalFlip()] if mirror else []
+    return v2.Compose([v2.ToImage(), v2.Resize((resize, resize)), v2.RandomCrop(size), *flip,
                        v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
 
 
