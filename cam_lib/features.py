@@ -32,7 +32,8 @@ from .localize import localize_batch
 FEATURE_KINDS = ("gap", "avepool", "fc7")
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
 
-__all__ = ["FEATURE_KINDS", "features_of", "extract_features", "svm_accuracy", "CroppedDataset", "cub_protocol"]
+__all__ = ["FEATURE_KINDS", "features_of", "extract_features", "svm_accuracy", "CroppedDataset", "cub_protocol",
+           "transfer_protocol"]
 
 
 def features_of(model: torch.nn.Module, images: torch.Tensor, kind: str) -> torch.Tensor:
@@ -64,13 +65,16 @@ def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device
                      batch_size: int = 64, workers: int = 0, cache_dir: str | Path | None = None,
                      cache_key: str = "", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(features (N, D) float32, targets)`` of a dataset, in dataset order. With ``cache_dir``, the result is
-    stored under a key of the weights' hash, ``cache_key`` (name the dataset, split and transform there) and the
-    transform's repr, and read back on the next call."""
+    stored under a key of the weights' hash, the feature kind, the dataset (class, root, split, fold, size), its
+    transform and ``cache_key`` (anything else that changes the images, e.g. crop boxes), and read back on the
+    next call: a rerun extracts nothing."""
     model.eval().to(device)
     path = None
     if cache_dir is not None:
-        key = hashlib.sha256(f"{_weights_hash(model)}|{kind}|{cache_key}|{len(dataset)}|"
-                             f"{getattr(dataset, 'transform', '')!r}".encode()).hexdigest()[:24]
+        where = [type(dataset).__name__, getattr(dataset, "root", ""), getattr(dataset, "split", ""),
+                 getattr(dataset, "fold", ""), len(dataset), repr(getattr(dataset, "transform", ""))]
+        key = hashlib.sha256("|".join(map(str, [_weights_hash(model), kind, cache_key, *where])).encode()
+                             ).hexdigest()[:24]
         path = Path(cache_dir) / f"{kind}-{key}.npz"
         if path.exists():
             data = np.load(path)
@@ -182,3 +186,21 @@ def cub_protocol(model, make_dataset, device="cpu", cache_dir=None, batch_size: 
                               cache_key=f"cub-{name}-test")
         out[name] = svm_accuracy(*tr, *te, cs=cs)["accuracy"]
     return out
+
+
+def transfer_protocol(model, make_dataset, n_folds: int, kind: str = "gap", device="cpu", cache_dir=None,
+                      batch_size: int = 64, cs=DEFAULT_CS, cache_key: str = "") -> dict:
+    """One Table 5 cell: linear SVM on ``kind`` features, averaged over the dataset's ``n_folds`` repeats.
+    ``make_dataset(split, fold)`` builds a split of one fold. Returns the mean score (accuracy, or mean AP for
+    multi-label targets), its standard deviation over folds, and the per-fold scores."""
+    if n_folds < 1:
+        raise BadInputError(f"n_folds must be >= 1, got {n_folds}")
+    scores = []
+    for fold in range(n_folds):
+        tr = extract_features(model, make_dataset("train", fold), kind, device, batch_size, cache_dir=cache_dir,
+                              cache_key=f"{cache_key}-train-{fold}")
+        te = extract_features(model, make_dataset("test", fold), kind, device, batch_size, cache_dir=cache_dir,
+                              cache_key=f"{cache_key}-test-{fold}")
+        result = svm_accuracy(*tr, *te, cs=cs)
+        scores.append(result.get("accuracy", result.get("mean_ap")))
+    return {"score": float(np.mean(scores)), "std": float(np.std(scores)), "folds": scores}

@@ -6,7 +6,8 @@ the model, optimizer, scheduler, RNG states and epoch, and ``--resume`` to conti
 
 Recipes (:data:`RECIPES`): ``paper`` is the official prototxt (SGD, lr 0.001 on pretrained layers and 10x on the
 new ones, momentum 0.9, weight decay 5e-4, step decay x0.1, batch 64, images at 256x256, random 224 crop and
-mirror); ``embedded`` trains the small-width networks on the embedded benchmark's 128 px images on a CPU.
+mirror); ``embedded`` trains the small-width networks on the embedded benchmark's 128 px images (profiles
+``default`` and ``full``) on a CPU, ``smoke`` on the smoke profile's 64 px images.
 Every field can be overridden on the command line.
 """
 
@@ -55,7 +56,10 @@ RECIPES = {
     # Official CAM prototxt: 40k-iteration steps at batch 64 are ~2 ImageNet epochs; we step every 2 epochs.
     "paper": Recipe(epochs=6, lr=0.001, new_lr=0.01, momentum=0.9, weight_decay=5e-4, step_size=2, gamma=0.1,
                     batch_size=64, image_size=224, resize=256),
-    # The embedded benchmark (128 px images, width-reduced networks trained on a 2-core CPU in minutes).
+    # The embedded benchmark's smoke profile (64 px images): a pipeline check in seconds, not a result.
+    "smoke": Recipe(epochs=2, lr=0.05, new_lr=0.05, momentum=0.9, weight_decay=5e-4, step_size=2, gamma=0.1,
+                    batch_size=32, image_size=56, resize=64),
+    # The embedded benchmark's default and full profiles (128 px images, width-reduced networks on a CPU).
     "embedded": Recipe(epochs=12, lr=0.05, new_lr=0.05, momentum=0.9, weight_decay=5e-4, step_size=8, gamma=0.1,
                        batch_size=64, image_size=112, resize=128),
 }

@@ -79,3 +79,20 @@ def test_cub_protocol_end_to_end(birds, tmp_path):
     assert set(out) == {"cam_loc_acc", "full", "cam_crop", "gt_box"}
     assert all(0 <= v <= 1 for v in out.values())
     assert len(list(tmp_path.glob("*.npz"))) == 6
+
+
+def test_transfer_protocol_averages_folds(birds, tmp_path):
+    from cam_lib.data import build_dataset
+    from cam_lib.features import transfer_protocol
+
+    things = birds.parent / "transfer" / "things"
+    net = build_model("nin", num_classes=3, width=0.125)
+    calls = []
+
+    def make(split, fold):
+        calls.append((split, fold))
+        return build_dataset("folder", things, split=split, transform=eval_transform("resize", 64))
+
+    out = transfer_protocol(net, make, n_folds=2, cache_dir=tmp_path, cache_key="things", cs=(1.0,))
+    assert calls == [("train", 0), ("test", 0), ("train", 1), ("test", 1)]
+    assert len(out["folds"]) == 2 and out["score"] == pytest.approx(np.mean(out["folds"])) and 0 <= out["score"] <= 1
