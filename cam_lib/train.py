@@ -221,7 +221,9 @@ def _gather_rng(world: int):
 
 @torch.inference_mode()
 def evaluate_classification(model: torch.nn.Module, loader, device: torch.device, world: int = 1) -> dict:
-    """Top-1/top-5 classification error over a loader, summed across DDP ranks."""
+    """Top-1/top-5 classification error over a loader, summed across DDP ranks. (Under DDP the sampler pads the
+    eval split to a multiple of the world size, so up to world-1 images count twice; the final numbers of the
+    tables come from ``cam_lib localize`` in one process.)"""
     model.eval()
     k = min(5, model.num_classes)
     counts = torch.zeros(3, device=device)
