@@ -124,7 +124,25 @@ class _Classes:
         return self.class_index[wnid]
 
 
-class ImageNetVal(BoxDataset):
+class _ClassesMixin:
+    """Class list accessors shared by the ImageNet datasets (``self.classes`` is a :class:`_Classes`)."""
+
+    classes: _Classes
+
+    @property
+    def num_classes(self) -> int:
+        return len(self.classes.class_names)
+
+    @property
+    def class_names(self) -> list[str]:
+        return self.classes.class_names
+
+    @property
+    def wnids(self) -> list[str]:
+        return self.classes.wnids
+
+
+class ImageNetVal(_ClassesMixin, BoxDataset):
     """An ILSVRC-val-format folder. Items are ``(image, target)`` (see :func:`cam_lib.data.common.make_sample`)."""
 
     def __init__(self, root: str | Path, layout: str = "auto", frame: str = "resize", skip_bad: bool = False,
@@ -149,18 +167,6 @@ class ImageNetVal(BoxDataset):
         if layout == "wsol" and not self.classes.wnids:
             n = 1 + max(label for _, label, _ in self.samples)
             self.classes.class_names = [f"class {i}" for i in range(n)]
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes.class_names)
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.classes.class_names
-
-    @property
-    def wnids(self) -> list[str]:
-        return self.classes.wnids
 
     def _read_loc(self):
         path = self.root / "LOC_val_solution.csv"
@@ -258,7 +264,7 @@ class ImageNetVal(BoxDataset):
         return image, label, boxes
 
 
-class ImageNetTrain(BoxDataset):
+class ImageNetTrain(_ClassesMixin, BoxDataset):
     """ILSVRC train: one folder per wnid, class order from the mapping file; per-class train boxes when present
     (images without a box file have no boxes)."""
 
@@ -300,15 +306,3 @@ class ImageNetTrain(BoxDataset):
             if w != wnid:
                 raise BadInputError(f"{xml}: box of class {w} in the folder of class {wnid}")
         return path, label, check_boxes([b for _, b in objects], xml)
-
-    @property
-    def num_classes(self) -> int:
-        return len(self.classes.wnids)
-
-    @property
-    def class_names(self) -> list[str]:
-        return self.classes.class_names
-
-    @property
-    def wnids(self) -> list[str]:
-        return self.classes.wnids
