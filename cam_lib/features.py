@@ -142,9 +142,10 @@ class CroppedDataset(Dataset):
         return make_sample(image, boxes, self.base.samples[index][1], index, self.transform)
 
 
-def _to_stored_frame(boxes: torch.Tensor, sizes: list[tuple[int, int]], frame: int) -> torch.Tensor:
-    """Inclusive boxes in the ``frame x frame`` resize frame -> the stored images' frames (continuous scaling)."""
-    wh = torch.tensor(sizes, dtype=torch.float64)
+def _to_stored_frame(boxes: torch.Tensor, sizes: torch.Tensor, frame: int) -> torch.Tensor:
+    """Inclusive boxes in the ``frame x frame`` resize frame -> the stored images' frames (continuous scaling);
+    ``sizes``: ``(N, 2)`` stored (width, height)."""
+    wh = torch.as_tensor(sizes, dtype=torch.float64)
     scale = torch.cat([wh, wh], 1) / frame
     cont = boxes.double() + torch.tensor([0, 0, 1, 1], dtype=torch.float64)
     return cont * scale - torch.tensor([0, 0, 1, 1], dtype=torch.float64)
@@ -152,19 +153,21 @@ def _to_stored_frame(boxes: torch.Tensor, sizes: list[tuple[int, int]], frame: i
 
 @torch.inference_mode()
 def cam_boxes(model, dataset, device="cpu", batch_size: int = 64, threshold: float = DEFAULT_THRESHOLD):
-    """Top-1 class CAM box of every image, in the evaluated frame ``(N, 4)``, and the ground-truth boxes padded."""
+    """For every image: the top-1 class CAM box in the stored image's frame ``(N, 4)`` (the evaluated frame must
+    be a square resize, as :func:`cub_protocol` uses), and whether that box has IoU >= 0.5 with a ground-truth box
+    ``(N,)``. One forward pass per batch; stored sizes come with the batch, nothing is decoded twice."""
     boxes, hits = [], []
     for batch in make_loader(dataset, batch_size, 0, device):
         out = localize_batch(model, batch.images.to(device), topk=1, threshold=threshold)
         box = out.boxes[:, 0].cpu()
         iou = box_iou(box[:, None], batch.gt_boxes)[:, 0]
         hits.append(((iou >= 0.5) & batch.gt_valid).any(1))
-        boxes.append(box)
+        boxes.append(_to_stored_frame(box, batch.sizes, batch.images.shape[-1]))
     return torch.cat(boxes), torch.cat(hits)
 
 
 def cub_protocol(model, make_dataset, device="cpu", cache_dir=None, batch_size: int = 64, cs=DEFAULT_CS,
-                 image_size: int = 224, threshold: float = DEFAULT_THRESHOLD) -> dict:
+                 threshold: float = DEFAULT_THRESHOLD) -> dict:
     """Table 4 on a CUB-layout dataset. ``make_dataset(split, crop_to_box)`` builds the CUB200 split (with the
     evaluated transform). Returns the SVM accuracy on the full image, the CAM-box crop and the ground-truth box,
     and ``cam_loc_acc``: the fraction of test images whose top-1 class CAM box has IoU >= 0.5 with the ground
@@ -174,8 +177,7 @@ def cub_protocol(model, make_dataset, device="cpu", cache_dir=None, batch_size: 
     crops, loc = {}, None
     for split, ds in full.items():
         boxes, hits = cam_boxes(model, ds, device, batch_size, threshold)
-        sizes = [ds.load(i)[0].size for i in range(len(ds))]
-        crops[split] = CroppedDataset(ds, _to_stored_frame(boxes, sizes, image_size))
+        crops[split] = CroppedDataset(ds, boxes)
         if split == "test":
             loc = float(hits.double().mean())
     out = {"cam_loc_acc": loc}

@@ -78,11 +78,8 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
         k = min(topk, model.num_classes)
         if targets is not None:
             _check_targets(targets, model.num_classes)
-        first = backprop_saliency(model, images, k)
-        logits, classes, maps = first.logits, first.classes, first.maps
-        if targets is not None:
-            gt = backprop_saliency(model, images, targets.to(images.device))
-            classes, maps = torch.cat([classes, gt.classes], 1), torch.cat([maps, gt.maps], 1)
+        out = backprop_saliency(model, images, k, extra=targets)   # one forward pass, one backward per map
+        logits, classes, maps = out.logits, out.classes, out.maps
     boxes = boxes_from_maps(maps, threshold)
     if targets is None:
         return Localization(logits, classes, maps, boxes, None, None)

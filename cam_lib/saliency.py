@@ -22,10 +22,12 @@ __all__ = ["backprop_saliency"]
 
 
 def backprop_saliency(model: torch.nn.Module, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
-                      targets: torch.Tensor | None = None, normalize: bool = True) -> MapOutput:
+                      targets: torch.Tensor | None = None, normalize: bool = True,
+                      extra: torch.Tensor | None = None) -> MapOutput:
     """Logits and Backprop saliency maps ``(B, n, H, W)`` for the chosen classes (see
-    :func:`cam_lib.cam.select_classes`). Works on any network, GAP or FC. The model must be in eval mode
-    (batch statistics would couple the images of a batch)."""
+    :func:`cam_lib.cam.select_classes`), plus one map for each column of ``extra`` (``(B,)`` or ``(B, m)`` class
+    indices, e.g. the ground truth) from the same forward pass. Works on any network, GAP or FC. The model must be
+    in eval mode (batch statistics would couple the images of a batch)."""
     if images.dim() != 4:
         raise BadInputError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}")
     if model.training:
@@ -35,6 +37,8 @@ def backprop_saliency(model: torch.nn.Module, images: torch.Tensor, classes: str
         x = images.detach().clone().requires_grad_(True)
         logits = model(x)
         chosen = select_classes(logits.detach(), classes, targets)
+        if extra is not None:
+            chosen = torch.cat([chosen, select_classes(logits.detach(), extra.to(chosen.device))], dim=1)
         grads = []
         for rank in range(chosen.shape[1]):
             score = logits.gather(1, chosen[:, rank:rank + 1]).sum()  # images are independent in eval mode

@@ -147,3 +147,13 @@ def test_localize_batch_ten_crop_averages_logits_over_crops():
     out = localize_batch(model, x, topk=3, crop_size=32, targets=torch.tensor([1, 2]))
     torch.testing.assert_close(out.logits, model(ten_crops(x, 32)).view(2, 10, -1).mean(1))
     assert out.maps.shape == (2, 3, 36, 36) and out.gt_maps.shape == (2, 36, 36) and model.calls == 2
+
+
+def test_localize_batch_backprop_uses_one_forward_pass_for_topk_and_ground_truth():
+    model = TinyGAP().eval()
+    x = torch.rand(2, 3, 32, 32)
+    out = localize_batch(model, x, topk=3, targets=torch.tensor([4, 0]), method="backprop")
+    assert model.calls == 1
+    assert out.classes.shape == (2, 3) and out.gt_maps.shape == (2, 32, 32)
+    ref = backprop_saliency(model, x, torch.tensor([4, 0]))
+    torch.testing.assert_close(out.gt_maps, ref.maps[:, 0])

@@ -65,7 +65,7 @@ def test_svm_chooses_c_on_train_only_and_scores_test():
 
 def test_boxes_map_back_to_the_stored_frame():
     boxes = torch.tensor([[0, 0, 223, 223], [0, 0, 111, 55]])
-    out = _to_stored_frame(boxes, [(448, 224), (448, 224)], 224)
+    out = _to_stored_frame(boxes, torch.tensor([[448, 224], [448, 224]]), 224)
     assert out.tolist() == [[0, 0, 447, 223], [0, 0, 223, 55]]
 
 
@@ -75,7 +75,7 @@ def test_cub_protocol_end_to_end(birds, tmp_path):
     def make(split, crop):
         return CUB200(birds, split, transform=eval_transform("resize", 64), crop_to_box=crop)
 
-    out = cub_protocol(net, make, cache_dir=tmp_path, image_size=64, cs=(0.1, 1.0))
+    out = cub_protocol(net, make, cache_dir=tmp_path, cs=(0.1, 1.0))
     assert set(out) == {"cam_loc_acc", "full", "cam_crop", "gt_box"}
     assert all(0 <= v <= 1 for v in out.values())
     assert len(list(tmp_path.glob("*.npz"))) == 6

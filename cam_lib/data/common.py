@@ -114,11 +114,12 @@ def _to_inclusive(boxes: torch.Tensor) -> torch.Tensor:
 def make_sample(image: Image.Image, boxes: torch.Tensor, label: int, index: int, transform: v2.Transform
                 ) -> tuple[torch.Tensor, dict]:
     """Apply ``transform`` to an image and its inclusive boxes ``(n, 4)``; returns ``(image, target)`` with
-    ``target = {"label", "boxes" (inclusive, in the output frame), "index"}``."""
+    ``target = {"label", "boxes" (inclusive, in the output frame), "index", "size" (stored width, height)}``."""
     bb = tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY",
                                   canvas_size=(image.height, image.width))
     img, bb = transform(image, bb)
-    return img, {"label": int(label), "boxes": _to_inclusive(bb), "index": int(index)}
+    return img, {"label": int(label), "boxes": _to_inclusive(bb), "index": int(index),
+                 "size": (image.width, image.height)}
 
 
 @dataclass
@@ -206,6 +207,7 @@ class Batch:
     gt_boxes: torch.Tensor          # (B, M, 4) float64 inclusive boxes in the image frame
     gt_valid: torch.Tensor          # (B, M) bool
     indices: torch.Tensor           # (B,) dataset indices
+    sizes: torch.Tensor             # (B, 2) stored image (width, height), to map boxes back to it
     skipped: list[Skipped] = field(default_factory=list)
 
     def pin_memory(self) -> "Batch":
@@ -219,9 +221,11 @@ def collate(samples: list) -> Batch:
     good = [s for s in samples if not isinstance(s, Skipped)]
     if not good:
         return Batch(torch.zeros(0, 3, 1, 1), torch.zeros(0, dtype=torch.int64), torch.zeros(0, 1, 4),
-                     torch.zeros(0, 1, dtype=torch.bool), torch.zeros(0, dtype=torch.int64), skipped)
+                     torch.zeros(0, 1, dtype=torch.bool), torch.zeros(0, dtype=torch.int64),
+                     torch.zeros(0, 2, dtype=torch.int64), skipped)
     gt_boxes, gt_valid, _ = pad_boxes([t["boxes"] for _, t in good])
     return Batch(images=torch.stack([im for im, _ in good]),
                  labels=torch.tensor([t["label"] for _, t in good], dtype=torch.int64),
                  gt_boxes=gt_boxes, gt_valid=gt_valid,
-                 indices=torch.tensor([t["index"] for _, t in good], dtype=torch.int64), skipped=skipped)
+                 indices=torch.tensor([t["index"] for _, t in good], dtype=torch.int64),
+                 sizes=torch.tensor([t["size"] for _, t in good], dtype=torch.int64), skipped=skipped)
