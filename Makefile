@@ -16,14 +16,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/python -m pip install --no-deps -e .
 	touch $(STAMP)
 
-# The main job. Until the notebook series lands: CAMs and boxes of the offline ImageNet network on the real
-# photographs shipped in the scikit-image and matplotlib wheels, written under results/photos/.
+# The main job: the notebook series (Tables 1-5, figures) on the embedded benchmark, default profile, into
+# results/ (tables/, figures/, executed/, README.md). Reruns skip the notebooks whose inputs are unchanged.
 reproduce: install
-	$(BIN)/python -m cam_lib localize --data photos --model tf_efficientnet_lite0 --pretrained \
-		--figures results/photos --json results/photos/predictions.json --no-progress
+	$(BIN)/python -m cam_lib reproduce --profile default
 
+# The unit tests, then nbval over every notebook in the smoke profile (parameters injected by papermill into
+# copies under build/nbval; only the cells tagged nbval-check-output are compared).
+NBVAL := build/nbval
 test: install
 	$(BIN)/python -m pytest
+	rm -rf $(NBVAL)
+	$(BIN)/python -m cam_lib reproduce --profile smoke --device cpu --prepare $(NBVAL) --data-root $(NBVAL)/data \
+		--results $(NBVAL)/results --checkpoints $(NBVAL)/checkpoints
+	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -q $(NBVAL)/*.ipynb
 
 clean:
-	rm -rf $(VENV) .pytest_cache *.egg-info
+	rm -rf $(VENV) .pytest_cache *.egg-info build

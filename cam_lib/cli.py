@@ -238,7 +238,7 @@ def _add_train(sub) -> None:
     for name, f in Recipe.__dataclass_fields__.items():
         if f.type == "bool":
             continue
-        p.add_argument(f"--{name.replace('_', '-')}", type={"int": int, "float": float}[f.type],
+        p.add_argument(f"--{name.replace('_', '-')}", type={"int": int, "float": float, "str": str}[f.type],
                        help=f"override the recipe's {name}")
     p.add_argument("--device", default="auto")
     p.add_argument("--workers", type=int, default=0)
@@ -258,12 +258,58 @@ def cmd_train(args) -> int:
     return 0
 
 
+def _add_reproduce(sub) -> None:
+    p = sub.add_parser("reproduce", help="run the notebook series (Tables 1-5, figures) with papermill into results/")
+    p.add_argument("--profile", choices=("smoke", "default", "full"), default="default")
+    p.add_argument("--data", choices=("embedded", "imagenet"), default="embedded")
+    p.add_argument("--data-root", default="data", help="embedded: where the benchmark is generated; "
+                                                       "imagenet: the ILSVRC root")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
+                   help="any notebook parameter (YAML value), e.g. -p models '[alexnet_gap, googlenet_gap]'")
+    p.add_argument("--results", default="results")
+    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 02_localization)")
+    p.add_argument("--force", action="store_true", help="rerun notebooks even when unchanged")
+    p.add_argument("--prepare", metavar="DIR", help="only write the parameterised notebooks into DIR (for nbval "
+                                                    "or JupyterLab); execute nothing")
+    p.add_argument("--no-progress", action="store_true")
+    p.set_defaults(func=cmd_reproduce)
+
+
+def cmd_reproduce(args) -> int:
+    from .reproduce import ReproduceError, parse_value, prepare, reproduce
+
+    params = {"profile": args.profile, "data": args.data, "data_root": args.data_root, "device": args.device,
+              "seed": args.seed}
+    for name, value in args.parameter:
+        if name in ("results", "checkpoints"):
+            raise BadInputError(f"-p {name}: use --{name}")
+        params[name] = parse_value(value)
+    if args.prepare:
+        written = prepare(params, args.prepare, args.results, args.checkpoints)
+        print(f"wrote {len(written)} parameterised notebooks to {args.prepare}")
+        return 0
+    try:
+        records = reproduce(params, args.results, args.checkpoints, only=args.only, force=args.force,
+                            progress=not args.no_progress)
+    except ReproduceError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+    total = sum(r["seconds"] for r in records)
+    print(f"series done in {total:.0f} s ({sum(r['status'] == 'ran' for r in records)} run, "
+          f"{sum(r['status'] == 'skipped' for r in records)} skipped); see {Path(args.results) / 'README.md'}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     _add_localize(sub)
     _add_data(sub)
     _add_train(sub)
+    _add_reproduce(sub)
     return parser
 
 

@@ -65,4 +65,44 @@ def class_names_or_indices(names: list[str] | None, classes) -> list[str]:
     return [names[int(c)] if names is not None and int(c) < len(names) else f"class {int(c)}" for c in classes]
 
 
-__all__ = ["draw_cam", "save_figure", "save_topk_overlay", "class_names_or_indices"]
+def cam_grid(path: str | Path, images: torch.Tensor, maps: torch.Tensor | None, boxes: torch.Tensor | None,
+             row_titles: list[str], titles: list[list[str]] | None = None, gt_boxes: list | None = None) -> Path:
+    """A grid: one row per method/model, one column per image. ``images (N, 3, H, W)``; ``maps (R, N, H, W)``
+    (or None: images only, one row); ``boxes (R, N, 4)`` predicted boxes; ``gt_boxes[n]`` ground-truth boxes."""
+    rows = 1 if maps is None else maps.shape[0]
+    n = images.shape[0]
+    fig, axes = plt.subplots(rows, n, figsize=(2.0 * n, 2.2 * rows), squeeze=False)
+    for r in range(rows):
+        for i in range(n):
+            draw_cam(axes[r][i], images[i], None if maps is None else maps[r, i],
+                     () if boxes is None else boxes[r, i:i + 1], () if gt_boxes is None else gt_boxes[i],
+                     title=titles[r][i] if titles else "")
+        axes[r][0].text(-0.08, 0.5, row_titles[r], transform=axes[r][0].transAxes, rotation=90, va="center",
+                        ha="right", fontsize=9)
+    return save_figure(fig, path)
+
+
+def bar_chart(path: str | Path, df, x: str, y: str, hue: str, title: str) -> Path:
+    """A seaborn bar chart of ``df`` (one bar per ``x`` and ``hue``), saved as PNG."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * df[x].nunique() + 2), 3.4))
+    sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax)
+    ax.set_title(title, fontsize=10)
+    ax.tick_params(axis="x", rotation=20)
+    for container in ax.containers:
+        ax.bar_label(container, fmt="%.1f", fontsize=7)
+    return save_figure(fig, path)
+
+
+def line_chart(path: str | Path, df, x: str, y: str, hue: str, title: str) -> Path:
+    """A seaborn line chart (one line per ``hue``), saved as PNG."""
+    import seaborn as sns
+
+    fig, ax = plt.subplots(figsize=(6, 3.4))
+    sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax)
+    ax.set_title(title, fontsize=10)
+    return save_figure(fig, path)
+
+
+__all__ = ["line_chart", "draw_cam", "save_figure", "save_topk_overlay", "class_names_or_indices", "cam_grid", "bar_chart"]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import torch
 from tqdm.auto import tqdm
 
-from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
+from .boxes import DEFAULT_THRESHOLD, boxes_from_maps, heuristic_guesses
 from .cam import class_activation_maps, merge_ten_crop_maps, normalize_maps, ten_crops, upsample_maps
 from .errors import BadInputError
 from .metrics import ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, threshold_grid
@@ -20,7 +20,7 @@ from .saliency import backprop_saliency
 
 METHODS = ("cam", "backprop")
 
-__all__ = ["METHODS", "Localization", "localize_batch", "evaluate"]
+__all__ = ["METHODS", "Localization", "localize_batch", "evaluate", "evaluate_heuristic"]
 
 
 @dataclass
@@ -120,3 +120,27 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
             "top1_loc_err": loc["top1_loc_err"], "top5_loc_err": loc["top5_loc_err"],
             **gt_known.compute(), "maxboxacc_v2": box["maxboxacc"], "maxboxacc_v2_detail": box,
             "skipped": skipped}
+
+
+def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
+                       threshold: float = DEFAULT_THRESHOLD, progress: bool = True) -> dict:
+    """Table 3: top-5 localization error of the plain top-5 (class, box) guesses and of the tight/loose heuristic
+    (:func:`cam_lib.boxes.heuristic_guesses`), both from the same forward pass and the same top-3 CAMs."""
+    device = torch.device(device)
+    model.eval().to(device)
+    if model.num_classes < 3:
+        raise BadInputError(f"the heuristic needs >= 3 classes; {model.name} has {model.num_classes}")
+    plain, heuristic, n = LocalizationError(), LocalizationError(), 0
+    for batch in tqdm(loader, desc="localize (heuristic)", unit="batch", disable=not progress):
+        if len(batch.labels) == 0:
+            continue
+        targets = batch.labels.to(device)
+        out = localize_batch(model, batch.images.to(device), topk=5, threshold=threshold)
+        plain.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
+        classes, boxes = heuristic_guesses(out.classes[:, :3], out.maps[:, :3])
+        heuristic.update(classes, boxes, targets, batch.gt_boxes, batch.gt_valid)
+        n += len(targets)
+    if n == 0:
+        raise BadInputError("no images were evaluated")
+    return {"n": n, "plain_top5_loc_err": plain.compute()["top5_loc_err"],
+            "heuristic_top5_loc_err": heuristic.compute()["top5_loc_err"]}

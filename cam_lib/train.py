@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import os
 import random
 import time
@@ -50,6 +51,9 @@ class Recipe:
     image_size: int    # crop size
     resize: int        # images are resized to resize x resize before the random crop
     mirror: bool = True  # random horizontal flips
+    optimizer: str = "sgd"   # sgd (momentum) | adamw (momentum is then beta1)
+    schedule: str = "step"   # step (x gamma every step_size epochs) | cosine (to 0 over the run)
+    warmup: float = 0.0      # epochs of linear learning-rate warm-up (counted in iterations)
 
 
 RECIPES = {
@@ -57,12 +61,33 @@ RECIPES = {
     "paper": Recipe(epochs=6, lr=0.001, new_lr=0.01, momentum=0.9, weight_decay=5e-4, step_size=2, gamma=0.1,
                     batch_size=64, image_size=224, resize=256),
     # The embedded benchmark's smoke profile (64 px images): a pipeline check in seconds, not a result.
-    "smoke": Recipe(epochs=2, lr=0.05, new_lr=0.05, momentum=0.9, weight_decay=5e-4, step_size=2, gamma=0.1,
-                    batch_size=32, image_size=56, resize=64),
-    # The embedded benchmark's default and full profiles (128 px images, width-reduced networks on a CPU).
-    "embedded": Recipe(epochs=12, lr=0.05, new_lr=0.05, momentum=0.9, weight_decay=5e-4, step_size=8, gamma=0.1,
-                       batch_size=64, image_size=112, resize=128),
+    "smoke": Recipe(epochs=2, lr=2e-3, new_lr=2e-3, momentum=0.9, weight_decay=0.05, step_size=2, gamma=0.1,
+                    batch_size=32, image_size=64, resize=72, optimizer="adamw", schedule="cosine"),
+    # The embedded benchmark's default and full profiles (128 px images, width-reduced networks trained from
+    # scratch on a CPU): AdamW with a one-epoch warm-up and a cosine decay reaches a usable network in minutes
+    # where the paper's SGD recipe (meant for fine-tuning) barely leaves chance.
+    "embedded": Recipe(epochs=15, lr=2e-3, new_lr=2e-3, momentum=0.9, weight_decay=0.05, step_size=8, gamma=0.1,
+                       batch_size=32, image_size=112, resize=128, optimizer="adamw", schedule="cosine", warmup=1),
 }
+
+
+OPTIMIZERS = ("sgd", "adamw")
+SCHEDULES = ("step", "cosine")
+
+
+def lr_factor(rec: Recipe, steps_per_epoch: int):
+    """The learning-rate multiplier at each iteration: linear warm-up over ``rec.warmup`` epochs, then step decay
+    (x ``gamma`` every ``step_size`` epochs) or a cosine to zero at the end of the run."""
+    warm = rec.warmup * steps_per_epoch
+    total = rec.epochs * steps_per_epoch
+
+    def factor(it: int) -> float:
+        if it < warm:
+            return (it + 1) / warm
+        if rec.schedule == "step":
+            return rec.gamma ** (it // (rec.step_size * steps_per_epoch))
+        return 0.5 * (1 + math.cos(math.pi * min(1.0, (it - warm) / max(1.0, total - warm))))
+    return factor
 
 
 def _dist_info() -> tuple[int, int, int]:
@@ -115,6 +140,12 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
             raise BadInputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(rec, name)}")
     if rec.lr <= 0 or rec.new_lr <= 0:
         raise BadInputError(f"learning rates must be > 0, got lr={rec.lr}, new_lr={rec.new_lr}")
+    if rec.optimizer not in OPTIMIZERS:
+        raise BadInputError(f"--optimizer {rec.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+    if rec.schedule not in SCHEDULES:
+        raise BadInputError(f"--schedule {rec.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+    if not 0 <= rec.warmup <= rec.epochs:
+        raise BadInputError(f"--warmup must be in [0, epochs={rec.epochs}], got {rec.warmup}")
 
     rank, world, local_rank = _dist_info()
     if device == "auto":
@@ -139,11 +170,19 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         net = net.to(memory_format=torch.channels_last)
     groups = net.param_groups(rec.lr, rec.new_lr) if pretrained else [{"params": list(net.parameters()),
                                                                         "lr": rec.new_lr}]
-    opt = torch.optim.SGD(groups, momentum=rec.momentum, weight_decay=rec.weight_decay)
-    sched = torch.optim.lr_scheduler.StepLR(opt, step_size=rec.step_size, gamma=rec.gamma)
+    if rec.optimizer == "sgd":
+        opt = torch.optim.SGD(groups, momentum=rec.momentum, weight_decay=rec.weight_decay)
+    else:
+        opt = torch.optim.AdamW(groups, betas=(rec.momentum, 0.999), weight_decay=rec.weight_decay)
     ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if cuda else None) \
         if world > 1 else net
 
+    per_rank = rec.batch_size // world
+    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
+    loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
+                        pin_memory=cuda, persistent_workers=cuda and workers > 0, drop_last=True)
+    steps = len(loader) if max_batches is None else min(len(loader), max_batches)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
     start, ckpt = 0, out / "checkpoint.pt"
     if resume and ckpt.exists():
         state = torch.load(ckpt, map_location="cpu", weights_only=False)
@@ -155,11 +194,6 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         sched.load_state_dict(state["scheduler"])
         start = state["epoch"] + 1
         _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"])
-
-    per_rank = rec.batch_size // world
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
-    loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
-                        pin_memory=cuda, persistent_workers=cuda and workers > 0, drop_last=True)
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
     eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler, num_workers=workers,
                              collate_fn=collate, pin_memory=cuda)
@@ -183,12 +217,12 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            sched.step()
             loss_sum += loss.detach() * len(y)
             seen += len(y)
         stats = _reduce(torch.stack([loss_sum, seen]), world)
         elapsed = time.perf_counter() - t0
         lr_now = opt.param_groups[-1]["lr"]
-        sched.step()
         top = evaluate_classification(net, eval_loader, dev, world)
         row = {"epoch": epoch + 1, "loss": float(stats[0] / stats[1].clamp_min(1)), **top, "lr": lr_now,
                "images_per_s": float(stats[1]) / elapsed}
@@ -249,4 +283,4 @@ def _append_log(path: Path, row: dict) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-__all__ = ["RECIPES", "Recipe", "train", "evaluate_classification", "save_checkpoint"]
+__all__ = ["RECIPES", "Recipe", "OPTIMIZERS", "SCHEDULES", "lr_factor", "train", "evaluate_classification", "save_checkpoint"]

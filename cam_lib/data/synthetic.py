@@ -5,10 +5,11 @@ loaders as the real datasets. :func:`build` writes one folder
 ``root/synthetic-v{GENERATOR_VERSION}-{profile}-s{seed}/``:
 
 ``objects/``, ``objects_test/`` -- stand-in for ILSVRC (Tables 1-3: GAP vs FC classification, CAM vs Backprop
-    localization, GAP vs GMP, the Table 3 test-set heuristic on ``objects_test``). 26 classes of procedurally drawn
-    objects (star, ring, cross, ... see :data:`OBJECT_CLASSES`), each a family with its own variation of shape,
-    proportions, colour, texture, rotation and scale; colours come from one distribution shared by all classes,
-    so only shape and structure tell classes apart. Layout of the ILSVRC devkit (read unchanged by
+    localization, GAP vs GMP, the Table 3 test-set heuristic on ``objects_test``). Up to 26 classes of procedurally
+    drawn objects (star, ring, cross, ... see :data:`OBJECT_CLASSES`; the ``default`` profile takes the first 10),
+    each a family with its own variation of shape, proportions, texture, rotation and scale; each class keeps its
+    own hue (:func:`class_hue`, jittered), as many real categories have a colour tendency, so that the networks
+    learn from scratch in CPU minutes; shape separates classes of nearby hues. Layout of the ILSVRC devkit (read unchanged by
     :class:`cam_lib.data.imagenet.ImageNetVal`, ``layout="devkit"``): ``LOC_synset_mapping.txt`` (``wnid name``,
     fake wnids ``n90000000``, ``n90000001``, ... in class order), ``train/<wnid>/<wnid>_<k>.JPEG``,
     ``train_bbox/<wnid>/<wnid>_<k>.xml``, ``val/ILSVRC2012_val_<8 digits>.JPEG`` with
@@ -63,10 +64,10 @@ from PIL import Image, ImageDraw, ImageFont
 
 from ..errors import BadInputError
 
-__all__ = ["GENERATOR_VERSION", "PROFILES", "Profile", "OBJECT_CLASSES", "BIRD_SPECIES", "SCENE_CLASSES",
+__all__ = ["GENERATOR_VERSION", "PROFILES", "Profile", "OBJECT_CLASSES", "class_hue", "BIRD_SPECIES", "SCENE_CLASSES",
            "THING_CLASSES", "Sample", "build", "describe", "folder_name", "render_sample", "sample_grid", "object_wnids"]
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 SS = 3                       # supersampling factor of every drawn layer (anti-aliasing)
 JPEG_QUALITY = 90
 CLUTTER_MAX_OVERLAP = 0.10   # clutter may cover at most this fraction of a labelled box (bounding-box overlap)
@@ -86,12 +87,15 @@ class Profile:
     transfer_test: int = 20
     two_instance_fraction: float = 0.2
     jpeg_quality: int = JPEG_QUALITY
+    object_classes: int = 26       # the first N of OBJECT_CLASSES
+    class_hue: bool = True         # each object class keeps its own hue (see _tint)
 
 
 PROFILES: dict[str, Profile] = {
     "smoke": Profile("smoke", image_size=64, objects_train=6, objects_val=2, objects_test=2, birds_per_class=4,
                      transfer_train=2, transfer_test=2),
-    "default": Profile("default"),
+    # 10 classes, 150 train images each: learnable from scratch by the width-0.25 networks in CPU minutes.
+    "default": Profile("default", objects_train=150, objects_val=25, objects_test=20, object_classes=10),
     "full": Profile("full", objects_train=300, objects_val=50, objects_test=40, birds_per_class=100,
                     transfer_train=60, transfer_test=60),
 }
@@ -714,9 +718,27 @@ OBJECT_CLASSES: tuple[ShapeClass, ...] = (
 )
 
 
-def object_wnids() -> list[str]:
-    """The fake wnids of the ``objects`` classes, in class order (they sort in that order)."""
-    return [f"n{90000000 + i:08d}" for i in range(len(OBJECT_CLASSES))]
+def object_wnids(n: int | None = None) -> list[str]:
+    """The fake wnids of the first ``n`` (default: all) ``objects`` classes, in class order (they sort in that order)."""
+    return [f"n{90000000 + i:08d}" for i in range(len(OBJECT_CLASSES) if n is None else n)]
+
+
+def class_hue(label: int) -> float:
+    """The hue of object class ``label`` (golden-ratio spacing: consecutive classes far apart on the hue circle)."""
+    return (label * 0.6180339887) % 1.0
+
+
+def _tint(patch: Patch, hue: float, rng) -> Patch:
+    """Recolour an instance to ``hue`` (+ a small jitter), keeping its texture as saturation and value changes:
+    objects of one class share a colour tendency, as many real categories do, which makes the default
+    benchmark learnable from scratch in CPU minutes; shape still separates classes of nearby hues."""
+    from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
+
+    a = patch.alpha[..., None]
+    hsv = rgb_to_hsv(np.clip(np.divide(patch.premul, a, out=np.zeros_like(patch.premul), where=a > 0), 0, 1))
+    hsv[..., 0] = (hue + rng.normal(0.0, 0.03)) % 1.0
+    hsv[..., 1] = 0.35 + 0.65 * hsv[..., 1]
+    return Patch((hsv_to_rgb(hsv) * a).astype(np.float32), patch.alpha, patch.origin)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -1140,8 +1162,9 @@ def _box_of(mask: np.ndarray) -> list[int]:
 
 
 def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...], two_frac: float,
-                     fragments=True, frac_range=(0.07, 0.55)) -> tuple[np.ndarray, list, list]:
-    """Background, clutter, then one or two instances of ``cls``: (image float, boxes, masks)."""
+                     fragments=True, frac_range=(0.07, 0.55), hue: float | None = None) -> tuple[np.ndarray, list, list]:
+    """Background, clutter, then one or two instances of ``cls`` (tinted to ``hue`` if given): (image float, boxes,
+    masks)."""
     img = _background(rng, size)
     two = rng.random() < two_frac
     n = 2 if two else 1
@@ -1152,7 +1175,8 @@ def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...]
         A = _pose_matrix(rng, cls.upright)
         lo, hi = (0.06, 0.22) if two else frac_range
         frac = math.exp(U(rng, math.log(lo), math.log(hi)))
-        patches.append(_render_fraction(sk, A, frac, size))
+        patch = _render_fraction(sk, A, frac, size)
+        patches.append(patch if hue is None else _tint(patch, hue, rng))
     boxes = []
     for k, p in enumerate(patches):
         h, w = p.shape
@@ -1425,16 +1449,18 @@ def _rng(seed: int, suite: str, split: str, index: int) -> np.random.Generator:
 
 
 def render_sample(suite: str, split: str, index: int, label: int, seed: int = 0, size: int = 128,
-                  two_instance_fraction: float = 0.2) -> Sample:
+                  two_instance_fraction: float = 0.2, hue: bool = True) -> Sample:
     """The image ``index`` of ``suite``/``split`` with class ``label``, exactly as :func:`build` writes it (before
     JPEG encoding), with its ground-truth boxes and coverage masks (birds: one, objects: one or two, transfer
-    suites: none). ``split`` is ``train``/``val``/``test`` (birds: ``all``, index = image id - 1)."""
+    suites: none). ``split`` is ``train``/``val``/``test`` (birds: ``all``, index = image id - 1). ``hue``: objects
+    take their class's hue (:func:`class_hue`)."""
     if suite not in SUITE_IDS or split not in SPLIT_IDS:
         raise BadInputError(f"suite must be one of {sorted(SUITE_IDS)} and split one of {sorted(SPLIT_IDS)}, "
                             f"got {suite!r}, {split!r}")
     rng = _rng(seed, suite, split, index)
     if suite == "objects":
-        img, boxes, masks = _instances_image(rng, size, OBJECT_CLASSES[label], OBJECT_CLASSES, two_instance_fraction)
+        img, boxes, masks = _instances_image(rng, size, OBJECT_CLASSES[label], OBJECT_CLASSES, two_instance_fraction,
+                                             hue=class_hue(label) if hue else None)
     elif suite == "birds":
         img, boxes, masks = _bird_image(rng, size, BIRD_SPECIES[label])
     elif suite == "things":
@@ -1518,8 +1544,8 @@ def _is_complete(folder: Path, prof: Profile, seed: int) -> bool:
 def _jobs(prof: Profile, seed: int):
     """Every image as (suite, split, index, label, relative path), and the annotations to write."""
     jobs = []
-    wnids = object_wnids()
-    nc = len(OBJECT_CLASSES)
+    wnids = object_wnids(prof.object_classes)
+    nc = prof.object_classes
     for c, w in enumerate(wnids):
         for k in range(prof.objects_train):
             jobs.append(("objects", "train", c * prof.objects_train + k, c, f"objects/train/{w}/{w}_{k + 1}.JPEG"))
@@ -1557,7 +1583,7 @@ def _run_chunk(chunk):
     base, size, seed = Path(_CTX["base"]), _CTX["size"], _CTX["seed"]
     for suite, split, index, label, rel in chunk:
         s = render_sample(suite, split, index, label, seed=seed, size=size,
-                          two_instance_fraction=_CTX["two_frac"])
+                          two_instance_fraction=_CTX["two_frac"], hue=_CTX["hue"])
         Image.fromarray(s.image, "RGB").save(base / rel, "JPEG", quality=_CTX["quality"])
         out.append((rel, s.boxes))
     return out
@@ -1568,7 +1594,7 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
     for d in sorted({str(Path(rel).parent) for *_, rel in jobs}):
         (tmp / d).mkdir(parents=True, exist_ok=True)
     ctx = {"base": str(tmp), "size": prof.image_size, "seed": seed, "quality": prof.jpeg_quality,
-           "two_frac": prof.two_instance_fraction}
+           "two_frac": prof.two_instance_fraction, "hue": prof.class_hue}
     chunks = [jobs[i:i + 48] for i in range(0, len(jobs), 48)]
     results = []
     if workers <= 1:
@@ -1584,7 +1610,7 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
                 results.extend(r)
     boxes = {rel: b for rel, b in results}
     S = prof.image_size
-    wnids = object_wnids()
+    wnids = object_wnids(prof.object_classes)
     counts: dict[str, dict[str, int]] = {}
 
     # objects / objects_test (ILSVRC devkit)
@@ -1701,7 +1727,7 @@ def build(profile: str = "default", root: str | Path = "data", seed: int = 0, wo
         manifest = {
             "key": key, "generator_version": GENERATOR_VERSION, "profile": asdict(prof), "seed": seed,
             "counts": counts, "files": files,
-            "classes": {"objects": [f"{w} {c.name}" for w, c in zip(object_wnids(), OBJECT_CLASSES)],
+            "classes": {"objects": [f"{w} {c.name}" for w, c in zip(object_wnids(prof.object_classes), OBJECT_CLASSES)],
                         "birds": [f"{i + 1:03d}.{s.name}" for i, s in enumerate(BIRD_SPECIES)],
                         "transfer/scenes": [n for n, _ in SCENE_CLASSES],
                         "transfer/things": [c.name for c in THING_CLASSES]},

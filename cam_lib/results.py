@@ -1,0 +1,222 @@
+"""Results a user can cite: the paper's published numbers (Tables 1-5), our tables beside them, and the generated
+``results/README.md`` that says, for each claim of the paper, whether this run shows the same direction.
+
+Every table is written twice, atomically: ``results/tables/tableN.csv`` (read it with
+``pandas.read_csv(path, comment="#")``: the header lines start with ``#``) and ``tableN.md``; both carry the
+header of :func:`cam_lib.series.environment` (data, profile, hardware, versions, seed, commit). Values are
+percentages, as in the paper; ``diff`` is ours minus the paper's.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from .io import atomic_write_text
+
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "comparison",
+           "write_table", "read_table", "markdown", "claims", "check_table", "write_index"]
+
+# Paper numbers (Zhou et al. 2016), in percent. Keys are our registry names where we run the row.
+PAPER_TABLE1 = {  # classification error on ILSVRC val: (row, top-1, top-5)
+    "vgg16_gap": ("VGGnet-GAP", 33.4, 12.2), "googlenet_gap": ("GoogLeNet-GAP", 35.0, 13.2),
+    "alexnet_star_gap": ("AlexNet*-GAP", 44.9, 20.9), "alexnet_gap": ("AlexNet-GAP", 51.1, 26.3),
+    "googlenet": ("GoogLeNet", 31.9, 11.3), "vgg16": ("VGGnet", 31.2, 11.4), "alexnet": ("AlexNet", 42.6, 19.5),
+    "nin": ("NIN", 41.9, 19.6), "googlenet_gmp": ("GoogLeNet-GMP", 35.6, 13.9),
+}
+PAPER_TABLE2 = {  # localization error on ILSVRC val: (method, model) -> (row, top-1, top-5)
+    ("cam", "googlenet_gap"): ("GoogLeNet-GAP", 56.40, 43.00), ("cam", "vgg16_gap"): ("VGGnet-GAP", 57.20, 45.14),
+    ("cam", "googlenet"): ("GoogLeNet", 60.09, 49.34), ("cam", "alexnet_star_gap"): ("AlexNet*-GAP", 63.75, 49.53),
+    ("cam", "alexnet_gap"): ("AlexNet-GAP", 67.19, 52.16), ("cam", "nin"): ("NIN", 65.47, 54.19),
+    ("backprop", "googlenet"): ("Backprop on GoogLeNet", 61.31, 50.55),
+    ("backprop", "vgg16"): ("Backprop on VGGnet", 61.12, 51.46),
+    ("backprop", "alexnet"): ("Backprop on AlexNet", 65.17, 52.64),
+    ("cam", "googlenet_gmp"): ("GoogLeNet-GMP", 57.78, 45.26),
+}
+PAPER_TABLE3 = {  # top-5 localization error on ILSVRC test: key -> (row, supervision, top-5)
+    "heuristic": ("GoogLeNet-GAP (heuristics)", "weakly", 37.1), "plain": ("GoogLeNet-GAP", "weakly", 42.9),
+    "backprop": ("Backprop", "weakly", 46.4), "googlenet_full": ("GoogLeNet", "full", 26.7),
+    "overfeat_full": ("OverFeat", "full", 29.9), "alexnet_full": ("AlexNet", "full", 34.2),
+}
+PAPER_TABLE4 = {  # CUB-200-2011 accuracy: key -> (row, train/test annotation, accuracy)
+    "full": ("GoogLeNet-GAP on full image", "n/a", 63.0), "cam_crop": ("GoogLeNet-GAP on crop", "n/a", 67.8),
+    "gt_box": ("GoogLeNet-GAP on BBox", "BBox", 70.5), "alignments": ("Alignments", "n/a", 53.6),
+    "alignments_bbox": ("Alignments", "BBox", 67.0), "dpd": ("DPD", "BBox+Parts", 51.0),
+    "decaf_dpd": ("DeCAF+DPD", "BBox+Parts", 65.0), "panda": ("PANDA R-CNN", "BBox+Parts", 76.4),
+    "cam_loc_acc": ("CAM boxes with IoU >= 0.5 (test)", "n/a", 41.0),
+}
+PAPER_TABLE5_DATASETS = ("sun397", "mit67", "scene15", "sun_attribute", "caltech101", "caltech256", "action40",
+                         "event8")
+PAPER_TABLE5 = {  # linear SVM accuracy: feature -> (row, values in PAPER_TABLE5_DATASETS order)
+    "fc7": ("fc7 from AlexNet", (42.61, 56.79, 84.23, 84.23, 87.22, 67.23, 54.92, 94.42)),
+    "avepool": ("ave pool from GoogLeNet", (51.68, 66.63, 88.02, 92.85, 92.05, 78.99, 72.03, 95.42)),
+    "gap": ("gap from GoogLeNet-GAP", (51.31, 66.61, 88.30, 92.21, 91.98, 78.07, 70.62, 95.00)),
+}
+# The embedded transfer suites are compared with the paper's closest dataset (scenes ~ Scene15, things ~ Caltech101).
+EMBEDDED_TRANSFER_REFERENCE = {"scenes": "scene15", "things": "caltech101"}
+
+TABLES = {
+    "table1": "Table 1. Classification error on the validation set (%)",
+    "table2": "Table 2. Localization error on the validation set (%)",
+    "table3": "Table 3. Top-5 localization error on the test set (%)",
+    "table4": "Table 4. Fine-grained classification (CUB) with GAP features (%)",
+    "table5": "Table 5. Generic features: linear SVM accuracy (%)",
+}
+
+
+def paper_table5(feature: str, dataset: str) -> float:
+    """The paper's Table 5 value for ``feature`` on ``dataset`` (a Table 5 name, or an embedded suite's name)."""
+    name = EMBEDDED_TRANSFER_REFERENCE.get(dataset, dataset)
+    if feature not in PAPER_TABLE5 or name not in PAPER_TABLE5_DATASETS:
+        return math.nan
+    return PAPER_TABLE5[feature][1][PAPER_TABLE5_DATASETS.index(name)]
+
+
+def comparison(rows: list[dict]) -> pd.DataFrame:
+    """A table from rows with at least ``row``, ``metric``, ``ours`` and ``paper`` (percent; NaN where a side has
+    no number), adding ``diff = ours - paper``."""
+    df = pd.DataFrame(rows)
+    for col in ("ours", "paper"):
+        df[col] = pd.to_numeric(df[col], errors="coerce")
+    df["diff"] = df["ours"] - df["paper"]
+    return df
+
+
+def _fmt(v) -> str:
+    if isinstance(v, float):
+        return "—" if math.isnan(v) else f"{v:.2f}"
+    return str(v)
+
+
+def markdown(df: pd.DataFrame) -> str:
+    """A GitHub Markdown table (written here rather than with pandas' to_markdown, which needs tabulate)."""
+    cols = list(df.columns)
+    lines = ["| " + " | ".join(cols) + " |", "|" + "|".join("---" for _ in cols) + "|"]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in df.itertuples(index=False)]
+    return "\n".join(lines)
+
+
+def _header(env: dict, embedded: bool) -> list[str]:
+    lines = [f"{k}: {v}" for k, v in env.items()]
+    if embedded:
+        lines.append("NOTE: our numbers are measured on the embedded benchmark, not on ImageNet/CUB; the paper's column "
+                     "is the published reference, not a claim that the numbers should match. Compare directions "
+                     "(which row beats which), not values.")
+    return lines
+
+
+def write_table(results: str | Path, name: str, df: pd.DataFrame, env: dict, notes: str = "") -> tuple[Path, Path]:
+    """Write ``results/tables/<name>.csv`` and ``.md`` atomically with the run's header."""
+    if name not in TABLES:
+        raise ValueError(f"table name must be one of {sorted(TABLES)}, got {name!r}")
+    folder = Path(results) / "tables"
+    header = _header(env, "embedded" in str(env.get("data", "")))
+    csv = "".join(f"# {line}\n" for line in [TABLES[name], *header]) + df.to_csv(index=False, float_format="%.4f")
+    md = "\n".join([f"## {TABLES[name]}", "", *[f"- {line}" for line in header], "", markdown(df), "",
+                    notes, ""])
+    return atomic_write_text(folder / f"{name}.csv", csv), atomic_write_text(folder / f"{name}.md", md)
+
+
+def read_table(results: str | Path, name: str) -> pd.DataFrame | None:
+    path = Path(results) / "tables" / f"{name}.csv"
+    return pd.read_csv(path, comment="#") if path.exists() else None
+
+
+def _value(df: pd.DataFrame | None, **match) -> float:
+    if df is None:
+        return math.nan
+    sel = df
+    for k, v in match.items():
+        sel = sel[sel[k] == v]
+    return float(sel["ours"].iloc[0]) if len(sel) else math.nan
+
+
+def _claim(text: str, a: float, b: float, a_name: str, b_name: str, lower_is_better: bool = True) -> dict:
+    """Claim ``a`` beats (or costs little against) ``b``; verdict from the sign of our difference."""
+    if math.isnan(a) or math.isnan(b):
+        return {"claim": text, "ours": "not run in this profile", "verdict": "—"}
+    better = a < b if lower_is_better else a > b
+    return {"claim": text, "ours": f"{a_name} {a:.1f} vs {b_name} {b:.1f}",
+            "verdict": "tie" if a == b else "same direction" if better else "opposite direction"}
+
+
+def claims(results: str | Path) -> list[dict]:
+    """For each claim of the paper, our numbers and whether this run shows the same direction."""
+    t1, t2, t3, t4, t5 = (read_table(results, f"table{i}") for i in range(1, 6))
+    out = []
+    for gap, fc in (("googlenet_gap", "googlenet"), ("alexnet_gap", "alexnet"), ("vgg16_gap", "vgg16")):
+        c = _claim(f"Table 1: replacing the FC layers by GAP ({gap} vs {fc}) costs some classification accuracy "
+                   f"(paper: {PAPER_TABLE1[gap][1]} vs {PAPER_TABLE1[fc][1]} top-1 error)",
+                   _value(t1, model=fc, metric="top-1 cls err"), _value(t1, model=gap, metric="top-1 cls err"),
+                   fc, gap)
+        out.append(c | {"table": "table1"})
+    out.append(_claim("Table 2: CAM on GoogLeNet-GAP localizes better than Backprop on GoogLeNet "
+                      "(paper: 56.4 vs 61.3 top-1 loc err)",
+                      _value(t2, method="cam", model="googlenet_gap", metric="top-1 loc err"),
+                      _value(t2, method="backprop", model="googlenet", metric="top-1 loc err"),
+                      "CAM", "Backprop") | {"table": "table2"})
+    out.append(_claim("Table 2: CAM on AlexNet-GAP localizes better than Backprop on AlexNet "
+                      "(paper: 67.2 vs 65.2 top-1 loc err: the paper's one exception at top-1; 52.2 vs 52.6 top-5)",
+                      _value(t2, method="cam", model="alexnet_gap", metric="top-5 loc err"),
+                      _value(t2, method="backprop", model="alexnet", metric="top-5 loc err"),
+                      "CAM top-5", "Backprop top-5") | {"table": "table2"})
+    out.append(_claim("Table 2: GAP localizes better than GMP (GoogLeNet-GAP vs GoogLeNet-GMP, paper: 56.4 vs 57.8 "
+                      "top-1 loc err)",
+                      _value(t2, method="cam", model="googlenet_gap", metric="top-1 loc err"),
+                      _value(t2, method="cam", model="googlenet_gmp", metric="top-1 loc err"),
+                      "GAP", "GMP") | {"table": "table2"})
+    out.append(_claim("Table 3: the tight/loose heuristic beats the plain top-5 boxes (paper: 37.1 vs 42.9 top-5 "
+                      "loc err)", _value(t3, key="heuristic"), _value(t3, key="plain"), "heuristic", "plain")
+               | {"table": "table3"})
+    out.append(_claim("Table 4: features of the CAM crop beat the full image (paper: 67.8 vs 63.0 accuracy)",
+                      _value(t4, key="cam_crop"), _value(t4, key="full"), "crop", "full", lower_is_better=False)
+               | {"table": "table4"})
+    out.append(_claim("Table 4: the ground-truth box beats the CAM crop (paper: 70.5 vs 67.8 accuracy)",
+                      _value(t4, key="gt_box"), _value(t4, key="cam_crop"), "BBox", "crop", lower_is_better=False)
+               | {"table": "table4"})
+    if t5 is not None:
+        for ds in sorted(set(t5["dataset"])):
+            out.append(_claim(f"Table 5 ({ds}): GAP features of GoogLeNet-GAP beat fc7 of AlexNet "
+                              "(paper: on every dataset)", _value(t5, feature="gap", dataset=ds),
+                              _value(t5, feature="fc7", dataset=ds), "gap", "fc7", lower_is_better=False)
+                       | {"table": "table5"})
+    return out
+
+
+def check_table(results: str | Path, name: str, models=()) -> str:
+    """A verdict that does not depend on the profile (for nbval): ``"<name>: ok"`` when both files exist, every
+    number of ours is a percentage, and every network of ``models`` that appears in the table has a number."""
+    df = read_table(results, name)
+    if df is None or not (Path(results) / "tables" / f"{name}.md").exists():
+        return f"{name}: missing"
+    ours = df["ours"].dropna()
+    if not ours.between(0, 100).all():
+        return f"{name}: values outside [0, 100]: {sorted(ours[~ours.between(0, 100)])}"
+    if "model" in df:
+        missing = sorted({m for m in models if m in set(df["model"])} - set(df.dropna(subset=["ours"])["model"]))
+        if missing:
+            return f"{name}: no number for {missing}"
+    return f"{name}: ok"
+
+
+def write_index(results: str | Path) -> Path:
+    """(Re)generate ``results/README.md``: every table and figure present, and the claims with our verdicts."""
+    results = Path(results)
+    lines = ["# Results", "", "Generated by `cam_lib.results.write_index` after each notebook of the series "
+             "(`python -m cam_lib reproduce`). Do not edit by hand.", "", "## The paper's claims, in this run", "",
+             "| table | claim | ours | verdict |", "|---|---|---|---|"]
+    lines += [f"| {c['table']} | {c['claim']} | {c['ours']} | {c['verdict']} |" for c in claims(results)]
+    lines += ["", "## Tables", ""]
+    for name, title in TABLES.items():
+        md = results / "tables" / f"{name}.md"
+        lines.append(f"- [{title}](tables/{name}.md) ([csv](tables/{name}.csv))" if md.exists()
+                     else f"- {title}: not written yet")
+    lines += ["", "## Figures", ""]
+    for fig in sorted((results / "figures").glob("*.png")):
+        lines += [f"### {fig.stem}", "", f"![{fig.stem}](figures/{fig.name})", ""]
+    executed = sorted((results / "executed").glob("*.ipynb"))
+    if executed:
+        lines += ["## Executed notebooks", ""] + [f"- [{p.name}](executed/{p.name})" for p in executed] + [""]
+    return atomic_write_text(results / "README.md", "\n".join(lines) + "\n")

@@ -1,0 +1,181 @@
+"""The notebook series and its runner (issue 5): every table written, reruns skip what is unchanged, a failing
+notebook is named with its cell, the results page states the paper's claims; and the pieces behind them (tables
+beside the paper's numbers, verdicts, parameter checks, the learning-rate schedule)."""
+
+from __future__ import annotations
+
+import json
+import math
+import shutil
+from pathlib import Path
+
+import nbformat
+import pandas as pd
+import pytest
+
+from cam_lib import results as res
+from cam_lib import series
+from cam_lib.errors import BadInputError
+from cam_lib.reproduce import NOTEBOOKS_DIR, ReproduceError, notebooks, parse_value, reproduce
+from cam_lib.train import RECIPES, lr_factor
+
+PARAMETERS = {"profile", "data", "data_root", "models", "device", "seed", "checkpoints", "results", "cub_root",
+              "transfer", "test_root"}
+
+
+@pytest.fixture(scope="module")
+def smoke_run(tmp_path_factory):
+    """The whole series in the smoke profile, once for the module."""
+    tmp = tmp_path_factory.mktemp("series")
+    params = {"profile": "smoke", "data": "embedded", "data_root": str(tmp / "data"), "device": "cpu", "seed": 0}
+    log: list[str] = []
+    records = reproduce(params, tmp / "results", tmp / "checkpoints", progress=False, log=log.append)
+    return tmp, params, records, log
+
+
+def test_runner_writes_every_table_figure_and_the_results_page(smoke_run):
+    tmp, _, records, _ = smoke_run
+    assert [r["name"] for r in records] == [b.stem for b in notebooks()]
+    assert all(r["status"] == "ran" for r in records)
+    results = tmp / "results"
+    for i in range(1, 6):
+        csv, md = results / "tables" / f"table{i}.csv", results / "tables" / f"table{i}.md"
+        text = csv.read_text()
+        assert text.startswith(f"# {res.TABLES[f'table{i}']}\n")
+        for key in ("data:", "profile: smoke", "hardware:", "versions:", "seed: 0", "commit:", "NOTE:"):
+            assert f"# {key}" in text, (csv, key)
+        df = pd.read_csv(csv, comment="#")
+        assert {"ours", "paper", "diff"} <= set(df.columns)
+        both = df.dropna(subset=["ours", "paper"])
+        assert len(both) > 0 and ((both.ours - both.paper - both["diff"]).abs() < 1e-3).all()
+        assert "| ours | paper | diff |" in md.read_text()
+        assert res.check_table(results, f"table{i}", series.PROFILES["smoke"].models) == f"table{i}: ok"
+    t1 = pd.read_csv(results / "tables" / "table1.csv", comment="#")
+    ran = set(t1.dropna(subset=["ours"]).model)
+    assert ran == set(series.PROFILES["smoke"].models)
+    assert t1.set_index(["model", "metric"]).loc[("googlenet_gap", "top-1 cls err"), "paper"] == 35.0
+    figures = {p.name for p in (results / "figures").glob("*.png")}
+    assert {"01_training_curves.png", "02_cam_vs_backprop.png", "02_gap_vs_gmp.png", "04_birds_cam_boxes.png",
+            "06_top5_cams.png", "06_class_maps.png", "06_photos_imagenet.png"} <= figures
+    page = (results / "README.md").read_text()
+    assert "## The paper's claims, in this run" in page and "GAP localizes better than GMP" in page
+    assert all(f"tables/table{i}.md" in page for i in range(1, 6)) and "figures/02_gap_vs_gmp.png" in page
+    for book in notebooks():
+        executed = nbformat.read(results / "executed" / book.name, as_version=4)
+        injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
+        assert len(injected) == 1 and "profile = \"smoke\"" in injected[0].source
+    # every checkpoint was trained once, in notebook 01, and reused afterwards
+    state = json.loads((results / "executed" / "state.json").read_text())
+    trained = [p for p in state["01_classification.ipynb"]["outputs"] if p.endswith("model.pt")]
+    assert len(trained) == len(series.PROFILES["smoke"].models)
+    assert not any(p.endswith("model.pt") for name, s in state.items() if name != "01_classification.ipynb"
+                   for p in s["outputs"])
+
+
+def test_rerun_skips_unchanged_notebooks_and_reruns_what_lost_its_outputs(smoke_run):
+    tmp, params, _, _ = smoke_run
+    log: list[str] = []
+    again = reproduce(params, tmp / "results", tmp / "checkpoints", progress=False, log=log.append)
+    assert all(r["status"] == "skipped" for r in again), log
+    (tmp / "results" / "tables" / "table3.csv").unlink()
+    third = {r["name"]: r["status"] for r in reproduce(params, tmp / "results", tmp / "checkpoints", progress=False,
+                                                        log=log.append)}
+    assert third["03_test_heuristic"] == "ran" and third["01_classification"] == "skipped"
+    assert (tmp / "results" / "tables" / "table3.csv").exists()
+    changed = {r["name"]: r["status"] for r in reproduce({**params, "seed": 0, "models": None}, tmp / "results",
+                                                          tmp / "checkpoints", progress=False, only=["00_data"],
+                                                          log=log.append)}
+    assert changed["00_data"] == "ran" and changed["02_localization"] == "skipped"   # new parameter: rerun
+
+
+def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
+    folder = tmp_path / "books"
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("profile = 'default'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("raise ValueError('boom')")]
+    nbformat.write(nb, folder / "00_fails.ipynb")
+    shutil.copy(folder / "00_fails.ipynb", folder / "01_never.ipynb")
+    with pytest.raises(ReproduceError, match=r"notebooks/00_fails.ipynb failed at cell 3 .*ValueError: boom"):
+        reproduce({"profile": "smoke"}, tmp_path / "results", tmp_path / "ck", folder=folder, progress=False,
+                  log=lambda _: None)
+    assert (tmp_path / "results" / "executed" / "00_fails.ipynb").exists()        # the partial notebook is kept
+    assert not (tmp_path / "results" / "executed" / "01_never.ipynb").exists()     # the run stopped there
+    assert "00_fails.ipynb" not in json.loads((tmp_path / "results" / "executed" / "state.json").read_text()
+                                              if (tmp_path / "results" / "executed" / "state.json").exists()
+                                              else "{}")
+
+
+def test_every_notebook_has_the_parameters_cell_and_is_stored_without_outputs():
+    books = notebooks(NOTEBOOKS_DIR)
+    assert [b.stem for b in books] == ["00_data", "01_classification", "02_localization", "03_test_heuristic",
+                                       "04_cub_finegrained", "05_generic_features", "06_cam_figures"]
+    for book in books:
+        nb = nbformat.read(book, as_version=4)
+        tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
+        assert len(tagged) == 1, book
+        names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines()
+                 if "=" in line and not line.startswith("#")}
+        assert names == PARAMETERS, (book, names ^ PARAMETERS)
+        for cell in nb.cells:
+            if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
+                assert not cell.outputs, (book, cell.source[:60])
+        assert sum("nbval-check-output" in c.metadata.get("tags", []) for c in nb.cells) == 1, book
+
+
+def test_setup_names_the_bad_parameter(tmp_path):
+    with pytest.raises(BadInputError, match="parameter profile='huge'"):
+        series.setup("huge", data_root=tmp_path)
+    with pytest.raises(BadInputError, match="parameter data='coco'"):
+        series.setup("smoke", data="coco", data_root=tmp_path)
+    with pytest.raises(BadInputError, match=r"parameter models: unknown \['resnet9'\]"):
+        series.setup("smoke", data_root=tmp_path, models=["resnet9"])
+    with pytest.raises(BadInputError, match="parameter data_root="):
+        series.setup("smoke", data="imagenet", data_root=tmp_path / "missing")
+
+
+def test_parse_value_reads_yaml_like_papermill():
+    assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("null") is None
+    assert parse_value("[alexnet_gap, googlenet_gap]") == ["alexnet_gap", "googlenet_gap"]
+    assert parse_value("cuda:1") == "cuda:1" and parse_value("{a: [b, c]}") == {"a": ["b", "c"]}
+
+
+def test_tables_put_the_paper_beside_ours_and_verdicts_follow_the_signs(tmp_path):
+    env = {"data": "embedded benchmark (test)", "profile": "smoke"}
+    t1 = res.comparison([{"row": "GoogLeNet-GAP", "model": "googlenet_gap", "metric": "top-1 cls err", "ours": 40.0,
+                          "paper": 35.0},
+                         {"row": "GoogLeNet", "model": "googlenet", "metric": "top-1 cls err", "ours": 30.0,
+                          "paper": 31.9},
+                         {"row": "AlexNet-GAP", "model": "alexnet_gap", "metric": "top-1 cls err", "ours": 20.0,
+                          "paper": 51.1},
+                         {"row": "AlexNet", "model": "alexnet", "metric": "top-1 cls err", "ours": 25.0,
+                          "paper": 42.6},
+                         {"row": "VGGnet", "model": "vgg16", "metric": "top-1 cls err", "ours": math.nan,
+                          "paper": 31.2}])
+    assert t1["diff"].tolist()[:2] == pytest.approx([5.0, -1.9]) and math.isnan(t1["diff"].iloc[4])
+    res.write_table(tmp_path, "table1", t1, env)
+    md = (tmp_path / "tables" / "table1.md").read_text()
+    assert "| VGGnet | vgg16 | top-1 cls err | — | 31.20 | — |" in md and "NOTE:" in md
+    verdicts = {c["claim"][:60]: c["verdict"] for c in res.claims(tmp_path) if c["table"] == "table1"}
+    by_pair = list(verdicts.values())
+    assert by_pair == ["same direction", "opposite direction", "—"]   # googlenet, alexnet, vgg16 (not run)
+    t1.loc[0, "ours"] = 120.0
+    res.write_table(tmp_path, "table1", t1, env)
+    assert res.check_table(tmp_path, "table1").startswith("table1: values outside [0, 100]")
+    assert res.check_table(tmp_path, "table2") == "table2: missing"
+    assert res.paper_table5("gap", "things") == 91.98 and res.paper_table5("fc7", "scene15") == 84.23
+    with pytest.raises(ValueError, match="table name"):
+        res.write_table(tmp_path, "table9", t1, env)
+
+
+def test_learning_rate_warms_up_then_follows_the_schedule():
+    cosine = RECIPES["embedded"]
+    f = lr_factor(cosine, steps_per_epoch=10)
+    assert f(0) == pytest.approx(0.1) and f(9) == pytest.approx(1.0)            # one epoch of linear warm-up
+    assert f(10) == pytest.approx(1.0) and f(10 + 70) == pytest.approx(0.5)      # cosine: half-way is 0.5
+    assert f(cosine.epochs * 10) == pytest.approx(0.0, abs=1e-12)
+    step = RECIPES["paper"]
+    g = lr_factor(step, steps_per_epoch=10)
+    assert g(0) == 1.0 and g(19) == 1.0 and g(20) == pytest.approx(0.1) and g(45) == pytest.approx(0.01)
