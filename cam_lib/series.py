@@ -165,6 +165,14 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
     final = out / "model.pt"
     if final.exists():
         return final
+    if s.pretrained and model in FC_MODELS and s.num_classes == 1000:
+        # the paper's baselines are the released ImageNet networks: store torchvision's weights, train nothing
+        from .train import save_checkpoint
+
+        net = build_model(model, num_classes=1000, pretrained=True, width=1.0)
+        save_checkpoint(final, model=net.state_dict(), model_name=model, num_classes=1000, width=1.0,
+                        data="imagenet", class_names=list(s.class_names))
+        return final
     overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
     train(model, "imagenet", s.train_root, out, pretrained=s.pretrained and model != "nin", width=s.width,
           recipe=s.recipe, overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress)
