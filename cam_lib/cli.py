@@ -12,6 +12,7 @@ from pathlib import Path
 
 import torch
 
+from .bench import _add_bench
 from .boxes import DEFAULT_THRESHOLD
 from .data import DATASETS, build_dataset, make_loader
 from .data.imagenet import LAYOUTS, imagenet_class_names
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_data(sub)
     _add_train(sub)
     _add_reproduce(sub)
+    _add_bench(sub)
     return parser
 
 

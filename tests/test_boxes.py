@@ -111,3 +111,28 @@ def test_pad_boxes_marks_padding_and_degenerate_boxes_invalid():
     assert boxes.shape == (2, 2, 4) and boxes.dtype == torch.float64
     assert valid.tolist() == [[True, False], [True, False]]   # padding, and x1 < x0
     assert labels.tolist() == [[4, -1], [2, 2]]
+
+
+def test_ties_go_to_the_first_pixel_in_raster_order_even_across_2x2_blocks():
+    # OpenCV's default (block-based) labeller numbers [11, 1] before [16, 0]; the rule is the first pixel:
+    # [16, 0] (raster index 16) comes before [11, 1] (raster index 29)
+    m = torch.zeros(3, 18)
+    m[0, 16:18] = 1.0
+    m[1, 11] = m[2, 12] = 1.0
+    assert boxes_from_maps(m[None], 0.5)[0].tolist() == [16, 0, 17, 0]
+    assert largest_component_box((m >= 0.5).numpy()).tolist() == [16, 0, 17, 0]
+
+
+def test_batched_boxes_equal_one_map_at_a_time():
+    gen = torch.Generator().manual_seed(0)
+    maps = torch.rand(4, 3, 9, 14, generator=gen) * (torch.rand(4, 3, 9, 14, generator=gen) > 0.5)
+    maps[1, 2] = 0.0                                       # an empty mask among full ones
+    largest = boxes_from_maps(maps, 0.3)
+    everything = boxes_from_maps(maps, 0.3, mode="all")
+    for i in range(4):
+        for j in range(3):
+            mask = (maps[i, j] >= 0.3).numpy()
+            assert largest[i, j].tolist() == largest_component_box(mask).tolist()
+            boxes, _ = component_boxes(mask)
+            expected = boxes.tolist() if len(boxes) else [[0, 0, 13, 8]]
+            assert everything[i][j].tolist() == expected

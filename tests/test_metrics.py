@@ -143,3 +143,104 @@ def test_metric_input_errors():
         ClassificationError().update(torch.zeros(2, 10), torch.zeros(3, dtype=torch.long))
     with pytest.raises(BadInputError, match="top-5"):
         ClassificationError().update(torch.zeros(2, 3), torch.zeros(2, dtype=torch.long))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The fast MaxBoxAcc (one component tree per map) against the per-threshold OpenCV algorithm (issue 6)
+
+from cam_lib.bench import baseline_best_ious, baseline_maxboxacc, synthetic_maps  # noqa: E402
+from cam_lib.boxes import box_iou, largest_component_box  # noqa: E402
+from cam_lib.metrics import best_ious, map_levels  # noqa: E402
+
+
+def _random_case(rng, kind: str, h: int, w: int) -> np.ndarray:
+    if kind == "random":                   # many small components at every threshold
+        return rng.random((h, w))
+    if kind == "sparse":                   # many single pixels and diagonal chains
+        return (rng.random((h, w)) > 0.7) * rng.random((h, w))
+    if kind == "flat":                     # a constant map (normalises to zeros): every mask empty or full
+        return np.full((h, w), 0.0)
+    if kind == "ties":                     # few distinct values: large plateaus, values exactly on the grid
+        return rng.integers(0, 5, (h, w)) / 4
+    if kind == "smooth":                   # CAM-like: a 3x3 map upsampled
+        low = torch.tensor(rng.random((1, 1, 3, 3)))
+        return torch.nn.functional.interpolate(low, size=(h, w), mode="bilinear")[0, 0].numpy()
+    if kind == "border":                   # components touching the frame, a ring with a hole
+        m = np.zeros((h, w))
+        m[0, :] = m[:, -1] = 0.9
+        m[h // 4:3 * h // 4, w // 4:3 * w // 4] = 0.6
+        m[h // 3:2 * h // 3 + 1, w // 3:2 * w // 3 + 1] = 0.1
+        return m
+    raise ValueError(kind)
+
+
+KINDS = ("random", "sparse", "flat", "ties", "smooth", "border")
+
+
+def _gt(rng, batch, h, w, m=3):
+    x0, y0 = rng.integers(0, w, (batch, m)), rng.integers(0, h, (batch, m))
+    boxes = np.stack([x0, y0, np.minimum(x0 + rng.integers(0, w, (batch, m)), w - 1),
+                      np.minimum(y0 + rng.integers(0, h, (batch, m)), h - 1)], -1).astype(np.float64)
+    valid = rng.random((batch, m)) > 0.3
+    valid[0] = False                       # an image without a valid box scores 0
+    return boxes, valid
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_maxboxacc_equals_the_per_threshold_baseline(kind):
+    rng = np.random.default_rng(KINDS.index(kind))
+    for h, w in [(1, 1), (1, 7), (6, 1), (9, 13), (24, 17)]:
+        maps = np.stack([_random_case(rng, kind, h, w) for _ in range(5)]).astype(np.float32)
+        gt, valid = _gt(rng, 5, h, w)
+        grids = [threshold_grid(0.01), threshold_grid(0.1), np.sort(rng.random(7)),
+                 np.r_[maps.reshape(-1)[:4], 0.0, 1.0],                      # thresholds exactly at map values
+                 np.array([0.5, 0.1, 0.9, 0.1])]                             # unsorted, with a duplicate
+        for grid in grids:
+            expected = baseline_best_ious(maps, grid, gt, valid)
+            assert np.array_equal(best_ious(maps, grid, gt, valid), expected), (kind, h, w, grid)
+
+
+def test_fast_maxboxacc_equals_the_baseline_on_cam_like_maps_at_both_grid_steps():
+    maps, gt, valid = synthetic_maps(6, 48, seed=3)
+    for step in (0.01, 0.001):
+        grid = threshold_grid(step)
+        acc = MaxBoxAcc(grid)
+        acc.update(maps[:4], gt[:4], valid[:4])            # streamed in two batches
+        acc.update(maps[4:], gt[4:], valid[4:])
+        assert np.array_equal(acc.counts, baseline_maxboxacc(maps.numpy(), grid, gt.numpy(), valid.numpy()))
+        assert acc.n == 6
+    one = best_ious(maps.numpy(), grid, gt.numpy(), valid.numpy(), threads=1)
+    two = best_ious(maps.numpy(), grid, gt.numpy(), valid.numpy(), threads=2)
+    assert np.array_equal(one, two)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_fast_maxboxacc_v1_equals_the_largest_component_per_threshold(kind):
+    rng = np.random.default_rng(10 + KINDS.index(kind))
+    grid = np.r_[threshold_grid(0.05), 0.5]
+    for h, w in [(1, 5), (3, 18), (17, 11)]:
+        m = _random_case(rng, kind, h, w).astype(np.float32)
+        gt, _ = _gt(rng, 1, h, w)
+        expected = [box_iou(torch.from_numpy(largest_component_box(m >= tau))[None],
+                            torch.from_numpy(gt[0])).amax().item() for tau in grid]
+        acc = MaxBoxAcc(grid, iou_thresholds=(0.5,), all_components=False)
+        assert np.array_equal(acc.best_iou(m, gt[0]), np.array(expected)), (kind, h, w)
+
+
+def test_map_levels_are_exact_float32_comparisons():
+    rng = np.random.default_rng(0)
+    grid = threshold_grid(0.001)
+    values = np.r_[rng.random(5000), grid, np.nextafter(grid, -1), np.nextafter(grid, 2), -1.0, 2.0, 0.0, 1.0]
+    values = values.astype(np.float32)[None]
+    expected = (values[..., None] >= grid).sum(-1)        # numpy: float32 map vs float64 threshold
+    assert np.array_equal(map_levels(values, grid), expected)
+
+
+def test_maxboxacc_rejects_nan_and_bad_grids():
+    gt_boxes, gt_valid, _ = pad_boxes([[GT]])
+    with pytest.raises(BadInputError, match="NaN"):
+        MaxBoxAcc().update(torch.full((1, 4, 4), float("nan")), gt_boxes, gt_valid)
+    with pytest.raises(BadInputError, match="cam_thresholds"):
+        MaxBoxAcc(cam_thresholds=np.array([0.1, np.inf]))
+    with pytest.raises(BadInputError, match="maps"):
+        best_ious(np.zeros((4, 4), np.float32), threshold_grid(), np.zeros((1, 1, 4)), np.ones((1, 1), bool))

@@ -1,0 +1,82 @@
+"""The benchmark's pieces (issue 6): the per-threshold baseline follows the project's conventions, and
+``python -m cam_lib bench`` writes every figure. No timing is asserted."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from cam_lib.bench import (JSON_KEYS, baseline_best_ious, maxboxacc_speed, synthetic_maps, throughput,
+                           write_page)
+from cam_lib.boxes import component_boxes
+from cam_lib.cli import main
+from cam_lib.errors import BadInputError
+from cam_lib.models import build_model
+
+
+def test_baseline_masks_are_float_ge_threshold_with_one_box_per_component():
+    # values exactly at, just below and just above the thresholds, zeros and ones: cv2.threshold on the negated
+    # map gives exactly map >= tau, and the outer contours give exactly the 8-connected components' boxes
+    rng = np.random.default_rng(0)
+    grid = np.array([0.0, 0.2, 0.3, 0.5, 1.0])
+    values = np.r_[grid, np.nextafter(grid.astype(np.float32), -1), np.nextafter(grid.astype(np.float32), 2)]
+    m = rng.choice(values, (13, 11)).astype(np.float32)
+    for t, tau in enumerate(grid):
+        boxes, _ = component_boxes(m >= tau)
+        for box in boxes:                                   # a GT equal to each component's box: IoU 1
+            gt = np.asarray(box, np.float64)[None, None]
+            assert baseline_best_ious(m[None], grid, gt, np.ones((1, 1), bool))[0, t] == 1.0
+
+
+def test_hole_borders_are_boxes_for_wsolevaluation_but_not_components():
+    # a ring: one component whose box is the whole ring; RETR_TREE (wsolevaluation) also boxes the hole's border,
+    # which here matches the ground truth exactly. This project boxes components only (conventions.md).
+    m = np.zeros((12, 12), np.float32)
+    m[1:11, 1:11] = 1.0
+    m[4:8, 4:8] = 0.0
+    gt = np.array([[[3, 3, 8, 8]]], np.float64)            # the hole's border pixels
+    grid = np.array([0.5])
+    ours = baseline_best_ious(m[None], grid, gt, np.ones((1, 1), bool))
+    wsol = baseline_best_ious(m[None], grid, gt, np.ones((1, 1), bool), holes=True)
+    assert ours[0, 0] == pytest.approx(36 / 100) and wsol[0, 0] == 1.0
+
+
+def test_synthetic_maps_are_normalised_cam_like_maps():
+    maps, boxes, valid = synthetic_maps(3, 32, seed=0)
+    assert maps.shape == (3, 32, 32) and boxes.shape == (3, 1, 4) and bool(valid.all())
+    assert torch.allclose(maps.amax((1, 2)), torch.ones(3)) and torch.allclose(maps.amin((1, 2)), torch.zeros(3))
+    assert bool((boxes[..., 2:] <= 31).all()) and bool((boxes[..., :2] <= boxes[..., 2:]).all())
+    with pytest.raises(BadInputError, match="synthetic_maps"):
+        synthetic_maps(-1)
+
+
+def test_maxboxacc_speed_reports_identical_counts():
+    maps, boxes, valid = synthetic_maps(4, 40, seed=2)
+    out = maxboxacc_speed(maps, boxes, valid, 0.01)
+    assert out["identical"] and out["thresholds"] == 100 and out["maps"] == 4 and out["speedup"] > 0
+
+
+def test_throughput_covers_every_method_and_checks_arguments():
+    model = build_model("resnet50", num_classes=1000, width=0.125)
+    out = throughput(model, (2,), size=32, reps=1, warmup=0)
+    assert set(out) == {2} and set(out[2]) == set(JSON_KEYS) and all(v > 0 for v in out[2].values())
+    with pytest.raises(BadInputError, match="batch sizes"):
+        throughput(model, (0,), size=32)
+
+
+def test_bench_command_writes_every_key(tmp_path):
+    json_path, md = tmp_path / "b.json", tmp_path / "b.md"
+    assert main(["bench", "--width", "0.125", "--size", "32", "--batch-sizes", "1", "2", "--reps", "1",
+                 "--maps", "3", "--memory", "5", "10", "--device", "cpu", "--json", str(json_path),
+                 "--md", str(md)]) == 0
+    result = json.loads(json_path.read_text())
+    for key in ("forward_ips", "cam_top1_box_ips", "cam_top5_box_ips", "torchcam_ips", "gradcam_ips",
+                "captum_ips", "maxboxacc_speedup_001", "maxboxacc_speedup_0001", "maxboxacc_identical",
+                "peak_rss_mb_1k", "peak_rss_mb_10k", "machine"):
+        assert key in result, key
+    assert result["maxboxacc_identical"] is True
+    page = md.read_text()
+    assert "python -m cam_lib bench" in page and "| target |" in page and (tmp_path / "b.png").exists()
+    write_page(result, tmp_path / "again.md", "cmd")       # rewrites from the JSON alone
+    assert main(["bench", "--memory", "0", "10"]) == 2      # bad input: exit status 2
