@@ -84,6 +84,30 @@ def comparison(rows: list[dict]) -> pd.DataFrame:
     return df
 
 
+FIGURE_CAPTIONS = {  # file-name prefix -> one line: what the figure shows and what the paper claims about it
+    "00_samples": "Samples with their ground-truth boxes (red).",
+    "01_training_curves": "Validation top-1 error per epoch of every network trained by notebook 01.",
+    "01_table1": "Table 1 as bars. Paper: GAP costs a few points of classification error against the FC originals.",
+    "02_table2": "Table 2 as bars. Paper: CAM on GAP networks beats Backprop, and GAP beats GMP.",
+    "02_cam_vs_backprop": "The ground-truth class's CAM (GAP networks) against Backprop (FC networks), with boxes "
+                          "(green) and ground truth (red). Paper: CAM highlights whole objects, Backprop scattered "
+                          "edges.",
+    "02_gap_vs_gmp": "GoogLeNet-GAP against GoogLeNet-GMP. Paper: GMP maps cover only the most discriminative part.",
+    "03_table3": "Table 3 as bars. Paper: the tight/loose heuristic beats the plain top-5 boxes.",
+    "04_table4": "Table 4 as bars. Paper: CAM crop beats the full image, the ground-truth box beats both.",
+    "04_birds_cam_boxes": "The paper's Figure 7: CAM boxes (green) and ground truth (red) on test birds.",
+    "05_table5": "Table 5 as bars. Paper: GAP features match GoogLeNet's average pool and beat AlexNet's fc7.",
+    "05_cams": "CAMs of the top-1 object class on transfer images (classes the network never saw).",
+    "06_top5_cams": "The paper's Figure 4: the CAMs of the top-5 classes of one image.",
+    "06_class_maps": "The paper's Figure 5: maps of different classes on the same image.",
+    "06_photos_imagenet": "The paper's Figure 1 on real photographs: the offline ImageNet network's top-1 CAM and box.",
+}
+
+
+def _caption(stem: str) -> str:
+    return next((c for prefix, c in FIGURE_CAPTIONS.items() if stem.startswith(prefix)), "")
+
+
 def _fmt(v) -> str:
     if isinstance(v, float):
         return "—" if math.isnan(v) else f"{v:.2f}"
@@ -219,7 +243,7 @@ def write_index(results: str | Path) -> Path:
                      else f"- {title}: not written yet")
     lines += ["", "## Figures", ""]
     for fig in sorted((results / "figures").glob("*.png")):
-        lines += [f"### {fig.stem}", "", f"![{fig.stem}](figures/{fig.name})", ""]
+        lines += [f"### {fig.stem}", "", _caption(fig.stem), "", f"![{fig.stem}](figures/{fig.name})", ""]
     executed = sorted((results / "executed").glob("*.ipynb"))
     if executed:
         lines += ["## Executed notebooks", ""] + [f"- [{p.name}](executed/{p.name})" for p in executed] + [""]

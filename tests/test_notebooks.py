@@ -60,6 +60,7 @@ def test_runner_writes_every_table_figure_and_the_results_page(smoke_run):
     page = (results / "README.md").read_text()
     assert "## The paper's claims, in this run" in page and "GAP localizes better than GMP" in page
     assert all(f"tables/table{i}.md" in page for i in range(1, 6)) and "figures/02_gap_vs_gmp.png" in page
+    assert "GMP maps cover only the most discriminative part" in page   # every figure has its one-line caption
     for book in notebooks():
         executed = nbformat.read(results / "executed" / book.name, as_version=4)
         injected = [c for c in executed.cells if "injected-parameters" in c.metadata.get("tags", [])]
