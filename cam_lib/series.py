@@ -377,8 +377,9 @@ def environment(s: Setup) -> dict:
     try:
         commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
                                 cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], capture_output=True,
-                               text=True, cwd=Path(__file__).parent, timeout=10).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/cam_lib",
+                                ":/notebooks"], capture_output=True, text=True, cwd=Path(__file__).parent,
+                               timeout=10).stdout.strip()   # the code, not the results being written
         commit += " (with local changes)" if dirty else ""
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
