@@ -7,7 +7,13 @@ CVPR 2016), one module per concept of the paper:
 - :mod:`cam_lib.saliency` the Backprop baseline of Table 2
 - :mod:`cam_lib.metrics`  classification / localization error, GT-known, MaxBoxAcc(V2)
 - :mod:`cam_lib.localize` the localization loop behind Tables 2 and 3
-- :mod:`cam_lib.data`     datasets and loaders
+- :mod:`cam_lib.data`     datasets and loaders (ILSVRC, CUB-200-2011, the Table 5 datasets, the embedded benchmark)
+- :mod:`cam_lib.train`    training and fine-tuning (Sec. 3.1)
+- :mod:`cam_lib.features` GAP / average-pool / fc7 features and the linear SVM (Tables 4 and 5)
+- :mod:`cam_lib.series`   what the numbered notebooks call (Tables 1-5, the figures)
+- :mod:`cam_lib.results`  the paper's numbers beside ours, the claims, results/README.md
+- :mod:`cam_lib.reproduce` the papermill runner (``python -m cam_lib reproduce``)
+- :mod:`cam_lib.bench`    CAM at forward-pass speed against the peers (``python -m cam_lib bench``)
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,6 @@
 """Command line: ``python -m cam_lib localize ...`` (Table 2-style evaluation of one network on one folder),
-``python -m cam_lib data build|check`` (the embedded benchmark; validating any dataset).
+``python -m cam_lib data build|check`` (the embedded benchmark; validating any dataset), ``train`` (Sec. 3.1),
+``reproduce`` (the notebook series into results/) and ``bench`` (CAM at forward-pass speed).
 
 Exit status 0 on success, 2 on bad input (the message names the file, parameter or value).
 """
