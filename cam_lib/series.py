@@ -403,6 +403,18 @@ def environment(s: Setup) -> dict:
 # ----------------------------------------------------------------------------------------------------------------
 # Figures: the maps and boxes come from cam_lib.localize, the drawing from cam_lib.figures.
 
+def _cam_model(s: Setup, model: str | None) -> str:
+    """The network a CAM figure draws: ``model`` if given, else GoogLeNet-GAP when the setup trains it, else the
+    first network of the setup that has a CAM (so a figure never trains a network the user left out)."""
+    if model is not None:
+        return model
+    for name in ("googlenet_gap", *GAP_MODELS, "googlenet_gmp", "nin", "googlenet"):
+        if name in s.models:
+            return name
+    raise BadInputError(f"parameter models={list(s.models)}: the CAM figures need a network with a CAM "
+                        f"(one of {', '.join(GAP_MODELS)}, googlenet_gmp, nin, googlenet)")
+
+
 def _first(ds, n: int):
     """A batch of ``n`` images spread over the dataset (every len/n-th image: several classes, deterministic)."""
     from .data.common import collate
@@ -437,9 +449,7 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
     from .figures import cam_grid
     from .localize import localize_batch
 
-    specs = [(m, meth) for m, meth in specs if m in s.models]
-    if not specs:
-        raise BadInputError(f"none of the figure's networks was trained in profile {s.profile}")
+    specs = [(m, meth) for m, meth in specs if m in s.models] or [(_cam_model(s, None), "cam")]
     b = _first(dataset(s, which), n)
     maps, boxes, titles = [], [], []
     for model, method in specs:
@@ -453,8 +463,9 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
                     titles, gt)
 
 
-def bird_boxes_figure(s: Setup, path: str | Path, model: str = "googlenet_gap", n: int = 8) -> Path:
+def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: int = 8) -> Path:
     """The paper's Figure 7: CAM boxes (green) and ground-truth boxes (red) on CUB test images."""
+    model = _cam_model(s, model)
     from .data.cub import CUB200
     from .figures import cam_grid
     from .localize import localize_batch
@@ -466,9 +477,10 @@ def bird_boxes_figure(s: Setup, path: str | Path, model: str = "googlenet_gap", 
                     [[ds.class_names[int(c)] for c in b.labels]], [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
 
 
-def transfer_figure(s: Setup, name: str, path: str | Path, model: str = "googlenet_gap", n: int = 8) -> Path:
+def transfer_figure(s: Setup, name: str, path: str | Path, model: str | None = None, n: int = 8) -> Path:
     """CAMs of the top-1 class of ``model`` (trained on the objects) on images of transfer dataset ``name``: what
     the generic features attend to on classes the network never saw."""
+    model = _cam_model(s, model)
     from .data.transfer import build_transfer
     from .figures import cam_grid
     from .localize import localize_batch
@@ -482,8 +494,9 @@ def transfer_figure(s: Setup, name: str, path: str | Path, model: str = "googlen
                     titles)
 
 
-def topk_figure(s: Setup, path: str | Path, model: str = "googlenet_gap", index: int = 0, k: int = 5) -> Path:
+def topk_figure(s: Setup, path: str | Path, model: str | None = None, index: int = 0, k: int = 5) -> Path:
     """The paper's Figure 4: the CAMs and boxes of the top-k predicted classes of one validation image."""
+    model = _cam_model(s, model)
     from .data.common import collate
     from .figures import save_topk_overlay
     from .localize import localize_batch
@@ -496,9 +509,10 @@ def topk_figure(s: Setup, path: str | Path, model: str = "googlenet_gap", index:
                              b.gt_boxes[0][b.gt_valid[0]])
 
 
-def class_maps_figure(s: Setup, path: str | Path, model: str = "googlenet_gap", index: int = 0,
+def class_maps_figure(s: Setup, path: str | Path, model: str | None = None, index: int = 0,
                       classes: list[int] | None = None) -> Path:
     """The paper's Figure 5: the maps of several classes (default: every class, up to 6) on the same image."""
+    model = _cam_model(s, model)
     from .cam import class_activation_maps, normalize_maps, upsample_maps
     from .boxes import boxes_from_maps
     from .data.common import collate

@@ -137,6 +137,15 @@ def test_setup_names_the_bad_parameter(tmp_path):
         series.setup("smoke", data="imagenet", data_root=tmp_path / "missing")
 
 
+def test_figures_draw_a_network_the_user_kept(tmp_path):
+    s = series.setup("smoke", data_root=tmp_path, models=["alexnet", "alexnet_gap"], checkpoints=tmp_path / "ck")
+    assert series._cam_model(s, None) == "alexnet_gap"          # GoogLeNet-GAP was left out: not trained for a figure
+    assert series._cam_model(s, "nin") == "nin"
+    fc_only = series.setup("smoke", data_root=tmp_path, models=["alexnet"], checkpoints=tmp_path / "ck")
+    with pytest.raises(BadInputError, match=r"parameter models=\['alexnet'\]: the CAM figures need"):
+        series._cam_model(fc_only, None)
+
+
 def test_parse_value_reads_yaml_like_papermill():
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("null") is None
     assert parse_value("[alexnet_gap, googlenet_gap]") == ["alexnet_gap", "googlenet_gap"]
