@@ -94,8 +94,22 @@ def prepare(params: dict, out: str | Path, results: str | Path, checkpoints: str
     for book in notebooks(folder):
         pm.execute_notebook(str(book), str(out / book.name), parameters=params, prepare_only=True,
                             kernel_name="python3", progress_bar=False)
+        _expected_outputs(out / book.name)
         written.append(out / book.name)
     return written
+
+
+def _expected_outputs(path: Path) -> None:
+    """The notebooks are stored without outputs; a cell tagged ``nbval-check-output`` keeps the text nbval must
+    see in its ``expected_output`` metadata, which becomes its stored output in the prepared copy."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if "nbval-check-output" in cell.metadata.get("tags", []) and "expected_output" in cell.metadata:
+            cell.outputs = [nbformat.v4.new_output("stream", name="stdout", text=cell.metadata["expected_output"])]
+            cell.execution_count = 1
+    nbformat.write(nb, path)
 
 
 def reproduce(params: dict, results: str | Path = "results", checkpoints: str | Path = "checkpoints",

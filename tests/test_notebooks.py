@@ -16,7 +16,7 @@ import pytest
 from cam_lib import results as res
 from cam_lib import series
 from cam_lib.errors import BadInputError
-from cam_lib.reproduce import NOTEBOOKS_DIR, ReproduceError, notebooks, parse_value, reproduce
+from cam_lib.reproduce import NOTEBOOKS_DIR, ReproduceError, notebooks, parse_value, prepare, reproduce
 from cam_lib.train import RECIPES, lr_factor
 
 PARAMETERS = {"profile", "data", "data_root", "models", "device", "seed", "checkpoints", "results", "cub_root",
@@ -120,10 +120,19 @@ def test_every_notebook_has_the_parameters_cell_and_is_stored_without_outputs():
         names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines()
                  if "=" in line and not line.startswith("#")}
         assert names == PARAMETERS, (book, names ^ PARAMETERS)
-        for cell in nb.cells:
-            if cell.cell_type == "code" and "nbval-check-output" not in cell.metadata.get("tags", []):
-                assert not cell.outputs, (book, cell.source[:60])
-        assert sum("nbval-check-output" in c.metadata.get("tags", []) for c in nb.cells) == 1, book
+        assert not any(cell.get("outputs") for cell in nb.cells), book
+        checks = [c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", [])]
+        assert len(checks) == 1 and checks[0].metadata["expected_output"].endswith("\n"), book
+
+
+def test_prepare_injects_parameters_and_the_outputs_nbval_checks(tmp_path):
+    written = prepare({"profile": "smoke", "data_root": "data"}, tmp_path / "nb", tmp_path / "res", tmp_path / "ck")
+    assert [p.name for p in written] == [b.name for b in notebooks()]
+    nb = nbformat.read(tmp_path / "nb" / "01_classification.ipynb", as_version=4)
+    injected = next(c for c in nb.cells if "injected-parameters" in c.metadata.get("tags", []))
+    assert 'profile = "smoke"' in injected.source and f'results = "{tmp_path / "res"}"' in injected.source
+    check = next(c for c in nb.cells if "nbval-check-output" in c.metadata.get("tags", []))
+    assert check.outputs[0]["text"] == "table1: ok\n"
 
 
 def test_setup_names_the_bad_parameter(tmp_path):
