@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 from .errors import BadInputError
-from .io import atomic_write_json
+from .io import atomic_write_json, file_sha256
 
 __all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value"]
 
@@ -43,14 +43,6 @@ def parse_value(text: str):
         return yaml.safe_load(text)
     except yaml.YAMLError:
         return text
-
-
-def _sha(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _sources_hash() -> str:
@@ -139,7 +131,7 @@ def reproduce(params: dict, results: str | Path = "results", checkpoints: str | 
                                         default=str).encode()).hexdigest()
         out = executed / book.name
         prev = state.get(book.name, {})
-        unchanged = prev.get("inputs") == key and all(Path(p).exists() and _sha(Path(p)) == h
+        unchanged = prev.get("inputs") == key and all(Path(p).exists() and file_sha256(p) == h
                                                       for p, h in prev.get("outputs", {}).items())
         if (only and book.stem not in only) or (unchanged and not force):
             log(f"[{i}/{len(books)}] {book.stem}: skipped ({'not selected' if only and book.stem not in only else 'inputs and outputs unchanged'})")
@@ -159,7 +151,7 @@ def reproduce(params: dict, results: str | Path = "results", checkpoints: str | 
         seconds = time.perf_counter() - t0
         after = _snapshot([results, checkpoints], results)
         written = sorted(p for p, sig in after.items() if before.get(p) != sig)
-        outputs = {p: _sha(Path(p)) for p in written}
+        outputs = {p: file_sha256(p) for p in written}
         state[book.name] = {"inputs": key, "outputs": outputs, "seconds": round(seconds, 1)}
         atomic_write_json(state_path, state)
         for h in sorted(outputs.values()):

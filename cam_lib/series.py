@@ -16,7 +16,6 @@ baselines), best done beforehand with ``torchrun ... -m cam_lib train`` into the
 
 from __future__ import annotations
 
-import hashlib
 import json
 import platform
 import subprocess
@@ -29,11 +28,11 @@ from .data import build_dataset, make_loader
 from .data import synthetic
 from .data.common import eval_transform
 from .errors import BadInputError
-from .io import atomic_write_json, load_checkpoint
+from .io import atomic_write_json, file_sha256, load_checkpoint
 from .models import MODEL_NAMES, build_model
 from .train import RECIPES, train
 
-__all__ = ["PROFILES", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "BACKPROP_MODELS", "Setup", "setup",
+__all__ = ["PROFILES", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "Setup", "setup",
            "ensure_trained", "load_trained", "evaluation", "heuristic_evaluation", "environment", "dataset",
            "table1", "table2", "table3", "table4", "table5", "TABLE5_FEATURES", "dataset_figure", "methods_figure",
            "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
@@ -44,7 +43,6 @@ TABLE1_MODELS = ("vgg16_gap", "googlenet_gap", "alexnet_star_gap", "alexnet_gap"
                  "nin", "googlenet_gmp")
 GAP_MODELS = ("googlenet_gap", "vgg16_gap", "alexnet_star_gap", "alexnet_gap")
 FC_MODELS = ("googlenet", "vgg16", "alexnet")
-BACKPROP_MODELS = ("googlenet", "vgg16", "alexnet")   # Table 2's Backprop rows run on the original networks
 NO_CAM_MODELS = ("alexnet", "vgg16")   # FC layers after the last conv: Backprop is their only map
 
 
@@ -187,18 +185,10 @@ def load_trained(s: Setup, model: str) -> torch.nn.Module:
     return net.eval().to(s.device)
 
 
-def _file_hash(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()[:16]
-
-
 def _cached(s: Setup, model: str, name: str, key: dict, compute) -> dict:
     """``compute()`` stored as ``<checkpoints>/<model>/<name>.json`` under ``key`` (which includes the weights'
     hash): a rerun with the same weights and settings reads it back instead of recomputing."""
-    key = {"weights": _file_hash(ensure_trained(s, model)), **key}
+    key = {"weights": file_sha256(ensure_trained(s, model))[:16], **key}
     cache = s.checkpoints / model / f"{name}.json"
     if cache.exists():
         stored = json.loads(cache.read_text())
