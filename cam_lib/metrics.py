@@ -10,8 +10,8 @@ Streaming accumulators in the style of wsolevaluation: ``update`` once per batch
 - GT-known localization uses the ground-truth class's map (one box per image);
 - MaxBoxAcc(delta) = max over CAM thresholds tau of the fraction of images whose best box at tau has IoU >=
   delta with a ground-truth box; MaxBoxAccV2 averages delta in {0.3, 0.5, 0.7} and boxes every connected
-  component (V1: delta = 0.5 and the largest component only). :class:`MaxBoxAcc` reads every threshold of the
-  grid off one component tree per map (:func:`best_ious`; no loop over thresholds), with numbers identical to
+  component (V1: delta = 0.5 and the largest component only). :class:`MaxBoxAcc` labels every threshold of the
+  grid in one compiled sweep per map (:func:`best_ious`; no loop over thresholds), with numbers identical to
   the per-threshold OpenCV algorithm (:func:`cam_lib.bench.baseline_best_ious`).
 
 Ground truth comes padded: ``gt_boxes (B, M, 4)``, ``gt_valid (B, M)`` (see :func:`cam_lib.boxes.pad_boxes`).
@@ -19,13 +19,15 @@ Ground truth comes padded: ``gt_boxes (B, M, 4)``, ``gt_valid (B, M)`` (see :fun
 
 from __future__ import annotations
 
+import functools
+import os
 from concurrent.futures import ThreadPoolExecutor
 
-import cv2
+import numba
 import numpy as np
 import torch
 
-from .boxes import box_iou, whole_frame_box
+from .boxes import box_iou
 from .errors import BadInputError
 
 __all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "guess_hits",
@@ -172,34 +174,226 @@ class GTKnownLocalization:
 
 
 # ---------------------------------------------------------------------------------------------------------
-# MaxBoxAcc: every threshold of the grid from one component tree per map
+# MaxBoxAcc: every threshold of the grid in one sweep per map
 #
 # The per-threshold algorithm of wsolevaluation (threshold, find contours, box each, for every tau of the grid)
-# labels T masks per map. The upper level sets {map >= tau} are nested, so their 8-connected components form
-# a tree; best_ious builds it once per map with vectorised numpy (no loop over thresholds) and reads every
-# threshold's boxes off it:
+# labels T masks per map. The upper level sets {map >= tau} are nested, so one sweep from the top level down
+# labels them all (a union-find over the component tree, as in max-tree construction):
 #
-# 1. levels: L = #{tau in the grid: tau <= map} per pixel, so that {map >= tau_t} = {L > t} exactly (compared
-#    in float32 as the per-threshold code does, see _ceil_float32);
-# 2. basins: every pixel points to the greatest of itself and its 8 neighbours in the strict order (map value,
-#    raster index); pointer jumping takes it to the end of its ascending path, a local maximum: its basin.
-#    Levels never decrease along the path, so basin ∩ {L > t} is connected (or empty) for every t;
-# 3. a basin that touches a higher basin at its own level is, at every t where it exists, connected to it:
-#    it joins it (the joins form a forest, each tree still connected at every t). One group is left per
-#    regional maximum of L, give or take a few plateaus;
-# 4. groups touching at a pixel pair (p, q) are connected exactly for t < min(L(p), L(q)); Kruskal on those
-#    weights (highest first; tens of edges per map, the one Python loop) gives the tree of components: a node is
-#    a component for t in [its parent's weight, its own weight or level);
-# 5. each node's box at every t comes from its column and row profiles (the highest level in each column and
-#    row); its pixel count and first raster pixel (largest-component rule) from level histograms;
-# 6. every (node, t) box is scored against the ground truth once; each threshold keeps its best IoU; a
-#    threshold above every value of the map (an empty mask) scores the whole frame.
+# 1. levels: L = #{tau in the grid: tau <= map} per pixel, so that {map >= tau_t} = {L > t} exactly (float32
+#    comparisons, as the per-threshold code makes them: see _ceil_float32);
+# 2. a counting sort orders the pixels by level, highest first, raster order within a level;
+# 3. each pixel joins the 8-connected components of its already active neighbours. Which neighbours are active
+#    is one vectorised comparison per neighbour (an earlier neighbour in raster order at >= L, a later one at
+#    > L); a 256-entry table of that 8-bit pattern says which active neighbours already touch each other, so
+#    most pixels need one find. Every component carries its box, pixel count and first raster pixel;
+# 4. once the pixels of level t + 1 are in, the components are those of {L > t}: each component touched since
+#    the last threshold is scored against the ground truth, and the threshold keeps the best IoU (or that of
+#    the largest component); an empty mask scores the whole frame.
 #
-# Everything runs on padded, flattened chunks of a few maps (neighbours are contiguous slices, and a chunk stays
-# in the CPU cache). tests/test_metrics.py checks the result against the per-threshold OpenCV algorithm
+# Hand-written, in numba (compiled on first use, cached on disk): no maintained library builds a component
+# tree with boxes, and per-pixel union-find is too slow in numpy. Chunks of maps run on threads (nogil).
+# tests/test_metrics.py checks the result against the per-threshold OpenCV algorithm
 # (cam_lib.bench.baseline_best_ious) on random, many-small-component, flat, tie, border and empty maps.
 
-CHUNK_PIXELS = 1 << 18   # maps per chunk: as many as fit in about 256k pixels (at least one)
+_RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))   # N NE E SE S SW W NW: bit i
+
+
+def _ring_groups() -> tuple[np.ndarray, np.ndarray]:
+    """For each 8-bit pattern of active neighbours (bit i: ``_RING[i]``), the neighbours that stand for its
+    groups of mutually 8-connected active neighbours: ``(256, 4)`` ring indices (-1 past the last), and the
+    number of groups ``(256,)`` (at most 4)."""
+    reps, count = np.full((256, 4), -1, np.int64), np.zeros(256, np.int64)
+    for pattern in range(256):
+        on = [i for i in range(8) if pattern >> i & 1]
+        group = {i: i for i in on}
+        for a in on:
+            for b in on:
+                if max(abs(_RING[a][0] - _RING[b][0]), abs(_RING[a][1] - _RING[b][1])) <= 1:
+                    group = {i: group[a] if g == group[b] else g for i, g in group.items()}
+        heads = sorted(set(group.values()))
+        count[pattern], reps[pattern, :len(heads)] = len(heads), heads
+    return reps, count
+
+
+_GROUP_REPS, _GROUP_COUNT = _ring_groups()
+_CHUNKS_PER_THREAD = 4   # several chunks per thread even out maps of uneven cost
+_U = np.uintp   # unsigned indices: numba skips the negative-index wraparound on them
+
+
+@numba.njit(nogil=True, cache=True)
+def _levels(values, ext, scale, levels, row_stride, offset, count):
+    """Step 1 for one map ``values (H, W)``: ``levels[offset + y * row_stride + x] = L`` and the histogram
+    ``count[L] += 1``. ``ext = [-inf, ceil32(grid)..., +inf]``; an affine estimate is checked against ``ext`` and
+    searched only where it is off. Returns False at a NaN."""
+    height, width = values.shape
+    n_thr = len(ext) - 2
+    top = np.float32(n_thr - 1)
+    low = ext[1]
+    for y in range(height):
+        row = levels[offset + y * row_stride:offset + y * row_stride + width]
+        src = values[y]
+        for x in range(width):                        # the estimate (vectorised), in [0, T] even for NaN or inf
+            e = (src[x] - low) * scale
+            row[x] = int(min(max(e, np.float32(-1.0)), top) if e == e else np.float32(-1.0)) + 1
+        for x in range(width):                        # exact: ext[L] <= v < ext[L + 1]
+            v = src[x]
+            lev = _U(row[x])
+            if v != v or ext[lev] > v or ext[lev + _U(1)] <= v:
+                if v != v:
+                    return False
+                lo, hi = 0, n_thr + 1                 # the largest L in [0, T] with ext[L] <= v
+                while hi - lo > 1:
+                    mid = (lo + hi) >> 1
+                    if ext[_U(mid)] <= v:
+                        lo = mid
+                    else:
+                        hi = mid
+                lev = _U(lo)
+                row[x] = lo
+            count[lev] += 1
+    return True
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _find(parent, i):
+    while parent[i] != i:
+        parent[i] = parent[_U(parent[i])]
+        i = _U(parent[i])
+    return i
+
+
+@numba.njit(nogil=True, cache=True, inline="always")
+def _best_gt_iou(x0, y0, x1, y1, gt, valid, b):
+    """The best IoU of the inclusive box with a valid ground-truth box of image ``b`` (-1 if none is valid):
+    the arithmetic of :func:`cam_lib.boxes.box_iou`, in float64."""
+    best = -1.0
+    for m in range(gt.shape[1]):
+        if valid[b, m]:
+            iw = max(min(x1, gt[b, m, 2]) - max(x0, gt[b, m, 0]) + 1.0, 0.0)
+            ih = max(min(y1, gt[b, m, 3]) - max(y0, gt[b, m, 1]) + 1.0, 0.0)
+            inter = iw * ih
+            iou = inter / ((x1 - x0 + 1.0) * (y1 - y0 + 1.0)
+                           + (gt[b, m, 2] - gt[b, m, 0] + 1.0) * (gt[b, m, 3] - gt[b, m, 1] + 1.0) - inter)
+            best = max(best, iou)
+    return best
+
+
+@numba.njit(nogil=True, cache=True)
+def _sweep(maps, ext, scale, gt, valid, all_components, reps, groups, levels, order, shift, out):
+    """:func:`best_ious` of ``maps (B, H, W)`` into ``out (B, T)``. ``levels``: a zeroed buffer of (H + 2) *
+    (W + 2) (the levels, padded with level 0); ``order``: a buffer of H * W entries packing a pixel's
+    neighbour pattern, row and column in ``shift``-bit fields. Returns the index of a map with NaN, or -1."""
+    batch, height, width = maps.shape
+    n_thr = len(ext) - 2
+    wp = width + 2
+    n = height * width
+    ring = np.array([-wp, -wp + 1, 1, wp + 1, wp, wp - 1, -1, -wp - 1])   # _RING as flat offsets
+    rep = np.zeros(256 * 4, np.intp)                  # the ring offsets of each pattern's group heads
+    n_groups = np.zeros(256, np.intp)
+    for pattern in range(256):
+        n_groups[pattern] = groups[pattern]
+        for g in range(groups[pattern]):
+            rep[pattern * 4 + g] = ring[reps[pattern, g]]
+    coord = _U((1 << shift) - 1)
+    pattern_at = np.zeros(len(levels), np.uint8)
+    count = np.empty(n_thr + 1, np.int64)
+    start = np.empty(n_thr + 1, np.int64)
+    label = np.empty(len(levels), np.uint32)           # the component of each active pixel
+    parent = np.empty(n, np.uint32)                    # union-find over components
+    area = np.empty(n, np.int64)
+    first = np.empty(n, np.int64)
+    x0, y0 = np.empty(n, np.int32), np.empty(n, np.int32)
+    x1, y1 = np.empty(n, np.int32), np.empty(n, np.int32)
+    touched = np.empty(n, np.int64)                    # the last threshold at which a component changed
+    score = np.empty(n, np.float64)
+    live = np.empty(n, np.uint32)                      # the components, compacted at every threshold
+    inner = len(levels) - 2 * wp - 2
+    for b in range(batch):
+        count[:] = 0
+        if not _levels(maps[b], ext, scale, levels, wp, wp + 1, count):
+            return b
+        # which neighbours are active when a pixel joins (raster order within a level): vectorised
+        centre = levels[wp + 1:wp + 1 + inner]
+        bits = pattern_at[wp + 1:wp + 1 + inner]
+        nn, ne, ee, se = levels[1:1 + inner], levels[2:2 + inner], levels[wp + 2:wp + 2 + inner], levels[2 * wp + 2:]
+        ss, sw, ww, nw = levels[2 * wp + 1:2 * wp + 1 + inner], levels[2 * wp:2 * wp + inner], levels[wp:wp + inner], levels[:inner]
+        for i in range(inner):
+            c = centre[i]
+            bits[i] = ((nn[i] >= c) * 1 | (ne[i] >= c) * 2 | (ee[i] > c) * 4 | (se[i] > c) * 8 | (ss[i] > c) * 16
+                       | (sw[i] > c) * 32 | (ww[i] >= c) * 64 | (nw[i] >= c) * 128)
+        # counting sort: highest level first, raster order within a level
+        total = 0
+        for lev in range(n_thr, -1, -1):
+            start[lev] = total
+            total += count[lev]
+        for y in range(height):
+            row = (y + 1) * wp + 1
+            lev_row, bits_row = levels[row:row + width], pattern_at[row:row + width]
+            packed_y = _U(y) << _U(shift)
+            for x in range(width):
+                lev = _U(lev_row[x])
+                at = _U(start[lev])
+                order[at] = (_U(bits_row[x]) << _U(2 * shift)) | packed_y | _U(x)
+                start[lev] = at + _U(1)
+        frame = max(_best_gt_iou(0.0, 0.0, width - 1.0, height - 1.0, gt, valid, b), 0.0)
+        n_comp, n_live, k = _U(0), _U(0), _U(0)
+        for t in range(n_thr - 1, -1, -1):
+            end = k + _U(count[t + 1])
+            while k < end:                             # the pixels of level t + 1 join
+                v = _U(order[k])
+                k += _U(1)
+                pattern = v >> _U(2 * shift)
+                py, px = np.int32((v >> _U(shift)) & coord), np.int32(v & coord)
+                p = _U((py + 1) * wp + px + 1)
+                raster = np.int64(py) * width + px
+                n_heads = n_groups[pattern]
+                if n_heads == 0:                       # a new component
+                    r = n_comp
+                    n_comp += _U(1)
+                    parent[r], area[r], first[r] = r, 0, raster
+                    x0[r], y0[r], x1[r], y1[r] = px, py, px, py
+                    live[n_live] = r
+                    n_live += _U(1)
+                else:
+                    r = _find(parent, _U(label[_U(p + rep[pattern * _U(4)])]))
+                    for g in range(1, n_heads):        # a pixel that joins separate components merges them
+                        z = _find(parent, _U(label[_U(p + rep[pattern * _U(4) + _U(g)])]))
+                        if z == r:
+                            continue
+                        if area[z] > area[r]:
+                            r, z = z, r
+                        parent[z] = r
+                        area[r] += area[z]
+                        first[r] = min(first[r], first[z])
+                        x0[r], y0[r] = min(x0[r], x0[z]), min(y0[r], y0[z])
+                        x1[r], y1[r] = max(x1[r], x1[z]), max(y1[r], y1[z])
+                area[r] += 1
+                first[r] = min(first[r], raster)
+                x0[r], y0[r], x1[r], y1[r] = min(x0[r], px), min(y0[r], py), max(x1[r], px), max(y1[r], py)
+                touched[r] = t
+                label[p] = r
+            if n_live == 0:                            # empty mask: the whole frame
+                out[b, t] = frame
+                continue
+            kept, best, big, big_first, big_r = _U(0), -1.0, -1, 0, _U(0)
+            for i in range(n_live):
+                r = _U(live[i])
+                if parent[r] != r:                     # merged into another
+                    continue
+                live[kept] = r
+                kept += _U(1)
+                if all_components:
+                    if touched[r] == t:
+                        score[r] = _best_gt_iou(x0[r] * 1.0, y0[r] * 1.0, x1[r] * 1.0, y1[r] * 1.0, gt, valid, b)
+                    best = max(best, score[r])
+                elif area[r] > big or (area[r] == big and first[r] < big_first):   # most pixels, then first
+                    big, big_first, big_r = area[r], first[r], r
+            n_live = kept
+            if not all_components:
+                best = _best_gt_iou(x0[big_r] * 1.0, y0[big_r] * 1.0, x1[big_r] * 1.0, y1[big_r] * 1.0, gt, valid, b)
+            out[b, t] = max(best, 0.0)
+    return -1
 
 
 def _ceil_float32(thresholds: np.ndarray) -> np.ndarray:
@@ -211,265 +405,33 @@ def _ceil_float32(thresholds: np.ndarray) -> np.ndarray:
     return c
 
 
+def _level_table(grid: np.ndarray) -> tuple[np.ndarray, np.float32, type]:
+    """``ext = [-inf, ceil32(grid)..., +inf]`` for a SORTED grid, the affine estimate's scale, and the smallest
+    unsigned type that holds the levels 0..T."""
+    c = _ceil_float32(np.asarray(grid, np.float64))
+    ext = np.concatenate([[-np.inf], c, [np.inf]]).astype(np.float32)
+    spread = float(c[-1]) - float(c[0])
+    scale = np.float32((len(c) - 1) / spread) if len(c) > 1 and spread > 0 else np.float32(0)
+    dtype = np.uint8 if len(c) <= 0xFF else np.uint16 if len(c) <= 0xFFFF else np.uint32
+    return ext, scale, dtype
+
+
 def map_levels(maps: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     """``L = #{t: thresholds[t] <= map}`` (int32, the shape of ``maps``) for float32 ``maps`` and a SORTED grid, so
-    that ``maps >= thresholds[t]`` is exactly ``L > t``. An affine estimate checked against the grid pixel by
-    pixel; a binary search only where it is off. NaN gets level T."""
-    c = _ceil_float32(np.asarray(thresholds, np.float64))
-    ext = np.concatenate([[-np.inf], c, [np.inf]]).astype(np.float32)
-    flat = np.asarray(maps, np.float32).reshape(-1)
-    if len(c) > 1 and c[-1] > c[0]:
-        est = (flat - c[0]) * np.float32((len(c) - 1) / (float(c[-1]) - float(c[0])))
-        np.clip(est, -1, len(c) - 1, out=est)
-        levels = est.astype(np.intp)    # truncated toward zero; the check below fixes any pixel that is off
-        levels += 1
-    else:
-        levels = np.zeros(flat.shape, np.intp)
-    wrong = (ext.take(levels) > flat) | (ext[1:].take(levels) <= flat)
-    if wrong.any():
-        levels[wrong] = np.searchsorted(c, flat[wrong], side="right")
-    return levels.astype(np.int32).reshape(np.shape(maps))
+    that ``maps >= thresholds[t]`` is exactly ``L > t``: step 1 of :func:`best_ious`."""
+    values = np.ascontiguousarray(np.asarray(maps, np.float32).reshape(-1, np.shape(maps)[-1]))
+    ext, scale, dtype = _level_table(thresholds)
+    out = np.zeros(values.size, dtype)
+    if not _levels(values, ext, scale, out, values.shape[1], 0, np.zeros(len(ext) - 1, np.int64)):
+        raise BadInputError("maps contain NaN values")
+    return out.astype(np.int32).reshape(np.shape(maps))
 
 
-_LAYOUTS: dict = {}
-
-
-def _layout(batch: int, height: int, width: int) -> dict:
-    """Index arrays of the padded, flattened layout of ``batch`` maps (cached by shape; safe across threads)."""
-    key = (batch, height, width)
-    lay = _LAYOUTS.get(key)
-    if lay is None:
-        hp, wp = height + 2, width + 2
-        pos = np.arange(batch * hp * wp, dtype=np.int64)
-        col, row = pos % wp, (pos // wp) % hp
-        real = (col >= 1) & (col <= width) & (row >= 1) & (row <= height)
-        lay = {"col": col, "row": row, "image": pos // (hp * wp),
-               "col_t": (pos // hp) % wp,   # the column of each position of the transposed layout
-               "raster": np.where(real, (row - 1) * width + col - 1, 0)}
-        if len(_LAYOUTS) > 8:
-            _LAYOUTS.clear()
-        _LAYOUTS[key] = lay
-    return lay
-
-
-def _pad(values: np.ndarray, fill) -> np.ndarray:
-    batch, height, width = values.shape
-    out = np.full((batch, height + 2, width + 2), fill, values.dtype)
-    out[:, 1:-1, 1:-1] = values
-    return out.reshape(-1)
-
-
-def _ascent_basins(maps: np.ndarray, wp: int) -> tuple[np.ndarray, np.ndarray]:
-    """Step 2 on padded flat ``maps`` (padding -inf, pixels finite): the basin of every position (-1 on the
-    padding) and the position of each basin's root (its local maximum)."""
-    n = len(maps)
-    dilated = cv2.dilate(maps.reshape(-1, wp), np.ones((3, 3), np.uint8)).reshape(-1)
-    lo, hi = wp + 1, n - wp - 1
-    # the greatest of the 9 candidates in the order (value, raster index): the LAST candidate equal to the
-    # 3x3 maximum; raster offsets increase with the candidate, so a running max of (offset + shift) picks it
-    offsets = [dy * wp + dx for dy in (-1, 0, 1) for dx in (-1, 0, 1)]
-    shift = wp + 2
-    code = np.int16 if 2 * shift < np.iinfo(np.int16).max else np.int32
-    delta = np.zeros(hi - lo, code)
-    tmp = np.empty(hi - lo, code)
-    centre = dilated[lo:hi]
-    for off in offsets:                                            # 9 candidates, not thresholds
-        np.multiply(maps[lo + off:hi + off] == centre, code(off + shift), out=tmp)
-        np.maximum(delta, tmp, out=delta)
-    ptr = np.arange(n, dtype=np.int64)
-    ptr[lo:hi] += delta
-    ptr[lo:hi] -= shift
-    pad = np.flatnonzero(np.isneginf(maps))
-    ptr[pad] = pad                                                 # padding points to itself
-    is_root = ptr == np.arange(n)
-    is_root[pad] = False
-    roots = np.flatnonzero(is_root)
-    rounds = 0
-    while True:                                                    # pointer jumping: log2(longest ascent) rounds
-        nxt = ptr[ptr]
-        rounds += 1
-        # converged when nothing moves; a sparse sample rejects the unconverged rounds cheaply
-        if rounds >= 5 and np.array_equal(nxt[::61], ptr[::61]) and np.array_equal(nxt, ptr):
-            break
-        ptr = nxt
-    rank = np.full(n, -1, np.int64)
-    rank[roots] = np.arange(len(roots))
-    return rank[ptr], roots
-
-
-def _boundary(ids: np.ndarray, levels: np.ndarray, wp: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Every 8-adjacent pair of pixels with two different ids >= 0 (padded flat layout):
-    ``(id_a, id_b, min(L(a), L(b)))``."""
-    out_a, out_b, out_w = [], [], []
-    for off in (1, wp - 1, wp, wp + 1):        # right, down-left, down, down-right: each adjacency once
-        at = np.flatnonzero(ids[:-off] != ids[off:])
-        a, b = ids[at], ids[at + off]
-        real = (a >= 0) & (b >= 0)              # pairs with the padding (id -1) are few: filter them after
-        at, a, b = at[real], a[real], b[real]
-        out_a.append(a)
-        out_b.append(b)
-        out_w.append(np.minimum(levels[at], levels[at + off]))
-    return (np.concatenate(out_a).astype(np.int64), np.concatenate(out_b).astype(np.int64),
-            np.concatenate(out_w).astype(np.int64))
-
-
-def _join(a: np.ndarray, b: np.ndarray, w: np.ndarray, level: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Step 3: the group (0..G-1) of every basin and the root basin of every group."""
-    x, y, w = np.concatenate([a, b]), np.concatenate([b, a]), np.concatenate([w, w])
-    ok = (w == level[x]) & ((level[y] > level[x]) | ((level[y] == level[x]) & (y > x)))
-    x, y = x[ok], y[ok]
-    by_level = np.argsort(level[y], kind="stable")   # the last write wins: the highest target
-    target = np.full(len(level), -1, np.int64)
-    target[x[by_level]] = y[by_level]
-    is_root = target < 0
-    root = np.where(is_root, np.arange(len(level)), target)
-    while True:                                      # targets are higher in (level, id): chains end
-        nxt = root[root]
-        if np.array_equal(nxt, root):
-            break
-        root = nxt
-    return (np.cumsum(is_root) - 1)[root], np.flatnonzero(is_root)
-
-
-def _component_tree(n_groups: int, ga: np.ndarray, gb: np.ndarray, w: np.ndarray):
-    """Step 4: Kruskal on the group graph. Returns the children ``(M, 2)`` of the M merge nodes (nodes: groups
-    0..G-1, then merge node i = G + i, children before parents), their weights ``(M,)``, every node's parent."""
-    keep = ga != gb
-    lo, hi, w = np.minimum(ga, gb)[keep], np.maximum(ga, gb)[keep], w[keep]
-    key = lo * n_groups + hi
-    if n_groups * n_groups <= 1 << 22:               # the highest weight of each group pair: dense table
-        table = np.full(n_groups * n_groups, -1, np.int64)
-        np.maximum.at(table, key, w)
-        key = np.flatnonzero(table >= 0)
-        w = table[key]
-    else:                                            # or a sort, for maps with very many maxima
-        order = np.lexsort((w, key))
-        key, w = key[order], w[order]
-        last = np.r_[key[1:] != key[:-1], True] if len(key) else np.zeros(0, bool)
-        key, w = key[last], w[last]
-    order = np.argsort(-w, kind="stable")
-    uf, node, children, weights = list(range(n_groups)), list(range(n_groups)), [], []
-
-    def find(i: int) -> int:
-        while uf[i] != i:
-            uf[i] = uf[uf[i]]
-            i = uf[i]
-        return i
-
-    for x, y, weight in zip((key[order] // n_groups).tolist(), (key[order] % n_groups).tolist(), w[order].tolist()):
-        rx, ry = find(x), find(y)                    # one iteration per edge of the group graph (tens per map)
-        if rx != ry:
-            children.append((node[rx], node[ry]))
-            weights.append(weight)
-            uf[ry] = rx
-            node[rx] = n_groups + len(weights) - 1
-    children = np.array(children, np.int64).reshape(-1, 2)
-    weights = np.array(weights, np.int64)
-    parent = np.full(n_groups + len(weights), -1, np.int64)
-    parent[children.reshape(-1)] = np.repeat(np.arange(n_groups, n_groups + len(weights)), 2)
-    return children, weights, parent
-
-
-def _bottom_up(values: np.ndarray, children: np.ndarray, reduce) -> np.ndarray:
-    """Extend per-group rows ``values (G, ...)`` to every tree node, a merge node's row being ``reduce`` of its
-    children's; merge nodes are done by generations (rounds = height of the tree, not thresholds)."""
-    n_groups = len(values)
-    out = np.concatenate([values, np.zeros((len(children),) + values.shape[1:], values.dtype)])
-    done = np.zeros(len(out), bool)
-    done[:n_groups] = True
-    todo = np.arange(len(children))
-    while len(todo):
-        ready = done[children[todo, 0]] & done[children[todo, 1]]
-        now = todo[ready]
-        out[n_groups + now] = reduce(out[children[now, 0]], out[children[now, 1]])
-        done[n_groups + now] = True
-        todo = todo[~ready]
-    return out
-
-
-def _run_profile(group: np.ndarray, levels: np.ndarray, line: np.ndarray, n_groups: int, n_lines: int) -> np.ndarray:
-    """``(n_groups, n_lines)``: the highest level of each group on each line (row, or column of the transposed
-    layout), from the runs of equal group along the flat array (a run never crosses a line: the padding is a
-    group of its own at both ends of every line)."""
-    starts = np.flatnonzero(np.r_[True, group[1:] != group[:-1]])
-    run_max = np.maximum.reduceat(levels, starts)
-    run_group = group[starts]
-    out = np.zeros((n_groups + 1) * n_lines, np.int32)
-    np.maximum.at(out, run_group * n_lines + line[starts], run_max)
-    return out.reshape(n_groups + 1, n_lines)[:n_groups]
-
-
-def _count_at_most(rows: np.ndarray, t: np.ndarray, which: np.ndarray) -> np.ndarray:
-    """For each query q: how many entries of the nondecreasing row ``rows[which[q]]`` are <= ``t[q]`` (one
-    searchsorted for all: rows are offset so that their concatenation stays sorted)."""
-    stride = int(rows.max(initial=0)) + 1
-    flat = (rows + np.arange(len(rows))[:, None] * stride).reshape(-1)
-    return np.searchsorted(flat, t + which * stride, side="right") - which * rows.shape[1]
-
-
-def _chunk_best_ious(maps: np.ndarray, grid: np.ndarray, gt: torch.Tensor, valid: torch.Tensor,
-                     all_components: bool) -> np.ndarray:
-    """:func:`best_ious` of a few maps on a sorted grid."""
-    batch, height, width = maps.shape
-    n_thr = len(grid)
-    levels = map_levels(maps, grid)
-    wp = width + 2
-    lay = _layout(batch, height, width)
-    flat_levels = _pad(levels, -1)
-    basin, roots = _ascent_basins(_pad(maps, -np.inf), wp)
-    a, b, w = _boundary(basin, flat_levels, wp)
-    group_of_basin, group_roots = _join(a, b, w, flat_levels[roots].astype(np.int64))
-    n_groups = len(group_roots)
-    group_level = flat_levels[roots[group_roots]].astype(np.int64)
-    group_image = lay["image"][roots[group_roots]]
-    ga, gb = group_of_basin[a], group_of_basin[b]
-    children, weights, parent = _component_tree(n_groups, ga, gb, w)
-    n_nodes = len(parent)
-    group = np.append(group_of_basin, n_groups)[basin]   # the padding (basin -1) gets an extra group
-
-    # profiles: the highest level of each group in each row / column (0: none)
-    row = _run_profile(group, flat_levels, lay["row"], n_groups, height + 2)
-    shape = (batch, height + 2, wp)
-    col = _run_profile(group.reshape(shape).transpose(0, 2, 1).reshape(-1),
-                       flat_levels.reshape(shape).transpose(0, 2, 1).reshape(-1), lay["col_t"], n_groups, wp)
-    col = _bottom_up(col[:, 1:-1], children, np.maximum)
-    row = _bottom_up(row[:, 1:-1], children, np.maximum)
-    image = _bottom_up(group_image[:, None], children, np.minimum)[:, 0]
-
-    # each node is a component for t in [its parent's weight, its own weight or level)
-    top = np.concatenate([group_level, weights])
-    bottom = np.where(parent >= 0, top[np.maximum(parent, 0)], 0)
-    count = np.maximum(np.minimum(top, n_thr) - bottom, 0)
-    q_node = np.repeat(np.arange(n_nodes), count)
-    q_t = np.arange(len(q_node)) - np.repeat(np.cumsum(count) - count - bottom, count)
-    x0 = _count_at_most(np.maximum.accumulate(col, axis=1), q_t, q_node)
-    x1 = width - 1 - _count_at_most(np.maximum.accumulate(col[:, ::-1], axis=1), q_t, q_node)
-    y0 = _count_at_most(np.maximum.accumulate(row, axis=1), q_t, q_node)
-    y1 = height - 1 - _count_at_most(np.maximum.accumulate(row[:, ::-1], axis=1), q_t, q_node)
-    q_image = image[q_node]
-    key = q_image * n_thr + q_t
-    if not all_components:   # the largest component of each (image, t): most pixels, then first raster pixel
-        cell = group * (n_thr + 2) + flat_levels + 1
-        hist = np.bincount(cell, minlength=(n_groups + 1) * (n_thr + 2)).reshape(n_groups + 1, n_thr + 2)
-        area = np.cumsum(hist[:n_groups, ::-1], axis=1)[:, ::-1]          # area[g, l + 1]: pixels with L >= l
-        first = np.full((n_groups + 1) * (n_thr + 2), height * width, np.int64)
-        np.minimum.at(first, cell, lay["raster"])
-        first = np.minimum.accumulate(first.reshape(n_groups + 1, n_thr + 2)[:n_groups, ::-1], axis=1)[:, ::-1]
-        area, first = _bottom_up(area, children, np.add), _bottom_up(first, children, np.minimum)
-        pick = np.lexsort((first[q_node, q_t + 2], -area[q_node, q_t + 2], key))   # mask L > t, i.e. L >= t + 1
-        pick = pick[np.r_[True, key[pick][1:] != key[pick][:-1]]] if len(pick) else pick
-        q_image, key, x0, y0, x1, y1 = q_image[pick], key[pick], x0[pick], y0[pick], x1[pick], y1[pick]
-
-    boxes = torch.from_numpy(np.stack([x0, y0, x1, y1], axis=1))
-    iou = box_iou(boxes[:, None, :], gt[q_image])[:, 0]          # (Q, M): the pinned IoU convention
-    iou = iou.masked_fill(~valid[q_image], -1.0).amax(-1).clamp_min(0).numpy()
-    best = np.zeros(batch * n_thr)
-    np.maximum.at(best, key, iou)
-    # empty masks (thresholds at or above the map's highest level) score the whole frame
-    frame = torch.from_numpy(whole_frame_box(height, width)).expand(batch, 1, 4)
-    frame_iou = box_iou(frame, gt)[:, 0].masked_fill(~valid, -1.0).amax(-1).clamp_min(0).numpy()
-    empty = np.arange(n_thr)[None, :] >= levels.reshape(batch, -1).max(1)[:, None]
-    return np.where(empty, frame_iou[:, None], best.reshape(batch, n_thr))
+@functools.lru_cache(maxsize=4)
+def _workers(pid: int, threads: int) -> ThreadPoolExecutor:
+    """Worker threads kept for the process (keyed by its id: a forked child starts its own), as torch keeps its
+    own: starting threads for every batch costs about 0.5 ms per call here, as much as sweeping two maps."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="cam_lib-maxboxacc")
 
 
 def best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,
@@ -478,36 +440,43 @@ def best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt
     ``maps >= thresholds[t]`` (compared in float32): of every 8-connected component (``all_components``) or of
     the largest (most pixels, first in raster order on ties); an empty mask gives the whole frame; an image
     without a valid ground-truth box scores 0. ``maps (B, H, W)``, ``gt_boxes (B, M, 4)``, ``gt_valid (B, M)``;
-    any grid (sorted here). One component tree per map: the cost barely depends on the number of thresholds.
-    Chunks of maps run on ``threads`` threads (default: ``torch.get_num_threads()``)."""
-    maps = np.asarray(maps, np.float32)
+    any grid (sorted here). One sweep per map labels every threshold: the cost barely depends on the number of
+    thresholds. Chunks of maps run on ``threads`` threads (default: ``torch.get_num_threads()``)."""
+    maps = np.ascontiguousarray(maps, np.float32)
     if maps.ndim != 3 or min(maps.shape[1:], default=0) < 1:
         raise BadInputError(f"maps must be (B, H, W) with H, W >= 1, got shape {maps.shape}")
-    if np.isnan(maps).any():
-        raise BadInputError("maps contain NaN values")
     thresholds = np.asarray(thresholds, np.float64)
     if thresholds.ndim != 1 or len(thresholds) == 0 or not np.isfinite(thresholds).all():
         raise BadInputError("thresholds must be a non-empty 1-D sequence of finite values")
     batch, height, width = maps.shape
-    gt = torch.as_tensor(np.asarray(gt_boxes), dtype=torch.float64)
-    valid = torch.as_tensor(np.asarray(gt_valid), dtype=torch.bool)
-    if gt.dim() != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 or tuple(valid.shape) != tuple(gt.shape[:2]):
+    gt = np.ascontiguousarray(gt_boxes, np.float64)
+    valid = np.ascontiguousarray(gt_valid, bool)
+    if gt.ndim != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 or valid.shape != gt.shape[:2]:
         raise BadInputError(f"gt_boxes (B, M, 4) and gt_valid (B, M) must match maps (B={batch}), got "
-                            f"{tuple(gt.shape)} and {tuple(valid.shape)}")
+                            f"{gt.shape} and {valid.shape}")
     order = np.argsort(thresholds, kind="stable")
-    n_thr = len(thresholds)
-    maps = np.maximum(maps, np.finfo(np.float32).min)     # -inf would tie with the padding
-    grid = thresholds[order]
-    step = max(1, CHUNK_PIXELS // ((height + 2) * (width + 2)))
-    chunks = [(maps[i:i + step], grid, gt[i:i + step], valid[i:i + step], all_components)
-              for i in range(0, batch, step)]
-    threads = min(len(chunks), max(1, torch.get_num_threads() if threads is None else int(threads)))
-    if threads > 1:   # numpy and OpenCV release the GIL on whole arrays: chunks run in parallel
-        with ThreadPoolExecutor(threads) as pool:
-            parts = list(pool.map(lambda args: _chunk_best_ious(*args), chunks))
+    ext, scale, dtype = _level_table(thresholds[order])
+    shift = max(1, (max(height, width) - 1).bit_length())
+    packed = np.uint32 if 2 * shift + 8 <= 32 else np.uint64
+    best = np.zeros((batch, len(thresholds)))
+    threads = max(1, min(batch, torch.get_num_threads() if threads is None else int(threads)))
+    chunks = 1 if threads == 1 else min(batch, threads * _CHUNKS_PER_THREAD)
+    bounds = np.linspace(0, batch, chunks + 1).astype(int)
+
+    def run(lo: int, hi: int) -> int:
+        bad = _sweep(maps[lo:hi], ext, scale, gt[lo:hi], valid[lo:hi], bool(all_components), _GROUP_REPS,
+                     _GROUP_COUNT, np.zeros((height + 2) * (width + 2), dtype), np.empty(height * width, packed),
+                     shift, best[lo:hi])
+        return lo + bad if bad >= 0 else -1
+
+    spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
+    if len(spans) > 1:
+        bad = list(_workers(os.getpid(), threads).map(lambda span: run(*span), spans))
     else:
-        parts = [_chunk_best_ious(*args) for args in chunks]
-    best = np.concatenate(parts) if parts else np.zeros((0, n_thr))
+        bad = [run(*span) for span in spans]
+    nan = [i for i in bad if i >= 0]
+    if nan:
+        raise BadInputError(f"maps contain NaN values (map {nan[0]})")
     out = np.empty_like(best)
     out[:, order] = best
     return out
@@ -520,12 +489,14 @@ class MaxBoxAcc:
     For every image and threshold ``tau`` it finds the best IoU of any box at ``tau`` (every component's box,
     or the largest component's with ``all_components=False``) with any ground-truth box, and counts the
     images whose best IoU reaches each ``delta``. Maps are compared in float32 (``map >= tau``); all thresholds
-    of a batch come from one component tree per map (:func:`best_ious`), so the cost hardly depends on the
-    grid: a 0.001 grid costs about what a 0.01 grid does.
+    of a batch come from one sweep per map (:func:`best_ious`), so the cost hardly depends on the grid: a 0.001
+    grid costs little more than a 0.01 grid. ``threads``: worker threads per batch (default
+    ``torch.get_num_threads()``).
     """
 
     def __init__(self, cam_thresholds: np.ndarray | None = None,
-                 iou_thresholds: tuple[float, ...] = V2_IOU_THRESHOLDS, all_components: bool = True):
+                 iou_thresholds: tuple[float, ...] = V2_IOU_THRESHOLDS, all_components: bool = True,
+                 threads: int | None = None):
         self.cam_thresholds = np.asarray(threshold_grid() if cam_thresholds is None else cam_thresholds, float)
         if self.cam_thresholds.ndim != 1 or len(self.cam_thresholds) == 0:
             raise BadInputError("cam_thresholds must be a non-empty 1-D sequence")
@@ -535,6 +506,9 @@ class MaxBoxAcc:
         if self.iou_thresholds.ndim != 1 or len(self.iou_thresholds) == 0:
             raise BadInputError("iou_thresholds must be a non-empty 1-D sequence")
         self.all_components = bool(all_components)
+        if threads is not None and int(threads) < 1:
+            raise BadInputError(f"threads must be >= 1, got {threads}")
+        self.threads = threads
         self.reset()
 
     def reset(self) -> None:
@@ -550,18 +524,15 @@ class MaxBoxAcc:
         if len(gt_boxes) == 0:
             return np.zeros(len(self.cam_thresholds))
         return best_ious(score_map[None], self.cam_thresholds, gt_boxes[None], np.ones((1, len(gt_boxes)), bool),
-                         self.all_components)[0]
+                         self.all_components, self.threads)[0]
 
     def update(self, maps: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.Tensor) -> None:
         _check_batch("maps", maps, 3)
         _check_gt(gt_boxes, gt_valid, maps.shape[0])
         if maps.shape[0] == 0:
             return
-        maps_np = np.ascontiguousarray(maps.detach().float().cpu().numpy())
-        if np.isnan(maps_np).any():
-            raise BadInputError("maps contain NaN values")
-        best = best_ious(maps_np, self.cam_thresholds, gt_boxes.detach().cpu().numpy(),
-                         gt_valid.detach().cpu().numpy(), self.all_components)
+        best = best_ious(maps.detach().float().cpu().numpy(), self.cam_thresholds, gt_boxes.detach().cpu().numpy(),
+                         gt_valid.detach().cpu().numpy(), self.all_components, self.threads)
         self.counts += (best[:, :, None] >= self.iou_thresholds[None, None, :]).sum(0)
         self.n += maps.shape[0]
 

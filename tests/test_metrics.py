@@ -227,6 +227,34 @@ def test_fast_maxboxacc_v1_equals_the_largest_component_per_threshold(kind):
         assert np.array_equal(acc.best_iou(m, gt[0]), np.array(expected)), (kind, h, w)
 
 
+def test_fast_maxboxacc_on_wide_maps_infinities_and_huge_grids():
+    """The sweep's other layouts: a frame wider than 4096 (64-bit sort keys), more than 255 and more than 65535
+    thresholds (16- and 32-bit levels), and +-inf scores (level 0 and the top level)."""
+    rng = np.random.default_rng(7)
+    wide = np.repeat(rng.random((2, 3, 40)), 110, axis=2).astype(np.float32)     # (2, 3, 4400)
+    gt, valid = _gt(rng, 2, 3, 4400)
+    valid[0] = True
+    grid = np.sort(rng.random(9))
+    assert np.array_equal(best_ious(wide, grid, gt, valid), baseline_best_ious(wide, grid, gt, valid))
+    small = rng.random((2, 5, 6)).astype(np.float32)
+    small[0, 1, 2], small[0, 3, 3], small[1, 0, 0] = np.inf, -np.inf, np.inf
+    gt, valid = _gt(rng, 2, 5, 6)
+    valid[0] = True
+    for grid in (np.array([0.5]), np.linspace(0, 1, 300), np.linspace(-1, 2, 70_000)):
+        assert np.array_equal(best_ious(small, grid, gt, valid), baseline_best_ious(small, grid, gt, valid))
+
+
+def test_nan_maps_and_bad_thread_counts_are_named():
+    maps = np.zeros((3, 4, 4), np.float32)
+    maps[2, 1, 1] = np.nan
+    with pytest.raises(BadInputError, match=r"NaN values \(map 2\)"):
+        best_ious(maps, threshold_grid(), np.zeros((3, 1, 4)), np.ones((3, 1), bool), threads=2)
+    with pytest.raises(BadInputError, match="NaN"):
+        map_levels(maps, threshold_grid())
+    with pytest.raises(BadInputError, match="threads"):
+        MaxBoxAcc(threads=0)
+
+
 def test_map_levels_are_exact_float32_comparisons():
     rng = np.random.default_rng(0)
     grid = threshold_grid(0.001)
