@@ -316,8 +316,10 @@ def _sweep(maps, ext, scale, gt, valid, all_components, reps, groups, levels, or
         # which neighbours are active when a pixel joins (raster order within a level): vectorised
         centre = levels[wp + 1:wp + 1 + inner]
         bits = pattern_at[wp + 1:wp + 1 + inner]
-        nn, ne, ee, se = levels[1:1 + inner], levels[2:2 + inner], levels[wp + 2:wp + 2 + inner], levels[2 * wp + 2:]
-        ss, sw, ww, nw = levels[2 * wp + 1:2 * wp + 1 + inner], levels[2 * wp:2 * wp + inner], levels[wp:wp + inner], levels[:inner]
+        nn, ne = levels[1:1 + inner], levels[2:2 + inner]
+        ee, se = levels[wp + 2:wp + 2 + inner], levels[2 * wp + 2:2 * wp + 2 + inner]
+        ss, sw = levels[2 * wp + 1:2 * wp + 1 + inner], levels[2 * wp:2 * wp + inner]
+        ww, nw = levels[wp:wp + inner], levels[:inner]
         for i in range(inner):
             c = centre[i]
             bits[i] = ((nn[i] >= c) * 1 | (ne[i] >= c) * 2 | (ee[i] > c) * 4 | (se[i] > c) * 8 | (ss[i] > c) * 16
@@ -449,6 +451,8 @@ def best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt
     if thresholds.ndim != 1 or len(thresholds) == 0 or not np.isfinite(thresholds).all():
         raise BadInputError("thresholds must be a non-empty 1-D sequence of finite values")
     batch, height, width = maps.shape
+    if height * width >= 1 << 31:
+        raise BadInputError(f"maps of {height}x{width} pixels are too large (at most 2**31 - 1 pixels)")
     gt = np.ascontiguousarray(gt_boxes, np.float64)
     valid = np.ascontiguousarray(gt_valid, bool)
     if gt.ndim != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 or valid.shape != gt.shape[:2]:
