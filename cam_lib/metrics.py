@@ -432,7 +432,7 @@ def map_levels(maps: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
 @functools.lru_cache(maxsize=4)
 def _workers(pid: int, threads: int) -> ThreadPoolExecutor:
     """Worker threads kept for the process (keyed by its id: a forked child starts its own), as torch keeps its
-    own: starting threads for every batch costs about 0.5 ms per call here, as much as sweeping two maps."""
+    own: starting fresh threads for every batch costs about as much as sweeping a couple of maps."""
     return ThreadPoolExecutor(threads, thread_name_prefix="cam_lib-maxboxacc")
 
 
