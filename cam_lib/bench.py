@@ -9,8 +9,8 @@ repetition after a warm-up, medians reported:
 3. the peers with the same box code: torchcam ``CAM``, pytorch-grad-cam ``GradCAM``, captum ``LayerGradCam``
    (their maps upsampled and normalised as ours, then :func:`cam_lib.boxes.boxes_from_maps`);
 4. MaxBoxAccV2 on the same stored maps: :class:`cam_lib.metrics.MaxBoxAcc` against
-   :func:`baseline_best_ious`, the published per-threshold algorithm, at grid steps 0.01 and 0.001, with a check
-   that both give identical numbers;
+   :func:`cam_lib.metrics.reference.baseline_best_ious`, the published per-threshold algorithm, at grid steps 0.01
+   and 0.001, with a check that both give identical numbers;
 5. the peak memory (high-water mark of a fresh process) of evaluating 1,000 and 10,000 maps, streamed.
 
 ``--json`` writes the figures; ``--md`` / ``--png`` the page and the plot of throughput against batch size.
@@ -18,7 +18,6 @@ repetition after a warm-up, medians reported:
 
 from __future__ import annotations
 
-import json
 import os
 import platform
 import resource
@@ -33,15 +32,15 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .boxes import DEFAULT_THRESHOLD, box_iou, boxes_from_maps
+from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
 from .cam import normalize_maps, upsample_maps
 from .errors import BadInputError
-from .io import atomic_write_json, atomic_write_text
+from .io import atomic_write_text
 from .localize import localize_batch
-from .metrics import MaxBoxAcc, V2_IOU_THRESHOLDS, _ceil_float32, threshold_grid
+from .metrics import MaxBoxAcc, threshold_grid
+from .metrics.reference import baseline_maxboxacc
 
-__all__ = ["baseline_best_ious", "baseline_maxboxacc", "synthetic_maps", "throughput", "maxboxacc_speed",
-           "peak_rss_mb", "run", "write_page", "TARGETS"]
+__all__ = ["synthetic_maps", "throughput", "maxboxacc_speed", "peak_rss_mb", "run", "plot", "write_page", "TARGETS"]
 
 METHODS = ("forward", "cam_top1_box", "cam_top5_box", "torchcam", "gradcam", "captum")
 JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_top5_box": "cam_top5_box_ips",
@@ -50,68 +49,6 @@ JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_
 TARGETS = (("cam_top1_box_ips", "forward_ips", 0.9), ("cam_top5_box_ips", "forward_ips", 0.8),
            ("cam_top1_box_ips", "gradcam_ips", 3.0), ("cam_top1_box_ips", "torchcam_ips", 0.95),
            ("maxboxacc_speedup_001", None, 20.0), ("maxboxacc_speedup_0001", None, 20.0))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# The per-threshold baseline (wsolevaluation's algorithm, in this project's conventions)
-
-
-def baseline_best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,
-                       holes: bool = False) -> np.ndarray:
-    """``(B, T)`` best IoU per map and threshold by the published per-threshold algorithm of wsolevaluation
-    (Choe et al. 2020, ``compute_bboxes_from_scoremaps`` + ``BoxEvaluator.accumulate``): for every threshold of
-    the grid, ``cv2.threshold``, ``cv2.findContours(..., CHAIN_APPROX_SIMPLE)``, ``cv2.boundingRect`` of each
-    contour; then the IoU of all boxes with the ground truth and the best per threshold.
-
-    Where wsolevaluation's own choices differ from conventions.md, this follows conventions.md (as MaxBoxAcc):
-
-    - the mask is ``map >= tau`` on the float32 map (wsolevaluation: ``uint8(255 map) > int(tau * max)``):
-      ``cv2.threshold(-map, -ceil32(tau), 1, THRESH_BINARY_INV)`` is exactly that;
-    - boxes are inclusive ``[x, y, x + w - 1, y + h - 1]`` (wsolevaluation: ``x + w``, clipped to the frame);
-    - an empty mask gives the whole frame (wsolevaluation: ``[0, 0, 0, 0]``);
-    - every connected component gets one box: the outer contours (``RETR_CCOMP``, contours without a parent:
-      one per 8-connected component). wsolevaluation's ``RETR_TREE`` also boxes hole borders, which are not
-      components: a hole's border box can beat its component's (see tests/test_bench.py). ``holes=True`` keeps
-      them, to measure that difference.
-    """
-    maps = np.asarray(maps, np.float32)
-    batch, height, width = maps.shape
-    limits = -_ceil_float32(np.asarray(thresholds, np.float64))
-    gt, valid = torch.as_tensor(gt_boxes, dtype=torch.float64), torch.as_tensor(gt_valid, dtype=torch.bool)
-    mode = cv2.RETR_TREE if holes else cv2.RETR_CCOMP
-    out = np.zeros((batch, len(limits)))
-    for b in range(batch):
-        negated = -maps[b]
-        boxes, number = [], []
-        for limit in limits:                                     # the per-threshold loop this is about
-            _, mask = cv2.threshold(negated, float(limit), 1, cv2.THRESH_BINARY_INV)
-            contours, hierarchy = cv2.findContours(mask.astype(np.uint8), mode, cv2.CHAIN_APPROX_SIMPLE)
-            if not holes and len(contours):
-                contours = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
-            if len(contours) == 0:
-                boxes.append([0, 0, width - 1, height - 1])
-                number.append(1)
-                continue
-            for contour in contours:
-                x, y, w, h = cv2.boundingRect(contour)
-                boxes.append([x, y, x + w - 1, y + h - 1])
-            number.append(len(contours))
-        if not bool(valid[b].any()):
-            continue
-        iou = box_iou(torch.tensor(boxes, dtype=torch.float64), gt[b][valid[b]]).amax(-1).numpy()
-        start = 0
-        for t, n in enumerate(number):
-            out[b, t] = iou[start:start + n].max()
-            start += n
-    return out
-
-
-def baseline_maxboxacc(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,
-                       iou_thresholds: tuple[float, ...] = V2_IOU_THRESHOLDS) -> np.ndarray:
-    """Counts ``(T, len(iou_thresholds))`` of images whose best IoU at each threshold reaches each delta, by the
-    per-threshold baseline; equal to ``MaxBoxAcc.counts`` after the same updates."""
-    best = baseline_best_ious(maps, thresholds, gt_boxes, gt_valid)
-    return (best[:, :, None] >= np.asarray(iou_thresholds)[None, None, :]).sum(0)
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -377,13 +314,11 @@ def _targets(result: dict) -> list[dict]:
 
 
 def plot(result: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    from matplotlib.figure import Figure   # no pyplot: the process's backend stays as it was
 
     batches = sorted(int(b) for b in result["throughput"])
-    fig, ax = plt.subplots(figsize=(6.4, 4.0))
+    fig = Figure(figsize=(6.4, 4.0))
+    ax = fig.subplots()
     for name in METHODS:
         values = [result["throughput"][str(b)].get(name) for b in batches]
         if any(v is not None for v in values):
@@ -399,7 +334,6 @@ def plot(result: dict, path: Path) -> None:
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=120)
-    plt.close(fig)
 
 
 def write_page(result: dict, path: Path, command: str, png: Path | None = None) -> None:
@@ -446,9 +380,9 @@ def write_page(result: dict, path: Path, command: str, png: Path | None = None) 
     lines += ["", "## MaxBoxAccV2 on the same stored maps", "",
               "Both evaluators score the same CAM-like maps (7x7 maps upsampled bilinearly to the frame and "
               "normalised, one ground-truth box each), streamed in batches of 64. Baseline: the published "
-              "per-threshold algorithm (`cam_lib.bench.baseline_best_ious`: cv2.threshold, findContours, "
-              "boundingRect for every threshold, in this project's conventions), one thread as published. "
-              "MaxBoxAcc runs on `torch.get_num_threads()` threads (its default), and on one for comparison.", "",
+              "per-threshold algorithm (`cam_lib.metrics.reference.baseline_best_ious`: cv2.threshold, "
+              "findContours, boundingRect for every threshold, in this project's conventions), one thread as "
+              "published. MaxBoxAcc runs on `torch.get_num_threads()` threads (its default), and on one for comparison.", "",
               "| grid step | thresholds | maps | MaxBoxAcc ms / map | threads | speedup | 1 thread ms / map "
               "| speedup (1 thread) | baseline ms / map | identical |",
               "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
@@ -488,54 +422,3 @@ def write_page(result: dict, path: Path, command: str, png: Path | None = None) 
               "- MaxBoxAcc stays on the CPU with `--device cuda`: a union-find has no fast GPU form in torch, and the "
               "maps cross to the CPU once (a 224x224 float32 map is 200 KB).", ""]
     atomic_write_text(path, "\n".join(lines))
-
-
-# ---------------------------------------------------------------------------------------------------------
-# Command line: python -m cam_lib bench
-
-
-def _add_bench(sub) -> None:
-    p = sub.add_parser("bench", help="benchmarks: CAM vs the forward pass and the peers; fast MaxBoxAcc; memory",
-                       description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="one batch size, fewer repetitions and maps (< 2 min)")
-    p.add_argument("--json", type=Path, help="write the figures as JSON here")
-    p.add_argument("--md", type=Path, help="write the Markdown page here (and the plot beside it, .png)")
-    p.add_argument("--model", default="resnet50", help="registry model (default resnet50)")
-    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1.0)")
-    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
-    p.add_argument("--size", type=int, help="input size (default 224)")
-    p.add_argument("--batch-sizes", type=int, nargs="+", help="batch sizes (default 1 2 4 8 16; quick: 8)")
-    p.add_argument("--reps", type=int, help="timed repetitions (default 5; quick: 3)")
-    p.add_argument("--maps", type=int, help="maps for the MaxBoxAcc comparison (default 256; quick: 48)")
-    p.add_argument("--memory", type=int, nargs=2, default=(1000, 10000), metavar=("SMALL", "LARGE"),
-                   help="map counts for the peak-memory comparison (default 1000 10000)")
-    p.set_defaults(func=cmd_bench)
-
-
-def cmd_bench(args) -> int:
-    from .cli import resolve_device
-
-    device = resolve_device(args.device)
-    if args.memory[0] < 1 or args.memory[1] < 1:
-        raise BadInputError(f"--memory: map counts must be >= 1, got {args.memory}")
-    result = run(quick=args.quick, model_name=args.model, device=str(device), size=args.size,
-                 batch_sizes=tuple(args.batch_sizes) if args.batch_sizes else None, reps=args.reps,
-                 maps=args.maps, memory=tuple(args.memory), width=args.width,
-                 progress=lambda msg: print(msg, file=sys.stderr))
-    command = "python -m cam_lib bench" + "".join(
-        f" --{name.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
-        for name, v in vars(args).items()
-        if name in ("model", "width", "size", "batch_sizes", "reps", "maps", "memory", "json", "md") and v is not None
-        and not (name == "memory" and tuple(v) == (1000, 10000)) and not (name == "width" and v == 1.0)
-        and not (name == "model" and v == "resnet50")) + (" --quick" if args.quick else "")
-    if args.json is not None:
-        atomic_write_json(args.json, result)
-    if args.md is not None:
-        png = args.md.with_suffix(".png")
-        plot(result, png)
-        write_page(result, args.md, command.strip(), png)
-    for t in result["targets"]:
-        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
-        print(f"{'met' if t['met'] else 'NOT met':>8}  {t['target']}: {ratio}")
-    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, (dict, list))}, indent=1))
-    return 0

@@ -38,7 +38,7 @@ LOOSE_THRESHOLD = 0.2
 __all__ = [
     "DEFAULT_THRESHOLD", "TIGHT_THRESHOLD", "LOOSE_THRESHOLD",
     "component_boxes", "largest_component_box", "boxes_from_maps", "heuristic_guesses", "whole_frame_box",
-    "box_iou", "pad_boxes",
+    "box_iou", "check_boxes_tensor", "pad_boxes",
 ]
 
 
@@ -55,6 +55,28 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     area_a = (a[..., 2] - a[..., 0] + 1) * (a[..., 3] - a[..., 1] + 1)
     area_b = (b[..., 2] - b[..., 0] + 1) * (b[..., 3] - b[..., 1] + 1)
     return inter / (area_a + area_b - inter)
+
+
+def check_boxes_tensor(name: str, boxes: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+    """Check the one box convention of every metric (conventions.md): ``boxes (..., 4)`` are inclusive 0-based
+    pixel boxes ``[x0, y0, x1, y1]`` with finite coordinates, ``x1 >= x0`` and ``y1 >= y0``, scored by
+    :func:`box_iou` (+1 convention). ``valid (...)``: only the boxes where it is True must follow it (padded
+    ground-truth rows may hold anything). Raises :class:`BadInputError` naming ``name``, the index of the first
+    bad box and its value; NaN coordinates are bad."""
+    if not isinstance(boxes, torch.Tensor) or boxes.dim() < 1 or boxes.shape[-1] != 4:
+        raise BadInputError(f"{name} must be a tensor of boxes (..., 4), got shape "
+                            f"{tuple(getattr(boxes, 'shape', ()))}")
+    boxes = boxes.detach()
+    bad = ~(torch.isfinite(boxes).all(-1) & (boxes[..., 2] >= boxes[..., 0]) & (boxes[..., 3] >= boxes[..., 1]))
+    if valid is not None:
+        if not isinstance(valid, torch.Tensor) or valid.shape != boxes.shape[:-1]:
+            raise BadInputError(f"the validity mask of {name} must have shape {tuple(boxes.shape[:-1])}, got "
+                                f"{tuple(getattr(valid, 'shape', ()))}")
+        bad &= valid.to(device=bad.device, dtype=torch.bool)
+    if bool(bad.any()):
+        index = [int(i) for i in bad.nonzero()[0]]
+        raise BadInputError(f"{name}{index} = {boxes[tuple(index)].tolist()} is not an inclusive box [x0, y0, x1, y1] "
+                            f"with finite coordinates, x1 >= x0 and y1 >= y0")
 
 
 def pad_boxes(boxes: list, labels: list | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:

@@ -13,14 +13,39 @@ map becomes all zeros. All tensor work stays on the model's device.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
 
 import torch
 import torch.nn.functional as F
 
 from .errors import BadInputError
 
-__all__ = ["MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps", "select_classes",
-           "compute_cams", "ten_crops", "merge_ten_crop_maps"]
+__all__ = ["CAMModel", "FRAMES", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
+           "select_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
+
+# The evaluated frames (conventions.md): the whole image resized, a center crop, or the official ten crops.
+FRAMES = ("resize", "center_crop", "ten_crop")
+
+
+@runtime_checkable
+class CAMModel(Protocol):
+    """What a network must provide for CAM (every :class:`cam_lib.models.CAMNet` with a global pooling head does).
+
+    ``forward_features(x)``: ONE forward pass of RGB images in [0, 1] giving ``(logits (B, C), fmap (B, K, h, w))``,
+    the normalisation (``mean``, ``std``) applied inside; ``cam_weights``: the ``(C, K)`` classifier weights that
+    follow the global pooling (TypeError for a network with FC layers after its last conv); ``num_classes``: C.
+    """
+
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+    @property
+    def cam_weights(self) -> torch.Tensor: ...
+
+    @property
+    def num_classes(self) -> int: ...
 
 
 def _check_classes(classes: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
@@ -98,28 +123,64 @@ class MapOutput:
 
 
 @torch.inference_mode()
-def compute_cams(model: torch.nn.Module, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
-                 targets: torch.Tensor | None = None, size: tuple[int, int] | None = None,
+def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
+                 targets: torch.Tensor | None = None, extra: torch.Tensor | None = None, frame: str = "resize",
+                 crop_size: int | None = None, size: tuple[int, int] | None = None,
                  normalize: bool = True) -> MapOutput:
-    """Logits and CAMs from one forward pass of a GAP/GMP network.
+    """Logits and CAMs from one forward pass of a GAP/GMP network: THE extractor every map of the project comes from.
 
-    ``images``: ``(B, 3, H, W)`` RGB in [0, 1] on the model's device. ``size``: the frame the maps are
-    upsampled to (default: the input's ``(H, W)``). ``normalize=False`` keeps the raw upsampled maps.
+    ``images``: ``(B, 3, H, W)`` RGB in [0, 1] on the model's device. ``classes``: see :func:`select_classes`;
+    ``extra``: ``(B,)`` or ``(B, m)`` more class indices (e.g. the ground truth) whose maps come from the same
+    features, appended after the chosen ones. ``frame``: ``"resize"`` or ``"center_crop"`` evaluate the images as
+    they are (the data transform made the frame); ``"ten_crop"`` takes square images (``256 x 256`` for 224 crops),
+    averages the logits of their ten ``crop_size`` crops (default :func:`ten_crop_size`) and merges the crops' maps
+    onto the image (:func:`merge_ten_crop_maps`), as the official CAM code does. ``size``: the frame the maps are
+    upsampled to (default: the input's ``(H, W)``; not with ten crops). ``normalize=False`` keeps raw maps.
     """
+    if frame not in FRAMES:
+        raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
     if images.dim() != 4:
-        raise BadInputError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}")
+        raise BadInputError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}", param="images")
     weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
-    logits, fmap = model.forward_features(images)
+    if frame != "ten_crop":
+        logits, fmap = model.forward_features(images)
+    else:
+        if size is not None:
+            raise BadInputError("parameter size: ten-crop maps are merged onto the images' own frame", param="size")
+        crop_size = ten_crop_size(images.shape[-1]) if crop_size is None else crop_size
+        crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
+        logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
     chosen = select_classes(logits, classes, targets)
-    maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
+    if extra is not None:
+        chosen = torch.cat([chosen, select_classes(logits, extra.to(chosen.device))], dim=1)
+    if frame != "ten_crop":
+        maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
+    else:
+        crop_maps = upsample_maps(class_activation_maps(fmap, weights, chosen.repeat_interleave(10, 0)),
+                                  (crop_size, crop_size))
+        maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]), images.shape[-1])
     return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())
+
+
+def ten_crop_geometry(full: int, size: int) -> list[tuple[int, int, bool]]:
+    """``(top, left, flipped)`` of the ten crops of a ``full x full`` image: four corners and the center, then
+    the same five mirrored (the official CAM evaluation: 256x256 images, 224 crops)."""
+    c = (full - size) // 2
+    five = [(0, 0), (0, full - size), (full - size, 0), (full - size, full - size), (c, c)]
+    return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
+
+
+def ten_crop_size(full: int) -> int:
+    """The crop size of a ``full x full`` ten-crop frame: 224 for 256 (the official 224 / 256 ratio)."""
+    return round(full * 224 / 256)
 
 
 def ten_crops(images: torch.Tensor, size: int) -> torch.Tensor:
     """``(B * 10, 3, size, size)``: the ten crops of square images ``(B, 3, F, F)`` (corners, center, mirrored;
-    :func:`cam_lib.data.common.ten_crop_geometry`), cut on the images' device."""
-    from .data.common import ten_crop_geometry
-
+    :func:`ten_crop_geometry`), cut on the images' device."""
+    if images.shape[-2] != images.shape[-1] or images.shape[-1] < size:
+        raise BadInputError(f"parameter images: ten crops of {size} px need square images of at least {size} px, got "
+                            f"{tuple(images.shape[-2:])}", param="images")
     crops = []
     for top, left, flipped in ten_crop_geometry(images.shape[-1], size):
         crop = images[..., top:top + size, left:left + size]
@@ -131,8 +192,6 @@ def merge_ten_crop_maps(maps: torch.Tensor, full: int) -> torch.Tensor:
     """Merge per-crop maps ``(B, 10, n, S, S)`` (already upsampled to the crop size) onto the ``full x full`` image
     as the official CAM code does: un-mirror, paste each crop at its place, average where crops overlap.
     Returns ``(B, n, full, full)`` (raw, not normalised)."""
-    from .data.common import ten_crop_geometry
-
     size = maps.shape[-1]
     total = maps.new_zeros(*maps.shape[:1], *maps.shape[2:3], full, full)
     count = maps.new_zeros(full, full)

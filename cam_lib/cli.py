@@ -8,37 +8,26 @@ Exit status 0 on success, 2 on bad input (the message names the file, parameter 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import torch
 
-from .bench import _add_bench
+from . import bench
 from .boxes import DEFAULT_THRESHOLD
 from .data import DATASETS, build_dataset, make_loader
 from .data.imagenet import LAYOUTS, imagenet_class_names
-from .data.common import FRAMES, IMAGE_SIZE
+from .cam import FRAMES
 from .errors import BadInputError, WeightsUnavailableError
 from .figures import class_names_or_indices, save_topk_overlay
 from .io import atomic_write_json, load_checkpoint
 from .localize import METHODS, evaluate, localize_batch
-from .models import MODEL_NAMES, build_model
+from .models import MODEL_NAMES, build_model, check_model_name, resolve_device
 
 BOXED_DATASETS = {"imagenet": "val", "cub": "test"}   # datasets whose evaluation split has ground-truth boxes
 RESULT_KEYS = ("n", "top1_cls_err", "top5_cls_err", "top1_loc_err", "top5_loc_err", "gt_known_loc_acc",
                "maxboxacc_v2", "threshold", "model")
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise BadInputError(f"--device {name!r} is not a torch device") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise BadInputError(f"--device {name}: CUDA is not available on this machine")
-    return device
 
 
 def _add_localize(sub) -> None:
@@ -83,8 +72,7 @@ def _check_args(args) -> None:
         raise BadInputError(f"--batch-size must be >= 1, got {args.batch_size}")
     if args.limit is not None and args.limit < 1:
         raise BadInputError(f"--limit must be >= 1, got {args.limit}")
-    if args.model not in MODEL_NAMES:
-        raise BadInputError(f"--model {args.model!r} is not in the registry; choose one of {', '.join(MODEL_NAMES)}")
+    check_model_name(args.model)
     if args.root is not None and not args.root.is_dir():
         raise BadInputError(f"--root {args.root}: folder not found")
 
@@ -126,10 +114,10 @@ def cmd_localize(args) -> int:
     if labelled:
         metrics = evaluate(model, loader, device, method=args.method, threshold=args.threshold,
                            cam_step=args.cam_step, progress=not args.no_progress, on_batch=save,
-                           crop_size=IMAGE_SIZE if args.frame == "ten_crop" else None)
-        result = {k: metrics[k] for k in RESULT_KEYS if k in metrics}
+                           frame=args.frame)
+        result = {k: getattr(metrics, k) for k in RESULT_KEYS if hasattr(metrics, k)}
         result.update(threshold=args.threshold, model=args.model)
-        skipped = dataset.skipped + metrics["skipped"]
+        skipped = dataset.skipped + list(metrics.skipped)
     else:
         result, skipped = _predict(model, loader, device, args, names, save), list(dataset.skipped)
     if args.skip_bad:
@@ -150,7 +138,7 @@ def _predict(model, loader, device, args, names, save) -> dict:
         if len(batch.indices) == 0:
             continue
         out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method,
-                             crop_size=IMAGE_SIZE if args.frame == "ten_crop" else None)
+                             frame=args.frame)
         save(batch, out)
         probs = out.logits.float().softmax(1)
         for j, idx in enumerate(batch.indices.tolist()):
@@ -305,6 +293,51 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def _add_bench(sub) -> None:
+    p = sub.add_parser("bench", help="benchmarks: CAM vs the forward pass and the peers; fast MaxBoxAcc; memory",
+                       description=bench.__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="one batch size, fewer repetitions and maps (< 2 min)")
+    p.add_argument("--json", type=Path, help="write the figures as JSON here")
+    p.add_argument("--md", type=Path, help="write the Markdown page here (and the plot beside it, .png)")
+    p.add_argument("--model", default="resnet50", help="registry model (default resnet50)")
+    p.add_argument("--width", type=float, default=1.0, help="channel width multiplier (default 1.0)")
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, ...")
+    p.add_argument("--size", type=int, help="input size (default 224)")
+    p.add_argument("--batch-sizes", type=int, nargs="+", help="batch sizes (default 1 2 4 8 16; quick: 8)")
+    p.add_argument("--reps", type=int, help="timed repetitions (default 5; quick: 3)")
+    p.add_argument("--maps", type=int, help="maps for the MaxBoxAcc comparison (default 256; quick: 48)")
+    p.add_argument("--memory", type=int, nargs=2, default=(1000, 10000), metavar=("SMALL", "LARGE"),
+                   help="map counts for the peak-memory comparison (default 1000 10000)")
+    p.set_defaults(func=cmd_bench)
+
+
+def cmd_bench(args) -> int:
+    device = resolve_device(args.device)
+    if args.memory[0] < 1 or args.memory[1] < 1:
+        raise BadInputError(f"--memory: map counts must be >= 1, got {args.memory}")
+    result = bench.run(quick=args.quick, model_name=args.model, device=str(device), size=args.size,
+                       batch_sizes=tuple(args.batch_sizes) if args.batch_sizes else None, reps=args.reps,
+                       maps=args.maps, memory=tuple(args.memory), width=args.width,
+                       progress=lambda msg: print(msg, file=sys.stderr))
+    command = "python -m cam_lib bench" + "".join(
+        f" --{name.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
+        for name, v in vars(args).items()
+        if name in ("model", "width", "size", "batch_sizes", "reps", "maps", "memory", "json", "md") and v is not None
+        and not (name == "memory" and tuple(v) == (1000, 10000)) and not (name == "width" and v == 1.0)
+        and not (name == "model" and v == "resnet50")) + (" --quick" if args.quick else "")
+    if args.json is not None:
+        atomic_write_json(args.json, result)
+    if args.md is not None:
+        png = args.md.with_suffix(".png")
+        bench.plot(result, png)
+        bench.write_page(result, args.md, command.strip(), png)
+    for t in result["targets"]:
+        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
+        print(f"{'met' if t['met'] else 'NOT met':>8}  {t['target']}: {ratio}")
+    print(json.dumps({k: v for k, v in result.items() if not isinstance(v, (dict, list))}, indent=1))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
@@ -316,10 +349,23 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def flag_message(error: BadInputError) -> str:
+    """A library error as the command line says it: ``parameter model='x' ...`` becomes ``--model 'x' ...``."""
+    text, param = str(error), getattr(error, "param", None)
+    prefix = f"parameter {param}"
+    if param is None or not text.startswith(prefix):
+        return text
+    rest = text[len(prefix):]
+    return f"--{param.replace('_', '-')}" + (" " + rest[1:] if rest.startswith("=") else rest)
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (BadInputError, WeightsUnavailableError) as e:
+    except BadInputError as e:
+        print(f"error: {flag_message(e)}", file=sys.stderr)
+        return 2
+    except WeightsUnavailableError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2

@@ -1,10 +1,11 @@
 """Deep features for generic localization (Sec. 4.1 fine-grained, Table 4; Sec. 5 generic features, Table 5).
 
-- :func:`extract_features`: the three feature kinds of Table 5 in one batched forward pass each: ``gap`` (the
-  pooled last-conv map that feeds a GAP network's classifier), ``avepool`` (the same for the original GoogLeNet,
-  whose 7x7 average pool is a GAP) and ``fc7`` (AlexNet's second fully connected layer after its ReLU). Cached
-  on disk as ``.npz``, keyed by the model weights' hash, dataset, split, transform and kind: a rerun extracts
-  nothing.
+- :func:`extract_features`: the three feature kinds of Table 5 in one batched forward pass each, asked of the
+  model by name (:meth:`cam_lib.models.CAMNet.feature`): ``gap`` (the pooled last-conv map that feeds a GAP
+  network's classifier), ``avepool`` (the same for the original GoogLeNet, whose 7x7 average pool is a GAP) and
+  ``fc7`` (AlexNet's second fully connected layer after its ReLU). Cached on disk as ``.npz``
+  (:func:`cam_lib.io.cached_arrays`), keyed by the model weights' hash, dataset, split, transform and kind: a
+  rerun extracts nothing.
 - :func:`svm_accuracy`: a linear SVM (scikit-learn ``LinearSVC``) with C chosen by cross-validation on the
   training split only; multi-label targets (SUN Attribute) are scored by mean average precision.
 - :func:`cub_protocol`: Table 4 (SVM on the full image, on the crop of the top-1 class's CAM box, on the
@@ -13,8 +14,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import io
 from pathlib import Path
 
 import numpy as np
@@ -22,77 +21,53 @@ import torch
 from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
-from .boxes import DEFAULT_THRESHOLD, box_iou
+from .boxes import DEFAULT_THRESHOLD
 from .data import make_loader
 from .data.common import crop_to_box, make_sample
 from .errors import BadInputError
-from .io import atomic_write_bytes
+from .io import cached_arrays, weights_hash
 from .localize import localize_batch
+from .metrics import box_hits
+from .models import FEATURE_KINDS, evaluating
 
-FEATURE_KINDS = ("gap", "avepool", "fc7")
 DEFAULT_CS = (0.001, 0.01, 0.1, 1.0, 10.0)
 
-__all__ = ["FEATURE_KINDS", "features_of", "extract_features", "svm_accuracy", "CroppedDataset", "cub_protocol",
+__all__ = ["FEATURE_KINDS", "extract_features", "svm_accuracy", "CroppedDataset", "cub_protocol",
            "transfer_protocol"]
 
 
-def features_of(model: torch.nn.Module, images: torch.Tensor, kind: str) -> torch.Tensor:
-    """``(B, D)`` features of one batch from one forward pass of the backbone."""
-    if kind not in FEATURE_KINDS:
-        raise BadInputError(f"feature kind must be one of {FEATURE_KINDS}, got {kind!r}")
-    fmap = model.features((images - model.mean) / model.std)
-    if kind in ("gap", "avepool"):
-        if not model.has_cam:
-            raise BadInputError(f"'{kind}' features need a network with a global pooling head; {model.name} has FC "
-                                f"layers (use 'fc7')")
-        return fmap.amax((2, 3)) if model.head.pool == "max" else fmap.mean((2, 3))
-    if model.has_cam or not hasattr(model.head, "classifier"):
-        raise BadInputError(f"'fc7' features need an FC network (alexnet, vgg16), got {model.name}")
-    head = model.head
-    return head.classifier[:6](head.flatten(head.avgpool(head.pool5(fmap))))
-
-
-def _weights_hash(model: torch.nn.Module) -> str:
-    h = hashlib.sha256()
-    for k, v in model.state_dict().items():
-        h.update(k.encode())
-        h.update(v.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-@torch.inference_mode()
 def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device: str | torch.device = "cpu",
                      batch_size: int = 64, workers: int = 0, cache_dir: str | Path | None = None,
                      cache_key: str = "", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """``(features (N, D) float32, targets)`` of a dataset, in dataset order. With ``cache_dir``, the result is
-    stored under a key of the weights' hash, the feature kind, the dataset (class, root, split, fold, size), its
-    transform and ``cache_key`` (anything else that changes the images, e.g. crop boxes), and read back on the
-    next call: a rerun extracts nothing."""
-    model.eval().to(device)
-    path = None
-    if cache_dir is not None:
-        where = [type(dataset).__name__, getattr(dataset, "root", ""), getattr(dataset, "split", ""),
-                 getattr(dataset, "fold", ""), len(dataset), repr(getattr(dataset, "transform", ""))]
-        key = hashlib.sha256("|".join(map(str, [_weights_hash(model), kind, cache_key, *where])).encode()
-                             ).hexdigest()[:24]
-        path = Path(cache_dir) / f"{kind}-{key}.npz"
-        if path.exists():
-            data = np.load(path)
-            return data["features"], data["targets"]
-    feats, labels = [], []
-    for batch in tqdm(make_loader(dataset, batch_size, workers, device), desc=f"features {kind}",
-                      disable=not progress):
-        if batch.skipped:
-            raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}")
-        feats.append(features_of(model, batch.images.to(device), kind).float().cpu())
-        labels.append(batch.labels)
-    features = torch.cat(feats).numpy()
-    targets = np.asarray(getattr(dataset, "targets", torch.cat(labels).numpy()))
-    if path is not None:
-        buf = io.BytesIO()
-        np.savez(buf, features=features, targets=targets)
-        atomic_write_bytes(path, buf.getvalue())
-    return features, targets
+    """``(features (N, D) float32, targets)`` of a dataset, in dataset order: the model's named feature ``kind``
+    (:meth:`cam_lib.models.CAMNet.feature`). With ``cache_dir``, the result is cached (:func:`cam_lib.io.cached_arrays`)
+    under the weights' hash, the feature kind, the dataset (class, root, split, fold, size), its transform and
+    ``cache_key`` (anything else that changes the images, e.g. crop boxes): a rerun extracts nothing. The model is
+    left on its device and in its mode afterwards."""
+    if kind not in FEATURE_KINDS:
+        raise BadInputError(f"parameter kind={kind!r}: choose one of {', '.join(FEATURE_KINDS)}", param="kind")
+
+    @torch.inference_mode()
+    def compute() -> dict:
+        feats, labels = [], []
+        with evaluating(model, device):
+            for batch in tqdm(make_loader(dataset, batch_size, workers, device), desc=f"features {kind}",
+                              disable=not progress):
+                if batch.skipped:
+                    raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}")
+                feats.append(model.feature(batch.images.to(device), kind).float().cpu())
+                labels.append(batch.labels)
+        features = torch.cat(feats).numpy()
+        return {"features": features, "targets": np.asarray(getattr(dataset, "targets", torch.cat(labels).numpy()))}
+
+    if cache_dir is None:
+        out = compute()
+    else:
+        key = {"weights": weights_hash(model), "kind": kind, "cache_key": cache_key,
+               "dataset": [type(dataset).__name__, getattr(dataset, "root", ""), getattr(dataset, "split", ""),
+                           getattr(dataset, "fold", ""), len(dataset), repr(getattr(dataset, "transform", ""))]}
+        out = cached_arrays(cache_dir, kind, key, compute)
+    return out["features"], out["targets"]
 
 
 def svm_accuracy(train_x: np.ndarray, train_y: np.ndarray, test_x: np.ndarray, test_y: np.ndarray,
@@ -154,15 +129,16 @@ def _to_stored_frame(boxes: torch.Tensor, sizes: torch.Tensor, frame: int) -> to
 @torch.inference_mode()
 def cam_boxes(model, dataset, device="cpu", batch_size: int = 64, threshold: float = DEFAULT_THRESHOLD):
     """For every image: the top-1 class CAM box in the stored image's frame ``(N, 4)`` (the evaluated frame must
-    be a square resize, as :func:`cub_protocol` uses), and whether that box has IoU >= 0.5 with a ground-truth box
-    ``(N,)``. One forward pass per batch; stored sizes come with the batch, nothing is decoded twice."""
+    be a square resize, as :func:`cub_protocol` uses), and whether that box hits a ground-truth box ``(N,)`` (the
+    hit rule of :func:`cam_lib.metrics.box_hits`, IoU >= 0.5). One forward pass per batch; stored sizes come with
+    the batch, nothing is decoded twice. The model is left on its device and in its mode afterwards."""
     boxes, hits = [], []
-    for batch in make_loader(dataset, batch_size, 0, device):
-        out = localize_batch(model, batch.images.to(device), topk=1, threshold=threshold)
-        box = out.boxes[:, 0].cpu()
-        iou = box_iou(box[:, None], batch.gt_boxes)[:, 0]
-        hits.append(((iou >= 0.5) & batch.gt_valid).any(1))
-        boxes.append(_to_stored_frame(box, batch.sizes, batch.images.shape[-1]))
+    with evaluating(model, device):
+        for batch in make_loader(dataset, batch_size, 0, device):
+            out = localize_batch(model, batch.images.to(device), topk=1, threshold=threshold)
+            box = out.boxes[:, 0].cpu()
+            hits.append(box_hits(box, batch.gt_boxes, batch.gt_valid))
+            boxes.append(_to_stored_frame(box, batch.sizes, batch.images.shape[-1]))
     return torch.cat(boxes), torch.cat(hits)
 
 

@@ -1,20 +1,19 @@
 """Figures of the paper: CAMs overlaid on images with their boxes (Figs. 1, 3, 4, 6, 7).
 
-Rendering only: the maps and boxes come from :mod:`cam_lib.cam` and :mod:`cam_lib.boxes`.
+Rendering only: the maps and boxes come from :mod:`cam_lib.cam` and :mod:`cam_lib.boxes`. Figures are drawn on
+``matplotlib.figure.Figure`` objects, never through pyplot, so importing or calling this module leaves the
+process's matplotlib backend (a notebook kernel's inline backend included) as it was.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
+import torch
+from matplotlib.figure import Figure
+from matplotlib.patches import Rectangle
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import torch  # noqa: E402
-from matplotlib.patches import Rectangle  # noqa: E402
-
-from .io import atomic_write_bytes  # noqa: E402
+from .io import atomic_write_bytes
 
 PRED_COLOR, GT_COLOR = "#00ff66", "#ff3333"
 
@@ -41,12 +40,11 @@ def draw_cam(ax, image: torch.Tensor, cam_map: torch.Tensor | None = None, boxes
 
 
 def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Save a matplotlib figure as PNG atomically and close it."""
+    """Save a matplotlib figure as PNG atomically."""
     import io
 
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
-    plt.close(fig)
     return atomic_write_bytes(path, buf.getvalue())
 
 
@@ -54,7 +52,8 @@ def save_topk_overlay(path: str | Path, image: torch.Tensor, maps: torch.Tensor,
                       titles: list[str], gt_boxes=()) -> Path:
     """One row: the image with the top-1 box, then each of the ``k`` maps ``(k, H, W)`` with its box."""
     k = maps.shape[0]
-    fig, axes = plt.subplots(1, k + 1, figsize=(2.2 * (k + 1), 2.4))
+    fig = Figure(figsize=(2.2 * (k + 1), 2.4))
+    axes = fig.subplots(1, k + 1)
     draw_cam(axes[0], image, None, boxes[:1], gt_boxes, title=titles[0])
     for i in range(k):
         draw_cam(axes[i + 1], image, maps[i], boxes[i:i + 1], gt_boxes, title=titles[i])
@@ -71,7 +70,8 @@ def cam_grid(path: str | Path, images: torch.Tensor, maps: torch.Tensor | None, 
     (or None: images only, one row); ``boxes (R, N, 4)`` predicted boxes; ``gt_boxes[n]`` ground-truth boxes."""
     rows = 1 if maps is None else maps.shape[0]
     n = images.shape[0]
-    fig, axes = plt.subplots(rows, n, figsize=(2.0 * n, 2.2 * rows), squeeze=False)
+    fig = Figure(figsize=(2.0 * n, 2.2 * rows))
+    axes = fig.subplots(rows, n, squeeze=False)
     for r in range(rows):
         for i in range(n):
             draw_cam(axes[r][i], images[i], None if maps is None else maps[r, i],
@@ -86,7 +86,8 @@ def bar_chart(path: str | Path, df, x: str, y: str, hue: str, title: str) -> Pat
     """A seaborn bar chart of ``df`` (one bar per ``x`` and ``hue``), saved as PNG."""
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(max(5.0, 0.9 * df[x].nunique() + 2), 3.4))
+    fig = Figure(figsize=(max(5.0, 0.9 * df[x].nunique() + 2), 3.4))
+    ax = fig.subplots()
     sns.barplot(data=df, x=x, y=y, hue=hue, ax=ax)
     ax.set_title(title, fontsize=10)
     ax.tick_params(axis="x", rotation=20)
@@ -99,7 +100,8 @@ def line_chart(path: str | Path, df, x: str, y: str, hue: str, title: str) -> Pa
     """A seaborn line chart (one line per ``hue``), saved as PNG."""
     import seaborn as sns
 
-    fig, ax = plt.subplots(figsize=(6, 3.4))
+    fig = Figure(figsize=(6, 3.4))
+    ax = fig.subplots()
     sns.lineplot(data=df, x=x, y=y, hue=hue, marker="o", ax=ax)
     ax.set_title(title, fontsize=10)
     return save_figure(fig, path)

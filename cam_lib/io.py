@@ -1,17 +1,21 @@
-"""Atomic file writes: a crash or Ctrl-C never leaves a half-written result, JSON or checkpoint behind."""
+"""Files: atomic writes (a crash or Ctrl-C never leaves a half-written result, JSON or checkpoint behind), checkpoint
+loading, and THE cache scheme of evaluations and features: a result is stored under a file named by the hash of
+everything it depends on (:func:`content_hash`, the network's weights included via :func:`weights_hash`), so a
+rerun with the same inputs reads it back and a changed input never reads a stale one."""
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import os
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 
 def file_sha256(path: str | Path) -> str:
     """sha256 hex digest of a file, read in 1 MiB chunks (checkpoints can be large)."""
-    import hashlib
-
     h = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
@@ -72,3 +76,47 @@ def load_checkpoint(model, path: str | Path, strict: bool = True):
     except RuntimeError as e:
         raise BadInputError(f"{path}: does not match the model ({e})") from None
     return model
+
+
+def weights_hash(model) -> str:
+    """sha256 (16 hex digits) of a network's weights: every tensor of its state dict, names and bytes."""
+    h = hashlib.sha256()
+    for name, tensor in model.state_dict().items():
+        h.update(name.encode())
+        h.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def content_hash(key: dict) -> str:
+    """sha256 (24 hex digits) of a JSON-able ``key`` (sorted keys; anything else by its ``str``)."""
+    return hashlib.sha256(json.dumps(key, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def cache_path(folder: str | Path, name: str, key: dict, suffix: str) -> Path:
+    """``folder/<name>-<content_hash(key)><suffix>``: where a result depending on ``key`` is cached."""
+    return Path(folder) / f"{name}-{content_hash(key)}{suffix}"
+
+
+def cached_json(folder: str | Path, name: str, key: dict, compute: Callable[[], dict]) -> dict:
+    """``compute()`` (a JSON-able dict), cached as JSON under ``key`` (see :func:`cache_path`)."""
+    path = cache_path(folder, name, key, ".json")
+    if path.exists():
+        return json.loads(path.read_text())
+    result = compute()
+    atomic_write_json(path, result)
+    return result
+
+
+def cached_arrays(folder: str | Path, name: str, key: dict, compute: Callable[[], dict]) -> dict:
+    """``compute()`` (a dict of numpy arrays), cached as ``.npz`` under ``key`` (see :func:`cache_path`)."""
+    import numpy as np
+
+    path = cache_path(folder, name, key, ".npz")
+    if path.exists():
+        with np.load(path) as data:
+            return {k: data[k] for k in data.files}
+    result = compute()
+    buf = io.BytesIO()
+    np.savez(buf, **result)
+    atomic_write_bytes(path, buf.getvalue())
+    return result

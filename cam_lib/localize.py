@@ -2,25 +2,29 @@
 
 :func:`localize_batch` turns one batch into ranked (class, box) guesses and the ground-truth class's map, from
 ONE forward pass for CAM (the top-k maps and the ground-truth map are one matrix product on the same features).
-:func:`evaluate` streams a dataset through it into the metrics of :mod:`cam_lib.metrics`.
+:func:`evaluate` streams a dataset through it into the metrics of :mod:`cam_lib.metrics` and returns a typed
+:class:`Evaluation` (``to_json`` / ``from_json`` for caches and files).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
 from .boxes import DEFAULT_THRESHOLD, boxes_from_maps, heuristic_guesses
-from .cam import class_activation_maps, merge_ten_crop_maps, normalize_maps, ten_crops, upsample_maps
+from .cam import compute_cams
+from .data.common import Skipped
 from .errors import BadInputError
 from .metrics import ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, threshold_grid
+from .models import evaluating
 from .saliency import backprop_saliency
 
 METHODS = ("cam", "backprop")
 
-__all__ = ["METHODS", "Localization", "localize_batch", "evaluate", "evaluate_heuristic"]
+__all__ = ["METHODS", "Localization", "Evaluation", "HeuristicEvaluation", "localize_batch", "evaluate",
+           "evaluate_heuristic"]
 
 
 @dataclass
@@ -35,51 +39,80 @@ class Localization:
     gt_boxes: torch.Tensor | None   # (B, 4) its box
 
 
-def _check_targets(targets: torch.Tensor, num_classes: int) -> None:
-    if targets.numel() and (int(targets.min()) < 0 or int(targets.max()) >= num_classes):
-        bad = targets[(targets < 0) | (targets >= num_classes)][0].item()
-        raise BadInputError(f"class index {bad} out of range for a model with {num_classes} classes")
+def _float_keys(d: dict) -> dict[float, float]:
+    return {float(k): float(v) for k, v in d.items()}
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What :func:`evaluate` measures on one dataset: fractions in [0, 1] (Tables 1 and 2).
+
+    ``maxboxacc`` is MaxBoxAccV2's detail: ``per_iou`` and ``best_threshold`` map each IoU threshold (a float) to
+    its accuracy and to the CAM threshold that reaches it. ``skipped``: the images left out, each with its reason.
+    """
+
+    n: int
+    top1_cls_err: float
+    top5_cls_err: float
+    top1_loc_err: float
+    top5_loc_err: float
+    gt_known_loc_acc: float
+    maxboxacc_v2: float
+    per_iou: dict[float, float] = field(default_factory=dict)
+    best_threshold: dict[float, float] = field(default_factory=dict)
+    skipped: tuple[Skipped, ...] = ()
+
+    def to_json(self) -> dict:
+        """A JSON-safe dict (IoU thresholds as strings, skipped images as ``{"index", "file", "reason"}``)."""
+        out = asdict(self)
+        out["per_iou"] = {str(k): v for k, v in self.per_iou.items()}
+        out["best_threshold"] = {str(k): v for k, v in self.best_threshold.items()}
+        out["skipped"] = [{"index": s.index, "file": str(s.path), "reason": s.reason} for s in self.skipped]
+        return out
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Evaluation":
+        """The inverse of :meth:`to_json` (keys back to floats, skipped back to :class:`Skipped`)."""
+        return cls(**{**data, "per_iou": _float_keys(data["per_iou"]),
+                      "best_threshold": _float_keys(data["best_threshold"]),
+                      "skipped": tuple(Skipped(s["index"], s["file"], s["reason"]) for s in data["skipped"])})
+
+
+@dataclass(frozen=True)
+class HeuristicEvaluation:
+    """Table 3: top-5 localization error of the plain top-5 guesses and of the tight/loose heuristic."""
+
+    n: int
+    plain_top5_loc_err: float
+    heuristic_top5_loc_err: float
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "HeuristicEvaluation":
+        return cls(**data)
 
 
 def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
                    threshold: float = DEFAULT_THRESHOLD, targets: torch.Tensor | None = None,
-                   method: str = "cam", crop_size: int | None = None) -> Localization:
+                   method: str = "cam", frame: str = "resize", crop_size: int | None = None) -> Localization:
     """Top-``topk`` classes with their maps and boxes, plus the ground-truth class's map and box if ``targets``.
 
-    ``method="cam"``: one forward pass, no backward pass. ``method="backprop"``: one forward pass and one
-    backward pass per map (the baseline of Table 2). ``crop_size``: evaluate ten crops of that size of the
-    (square) images, as the official CAM code does (images resized to 256x256, 224 crops)."""
+    ``method="cam"``: one forward pass, no backward pass (:func:`cam_lib.cam.compute_cams`: the top-k maps and the
+    ground-truth map are one matrix product on the same features). ``method="backprop"``: one forward pass and one
+    backward pass per map (the baseline of Table 2). ``frame="ten_crop"``: ten ``crop_size`` crops of the (square)
+    images, as the official CAM code does (images resized to 256x256, 224 crops)."""
     if method not in METHODS:
-        raise BadInputError(f"method must be one of {METHODS}, got {method!r}")
-    if crop_size is not None and method != "cam":
-        raise BadInputError("ten-crop evaluation is implemented for CAM (method='cam')")
+        raise BadInputError(f"parameter method={method!r}: choose one of {', '.join(METHODS)}", param="method")
+    if frame == "ten_crop" and method != "cam":
+        raise BadInputError("parameter frame='ten_crop' is implemented for CAM (method='cam')", param="frame")
+    k = min(topk, model.num_classes)
     if method == "cam":
-        with torch.inference_mode():
-            weights = model.cam_weights  # TypeError for FC networks
-            if crop_size is None:
-                logits, fmap = model.forward_features(images)
-            else:  # the official 10-crop protocol: average the crops' logits, merge their maps onto the image
-                crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
-                logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
-            k = min(topk, logits.shape[1])
-            classes = logits.topk(k, dim=1).indices
-            if targets is not None:
-                _check_targets(targets, logits.shape[1])
-                classes = torch.cat([classes, targets.to(classes.device)[:, None]], dim=1)
-            if crop_size is None:
-                maps = upsample_maps(class_activation_maps(fmap, weights, classes), images.shape[-2:])
-            else:
-                crop_maps = upsample_maps(class_activation_maps(fmap, weights, classes.repeat_interleave(10, 0)),
-                                          (crop_size, crop_size))
-                maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]),
-                                           images.shape[-1])
-            maps = normalize_maps(maps)
+        out = compute_cams(model, images, k, extra=targets, frame=frame, crop_size=crop_size)
     else:
-        k = min(topk, model.num_classes)
-        if targets is not None:
-            _check_targets(targets, model.num_classes)
         out = backprop_saliency(model, images, k, extra=targets)   # one forward pass, one backward per map
-        logits, classes, maps = out.logits, out.classes, out.maps
+    logits, classes, maps = out.logits, out.classes, out.maps
     boxes = boxes_from_maps(maps, threshold)
     if targets is None:
         return Localization(logits, classes, maps, boxes, None, None)
@@ -88,59 +121,58 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
 
 def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str = "cam",
              threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01,
-             progress: bool = True, on_batch=None, crop_size: int | None = None) -> dict:
-    """Stream a labelled dataset through :func:`localize_batch`; returns fractions in [0, 1]:
-    ``n``, ``top1_cls_err``, ``top5_cls_err``, ``top1_loc_err``, ``top5_loc_err``, ``gt_known_loc_acc``,
-    ``maxboxacc_v2`` (and ``maxboxacc_v2_detail``), plus ``skipped`` (a list of
-    :class:`~cam_lib.data.common.Skipped`). ``on_batch(batch, localization)`` is called after each batch."""
+             progress: bool = True, on_batch=None, frame: str = "resize") -> Evaluation:
+    """Stream a labelled dataset through :func:`localize_batch` into an :class:`Evaluation`. ``on_batch(batch,
+    localization)`` is called after each batch. The model is left on its device and in its mode afterwards."""
     device = torch.device(device)
-    model.eval().to(device)
     cls_err, loc_err = ClassificationError((1, min(5, model.num_classes))), LocalizationError()
     gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(threshold_grid(cam_step))
     skipped, n = [], 0
-    for batch in tqdm(loader, desc=f"localize ({method})", unit="batch", disable=not progress):
-        skipped.extend(batch.skipped)
-        if len(batch.labels) == 0:
-            continue
-        images = batch.images.to(device, non_blocking=True)
-        targets = batch.labels.to(device)
-        out = localize_batch(model, images, topk=topk, threshold=threshold, targets=targets, method=method,
-                             crop_size=crop_size)
-        cls_err.update(out.logits, targets)
-        loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
-        gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
-        maxbox.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
-        n += len(targets)
-        if on_batch is not None:
-            on_batch(batch, out)
+    with evaluating(model, device):
+        for batch in tqdm(loader, desc=f"localize ({method})", unit="batch", disable=not progress):
+            skipped.extend(batch.skipped)
+            if len(batch.labels) == 0:
+                continue
+            images = batch.images.to(device, non_blocking=True)
+            targets = batch.labels.to(device)
+            out = localize_batch(model, images, topk=topk, threshold=threshold, targets=targets, method=method,
+                                 frame=frame)
+            cls_err.update(out.logits, targets)
+            loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
+            gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
+            maxbox.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
+            n += len(targets)
+            if on_batch is not None:
+                on_batch(batch, out)
     if n == 0:
         raise BadInputError(f"no images were evaluated ({len(skipped)} skipped)")
     cls, loc, box = cls_err.compute(), loc_err.compute(), maxbox.compute()
-    return {"n": n, "top1_cls_err": cls["top1_cls_err"], "top5_cls_err": list(cls.values())[-1],
-            "top1_loc_err": loc["top1_loc_err"], "top5_loc_err": loc["top5_loc_err"],
-            **gt_known.compute(), "maxboxacc_v2": box["maxboxacc"], "maxboxacc_v2_detail": box,
-            "skipped": skipped}
+    return Evaluation(n=n, top1_cls_err=cls["top1_cls_err"], top5_cls_err=cls[f"top{cls_err.topk[-1]}_cls_err"],
+                      top1_loc_err=loc["top1_loc_err"], top5_loc_err=loc["top5_loc_err"],
+                      gt_known_loc_acc=gt_known.compute()["gt_known_loc_acc"], maxboxacc_v2=box["maxboxacc"],
+                      per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped))
 
 
 def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
-                       threshold: float = DEFAULT_THRESHOLD, progress: bool = True) -> dict:
+                       threshold: float = DEFAULT_THRESHOLD, progress: bool = True) -> HeuristicEvaluation:
     """Table 3: top-5 localization error of the plain top-5 (class, box) guesses and of the tight/loose heuristic
-    (:func:`cam_lib.boxes.heuristic_guesses`), both from the same forward pass and the same top-3 CAMs."""
+    (:func:`cam_lib.boxes.heuristic_guesses`), both from the same forward pass and the same top-3 CAMs. The model
+    is left on its device and in its mode afterwards."""
     device = torch.device(device)
-    model.eval().to(device)
     if model.num_classes < 3:
         raise BadInputError(f"the heuristic needs >= 3 classes; {model.name} has {model.num_classes}")
     plain, heuristic, n = LocalizationError(), LocalizationError(), 0
-    for batch in tqdm(loader, desc="localize (heuristic)", unit="batch", disable=not progress):
-        if len(batch.labels) == 0:
-            continue
-        targets = batch.labels.to(device)
-        out = localize_batch(model, batch.images.to(device), topk=5, threshold=threshold)
-        plain.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
-        classes, boxes = heuristic_guesses(out.classes[:, :3], out.maps[:, :3])
-        heuristic.update(classes, boxes, targets, batch.gt_boxes, batch.gt_valid)
-        n += len(targets)
+    with evaluating(model, device):
+        for batch in tqdm(loader, desc="localize (heuristic)", unit="batch", disable=not progress):
+            if len(batch.labels) == 0:
+                continue
+            targets = batch.labels.to(device)
+            out = localize_batch(model, batch.images.to(device), topk=5, threshold=threshold)
+            plain.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
+            classes, boxes = heuristic_guesses(out.classes[:, :3], out.maps[:, :3])
+            heuristic.update(classes, boxes, targets, batch.gt_boxes, batch.gt_valid)
+            n += len(targets)
     if n == 0:
         raise BadInputError("no images were evaluated")
-    return {"n": n, "plain_top5_loc_err": plain.compute()["top5_loc_err"],
-            "heuristic_top5_loc_err": heuristic.compute()["top5_loc_err"]}
+    return HeuristicEvaluation(n=n, plain_top5_loc_err=plain.compute()["top5_loc_err"],
+                               heuristic_top5_loc_err=heuristic.compute()["top5_loc_err"])

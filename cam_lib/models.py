@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
+from contextlib import contextmanager
 from collections.abc import Callable, Sequence
 from functools import partial
 from types import MappingProxyType
@@ -37,6 +38,7 @@ from torchvision.models.vgg import make_layers as vgg_make_layers
 
 from cam_lib.errors import BadInputError, WeightsUnavailableError
 
+FEATURE_KINDS = ("gap", "avepool", "fc7")   # the features of Table 5 (CAMNet.feature)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 _HALF = (0.5, 0.5, 0.5)  # (x - 0.5) / 0.5: timm's tf_ models and torchvision's pretrained GoogLeNet
@@ -120,6 +122,24 @@ class CAMNet(nn.Module):
     @property
     def num_classes(self) -> int:
         return [m for m in self.head.modules() if isinstance(m, nn.Linear)][-1].out_features
+
+    def feature(self, x: torch.Tensor, kind: str) -> torch.Tensor:
+        """``(B, D)`` named features of one batch (Tables 4 and 5), from one pass of the backbone: ``gap`` / ``avepool``
+        (the pooled last-conv map that feeds a global-pooling head: GAP networks, and GoogLeNet whose 7 x 7 average
+        pool is a GAP) or ``fc7`` (the second FC layer after its ReLU, in AlexNet and VGG16)."""
+        if kind not in FEATURE_KINDS:
+            raise BadInputError(f"parameter kind={kind!r}: choose one of {', '.join(FEATURE_KINDS)}", param="kind")
+        fmap = self.features((x - self.mean) / self.std)
+        if kind in ("gap", "avepool"):
+            if not isinstance(self.head, GlobalPoolLinear):
+                raise BadInputError(f"parameter kind={kind!r}: features of a global pooling head; {self.name} has FC layers "
+                                    "(use 'fc7')", param="kind")
+            return fmap.amax((2, 3)) if self.head.pool == "max" else fmap.mean((2, 3))
+        if not isinstance(self.head, nn.Sequential) or "classifier" not in self.head._modules:
+            raise BadInputError(f"parameter kind='fc7': features of an FC network (alexnet, vgg16), got {self.name}",
+                                param="kind")
+        head = self.head
+        return head.classifier[:6](head.flatten(head.avgpool(head.pool5(fmap))))
 
     def param_groups(self, lr: float, new_lr: float) -> list[dict]:
         """Optimizer groups: backbone parameters at ``lr``, ``new_modules``' at ``new_lr``; empty groups left out."""
@@ -519,10 +539,48 @@ _BUILDERS: MappingProxyType[str, Callable[[str, int, bool, float], CAMNet]] = Ma
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
 
 
+def check_model_name(name: str, param: str = "model") -> str:
+    """``name`` if it is in the registry, else :class:`BadInputError` naming ``param`` and the valid names."""
+    if name not in _BUILDERS:
+        raise BadInputError(f"parameter {param}={name!r} is not in the registry; choose one of {', '.join(MODEL_NAMES)}",
+                            param=param)
+    return name
+
+
+def resolve_device(name: str | torch.device = "auto", param: str = "device") -> torch.device:
+    """``auto`` (CUDA when available, else the CPU), or a torch device that exists on this machine."""
+    if isinstance(name, torch.device):
+        device = name
+    elif name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    else:
+        try:
+            device = torch.device(name)
+        except (RuntimeError, TypeError):
+            raise BadInputError(f"parameter {param}={name!r} is not a torch device", param=param) from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise BadInputError(f"parameter {param}={str(name)!r}: CUDA is not available on this machine", param=param)
+    return device
+
+
+@contextmanager
+def evaluating(model: nn.Module, device: torch.device | str | None = None):
+    """Run ``model`` in eval mode on ``device`` inside the block, and leave it where it was found afterwards (its
+    device and its train/eval mode, restored in ``finally``), as torchcam's extractors do with their hooks."""
+    was_training = model.training
+    param = next(model.parameters(), None)
+    home = param.device if param is not None else None
+    try:
+        yield model.eval() if device is None else model.eval().to(device)
+    finally:
+        if home is not None and device is not None:
+            model.to(home)
+        model.train(was_training)
+
+
 def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, width: float = 1.0) -> CAMNet:
     """Build one of ``MODEL_NAMES``; pretrained loads ImageNet weights (backbone only for the GAP variants)."""
-    if name not in _BUILDERS:
-        raise BadInputError(f"name: unknown model {name!r}; valid names: {', '.join(MODEL_NAMES)}")
+    check_model_name(name, "name")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise BadInputError(f"num_classes must be an integer >= 1, got {num_classes!r}")
     if not 0 < width <= 1:

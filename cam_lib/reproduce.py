@@ -47,8 +47,9 @@ def parse_value(text: str):
 
 def _sources_hash() -> str:
     h = hashlib.sha256()
-    for p in sorted(Path(__file__).resolve().parent.rglob("*.py")):
-        h.update(p.name.encode())
+    package = Path(__file__).resolve().parent
+    for p in sorted(package.rglob("*.py")):
+        h.update(str(p.relative_to(package)).encode())
         h.update(p.read_bytes())
     return h.hexdigest()
 
@@ -123,7 +124,7 @@ def reproduce(params: dict, results: str | Path = "results", checkpoints: str | 
     if only:
         unknown = set(only) - {b.stem for b in books}
         if unknown:
-            raise BadInputError(f"--only {sorted(unknown)}: no such notebook in {folder}")
+            raise BadInputError(f"parameter only={sorted(unknown)}: no such notebook in {folder}", param="only")
     sources, upstream, records = _sources_hash(), hashlib.sha256(), []
     for i, book in enumerate(books, 1):
         upstream.update(book.read_bytes())

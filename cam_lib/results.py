@@ -3,20 +3,21 @@
 
 Every table is written twice, atomically: ``results/tables/tableN.csv`` (read it with
 ``pandas.read_csv(path, comment="#")``: the header lines start with ``#``) and ``tableN.md``; both carry the
-header of :func:`cam_lib.series.environment` (data, profile, hardware, versions, seed, commit). Values are
+header of :func:`cam_lib.series.setups.environment` (data, profile, hardware, versions, seed, commit). Values are
 percentages, as in the paper; ``diff`` is ours minus the paper's.
 """
 
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .io import atomic_write_text
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "comparison",
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "TableRow", "comparison",
            "write_table", "read_table", "markdown", "claims", "check_table", "write_index"]
 
 # Paper numbers (Zhou et al. 2016), in percent. Keys are our registry names where we run the row.
@@ -74,10 +75,29 @@ def paper_table5(feature: str, dataset: str) -> float:
     return PAPER_TABLE5[feature][1][PAPER_TABLE5_DATASETS.index(name)]
 
 
-def comparison(rows: list[dict]) -> pd.DataFrame:
-    """A table from rows with at least ``row``, ``metric``, ``ours`` and ``paper`` (percent; NaN where a side has
-    no number), adding ``diff = ours - paper``."""
-    df = pd.DataFrame(rows)
+@dataclass(frozen=True)
+class TableRow:
+    """One row of a results table: what it is (``labels``, e.g. ``{"row": "GoogLeNet-GAP", "model": ...}``, in
+    column order), the metric, our value and the paper's (percent; NaN where a side has no number)."""
+
+    labels: dict[str, str]
+    metric: str
+    ours: float
+    paper: float
+
+    def to_json(self) -> dict:
+        return {**self.labels, "metric": self.metric, "ours": float(self.ours), "paper": float(self.paper)}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "TableRow":
+        labels = {k: v for k, v in data.items() if k not in ("metric", "ours", "paper", "diff")}
+        return cls(labels, data["metric"], float(data["ours"]), float(data["paper"]))
+
+
+def comparison(rows: list[TableRow]) -> pd.DataFrame:
+    """A table from :class:`TableRow` s (columns: the labels, ``metric``, ``ours``, ``paper``), adding
+    ``diff = ours - paper``."""
+    df = pd.DataFrame([r.to_json() for r in rows])
     for col in ("ours", "paper"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df["diff"] = df["ours"] - df["paper"]

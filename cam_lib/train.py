@@ -33,7 +33,8 @@ from .data import build_dataset, collate
 from .data.common import eval_transform, train_transform
 from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text
-from .models import MODEL_NAMES, build_model
+from .metrics.classification import topk_wrong
+from .models import build_model, check_model_name, resolve_device
 
 EVAL_SPLIT = {"imagenet": "val", "cub": "test"}   # every other dataset: "test"
 
@@ -126,10 +127,9 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
     """Train ``model`` on ``data`` (its train split), evaluating top-1/top-5 on its eval split each epoch.
     Writes ``out/checkpoint.pt`` (every epoch, atomically), ``out/log.csv`` and ``out/model.pt`` (final weights).
     Returns the last epoch's log row."""
-    if model not in MODEL_NAMES:
-        raise BadInputError(f"--model {model!r} is not in the registry; choose one of {', '.join(MODEL_NAMES)}")
+    check_model_name(model)
     if recipe not in RECIPES:
-        raise BadInputError(f"--recipe {recipe!r}: choose one of {', '.join(RECIPES)}")
+        raise BadInputError(f"parameter recipe={recipe!r}: choose one of {', '.join(RECIPES)}", param="recipe")
     fields = set(Recipe.__dataclass_fields__)
     bad = set(overrides or {}) - fields
     if bad:
@@ -137,24 +137,25 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
     rec = replace(RECIPES[recipe], **{k: v for k, v in (overrides or {}).items() if v is not None})
     for name in ("epochs", "batch_size", "image_size", "step_size"):
         if getattr(rec, name) < 1:
-            raise BadInputError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(rec, name)}")
+            raise BadInputError(f"parameter {name}={getattr(rec, name)!r}: must be >= 1", param=name)
     if rec.lr <= 0 or rec.new_lr <= 0:
         raise BadInputError(f"learning rates must be > 0, got lr={rec.lr}, new_lr={rec.new_lr}")
     if rec.optimizer not in OPTIMIZERS:
-        raise BadInputError(f"--optimizer {rec.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}")
+        raise BadInputError(f"parameter optimizer={rec.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}",
+                            param="optimizer")
     if rec.schedule not in SCHEDULES:
-        raise BadInputError(f"--schedule {rec.schedule!r}: choose one of {', '.join(SCHEDULES)}")
+        raise BadInputError(f"parameter schedule={rec.schedule!r}: choose one of {', '.join(SCHEDULES)}",
+                            param="schedule")
     if not 0 <= rec.warmup <= rec.epochs:
-        raise BadInputError(f"--warmup must be in [0, epochs={rec.epochs}], got {rec.warmup}")
+        raise BadInputError(f"parameter warmup={rec.warmup!r}: must be in [0, epochs={rec.epochs}]", param="warmup")
 
     rank, world, local_rank = _dist_info()
-    if device == "auto":
-        device = f"cuda:{local_rank}" if torch.cuda.is_available() else "cpu"
-    dev = torch.device(device)
+    dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
     if world > 1 and not dist.is_initialized():
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
     if rec.batch_size % world:
-        raise BadInputError(f"--batch-size {rec.batch_size} is not divisible by the {world} processes")
+        raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
+                            param="batch_size")
     out = Path(out)
     torch.manual_seed(seed)
     np.random.seed(seed)
@@ -263,9 +264,8 @@ def evaluate_classification(model: torch.nn.Module, loader, device: torch.device
     counts = torch.zeros(3, device=device)
     for batch in loader:
         logits = model(batch.images.to(device))
-        top = logits.topk(k, 1).indices
-        hit = top == batch.labels.to(device)[:, None]
-        counts += torch.stack([(~hit[:, 0]).sum(), (~hit.any(1)).sum(), torch.tensor(len(hit), device=device)])
+        wrong = topk_wrong(logits, batch.labels.to(device), (1, k))
+        counts += torch.cat([wrong, torch.tensor([len(logits)], device=device)])
     counts = _reduce(counts, world)
     n = float(counts[2].clamp_min(1))
     return {"top1_err": float(counts[0]) / n, "top5_err": float(counts[1]) / n}

@@ -3,8 +3,8 @@
 import pytest
 import torch
 
-from cam_lib.boxes import (box_iou, boxes_from_maps, component_boxes, heuristic_guesses, largest_component_box,
-                           pad_boxes)
+from cam_lib.boxes import (box_iou, boxes_from_maps, check_boxes_tensor, component_boxes, heuristic_guesses,
+                           largest_component_box, pad_boxes)
 from cam_lib.errors import BadInputError
 
 
@@ -136,3 +136,19 @@ def test_batched_boxes_equal_one_map_at_a_time():
             boxes, _ = component_boxes(mask)
             expected = boxes.tolist() if len(boxes) else [[0, 0, 13, 8]]
             assert everything[i][j].tolist() == expected
+
+
+def test_box_checker_accepts_inclusive_boxes_and_names_the_first_bad_one():
+    check_boxes_tensor("boxes", torch.tensor([[0, 0, 0, 0], [2, 3, 9, 3]]))     # one-pixel and one-row boxes
+    check_boxes_tensor("boxes", torch.zeros(0, 4))
+    bad = torch.tensor([[[0.0, 0.0, 5.0, 5.0], [1.0, 2.0, 3.0, 1.0]]])           # y1 < y0
+    with pytest.raises(BadInputError, match=r"^gt_boxes\[0, 1\] = \[1.0, 2.0, 3.0, 1.0\] is not an inclusive box"):
+        check_boxes_tensor("gt_boxes", bad)
+    check_boxes_tensor("gt_boxes", bad, torch.tensor([[True, False]]))           # invalid rows may hold anything
+    for value in (float("nan"), float("inf"), -float("inf")):
+        with pytest.raises(BadInputError, match=r"boxes\[1\] = "):
+            check_boxes_tensor("boxes", torch.tensor([[0.0, 0.0, 1.0, 1.0], [0.0, value, 1.0, 1.0]]))
+    with pytest.raises(BadInputError, match=r"boxes must be a tensor of boxes \(\.\.\., 4\)"):
+        check_boxes_tensor("boxes", torch.zeros(2, 3))
+    with pytest.raises(BadInputError, match="validity mask of gt_boxes"):
+        check_boxes_tensor("gt_boxes", bad, torch.tensor([True, False]))

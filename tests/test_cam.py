@@ -144,7 +144,7 @@ def test_localize_batch_ten_crop_averages_logits_over_crops():
 
     model = TinyGAP().eval()
     x = torch.rand(2, 3, 36, 36)
-    out = localize_batch(model, x, topk=3, crop_size=32, targets=torch.tensor([1, 2]))
+    out = localize_batch(model, x, topk=3, frame="ten_crop", crop_size=32, targets=torch.tensor([1, 2]))
     torch.testing.assert_close(out.logits, model(ten_crops(x, 32)).view(2, 10, -1).mean(1))
     assert out.maps.shape == (2, 3, 36, 36) and out.gt_maps.shape == (2, 36, 36) and model.calls == 2
 
@@ -157,3 +157,46 @@ def test_localize_batch_backprop_uses_one_forward_pass_for_topk_and_ground_truth
     assert out.classes.shape == (2, 3) and out.gt_maps.shape == (2, 32, 32)
     ref = backprop_saliency(model, x, torch.tensor([4, 0]))
     torch.testing.assert_close(out.gt_maps, ref.maps[:, 0])
+
+
+def _batches(n=2, size=32, classes=6):
+    from cam_lib.data.common import Batch
+
+    g = torch.Generator().manual_seed(1)
+    for _ in range(n):
+        yield Batch(images=torch.rand(2, 3, size, size, generator=g), labels=torch.randint(0, classes, (2,), generator=g),
+                    gt_boxes=torch.tensor([[[2.0, 3.0, 20.0, 25.0]], [[0.0, 0.0, 31.0, 31.0]]], dtype=torch.float64),
+                    gt_valid=torch.ones(2, 1, dtype=torch.bool), indices=torch.arange(2),
+                    sizes=torch.full((2, 2), size))
+
+
+@pytest.mark.parametrize("mode", ["train", "eval"])
+def test_evaluate_leaves_the_model_where_it_found_it(mode, monkeypatch):
+    """torchcam's rule: a function that uses the caller's model restores its device and train/eval mode."""
+    from cam_lib.localize import Evaluation, evaluate, evaluate_heuristic
+    from cam_lib.models import build_model
+
+    model = build_model("googlenet_gap", num_classes=6, width=0.125).train(mode == "train")
+    moves = []
+    real_to = torch.nn.Module.to
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moves.append(a) or real_to(self, *a, **k))
+    seen = []
+    ev = evaluate(model, list(_batches()), "cpu", progress=False, on_batch=lambda b, out: seen.append(model.training))
+    assert seen == [False, False]                          # evaluated in eval mode ...
+    assert model.training == (mode == "train")             # ... and handed back in the caller's mode
+    assert {p.device.type for p in model.parameters()} == {"cpu"} and moves[-1] == (torch.device("cpu"),)
+    assert Evaluation.from_json(ev.to_json()) == ev        # typed result, JSON round trip keeps float keys
+    assert set(ev.best_threshold) == {0.3, 0.5, 0.7}
+    evaluate_heuristic(model, list(_batches()), "cpu", progress=False)
+    assert model.training == (mode == "train")
+
+
+def test_compute_cams_ten_crop_frame_matches_localize_and_checks_its_arguments():
+    model = TinyGAP().eval()
+    x = torch.rand(2, 3, 36, 36)
+    out = compute_cams(model, x, "top1", frame="ten_crop", crop_size=32)
+    assert out.maps.shape == (2, 1, 36, 36) and model.calls == 1
+    with pytest.raises(BadInputError, match="parameter frame='tencrop'"):
+        compute_cams(model, x, frame="tencrop")
+    with pytest.raises(BadInputError, match="square"):
+        compute_cams(model, torch.rand(1, 3, 36, 40), frame="ten_crop", crop_size=32)

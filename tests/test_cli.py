@@ -16,6 +16,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 
 from cam_lib.cli import RESULT_KEYS, main
+from cam_lib.errors import BadInputError
 
 from conftest import write_imagenet
 
@@ -160,6 +161,22 @@ def test_bad_input_gives_clear_errors(imagenet_folder, tmp_path, capsys):
     assert rc == 2 and "no CAM" in err and "--method backprop" in err
     rc, err = _run(base + ["--root", str(imagenet_folder), "--threshold", "1.2"], capsys)
     assert rc == 2 and "--threshold" in err
+    if not torch.cuda.is_available():
+        rc, err = _run(base + ["--root", str(imagenet_folder), "--device", "cuda:7"], capsys)
+        assert rc == 2 and "error: --device 'cuda:7': CUDA is not available" in err
+
+
+def test_library_errors_name_parameters_and_the_cli_names_flags(imagenet_folder, tmp_path):
+    """One rule: the library says ``parameter epochs=0``, the command line ``--epochs 0``."""
+    from cam_lib.cli import flag_message
+    from cam_lib.train import train
+
+    with pytest.raises(BadInputError, match="parameter epochs=0: must be >= 1") as info:
+        train("nin", "imagenet", imagenet_folder, tmp_path, overrides={"epochs": 0})
+    assert flag_message(info.value) == "--epochs 0: must be >= 1"
+    assert flag_message(BadInputError("parameter batch_size=3: not divisible", param="batch_size")) == \
+        "--batch-size 3: not divisible"
+    assert flag_message(BadInputError("x.jpg: cannot decode")) == "x.jpg: cannot decode"
 
 
 def test_skip_bad_counts_bad_files_in_the_json(tmp_path, capsys):

@@ -5,13 +5,12 @@ import numpy as np
 import pytest
 import torch
 
-import cam_lib.features as features
 from cam_lib.data import CUB200
 from cam_lib.data.common import eval_transform
 from cam_lib.data.synthetic import build
 from cam_lib.errors import BadInputError
-from cam_lib.features import _to_stored_frame, cub_protocol, extract_features, features_of, svm_accuracy
-from cam_lib.models import build_model
+from cam_lib.features import _to_stored_frame, cub_protocol, extract_features, svm_accuracy
+from cam_lib.models import CAMNet, build_model
 
 
 @pytest.fixture(scope="module")
@@ -23,20 +22,20 @@ def test_feature_kinds_shapes_and_meaning():
     x = torch.rand(2, 3, 224, 224)
     with torch.no_grad():
         gap_net = build_model("googlenet_gap", num_classes=5, width=0.125).eval()
-        f = features_of(gap_net, x, "gap")
+        f = gap_net.feature(x, "gap")
         assert f.shape == (2, 128)
         torch.testing.assert_close(gap_net.head.fc(f), gap_net(x))       # the feature feeds the classifier
-        assert features_of(build_model("googlenet", width=0.125).eval(), x, "avepool").shape == (2, 128)
+        assert build_model("googlenet", width=0.125).eval().feature(x, "avepool").shape == (2, 128)
         alex = build_model("alexnet", num_classes=5, width=0.125).eval()
-        fc7 = features_of(alex, x, "fc7")
+        fc7 = alex.feature(x, "fc7")
         assert fc7.shape == (2, 512) and bool((fc7 >= 0).all())
         torch.testing.assert_close(alex.head.classifier[6](fc7), alex(x))
     with pytest.raises(BadInputError, match="fc7"):
-        features_of(gap_net, x, "fc7")
+        gap_net.feature(x, "fc7")
     with pytest.raises(BadInputError, match="FC layers"):
-        features_of(alex, x, "gap")
+        alex.feature(x, "gap")
     with pytest.raises(BadInputError, match="kind"):
-        features_of(gap_net, x, "fc6")
+        gap_net.feature(x, "fc6")
 
 
 def test_features_are_cached_on_disk(birds, tmp_path, monkeypatch):
@@ -44,7 +43,7 @@ def test_features_are_cached_on_disk(birds, tmp_path, monkeypatch):
     net = build_model("vgg16_gap", num_classes=14, width=0.125)
     a, ya = extract_features(net, ds, "gap", cache_dir=tmp_path, cache_key="birds-test")
     assert a.shape == (len(ds), 128) and list(ya) == list(ds.targets)
-    monkeypatch.setattr(features, "features_of", lambda *a, **k: pytest.fail("extracted again"))
+    monkeypatch.setattr(CAMNet, "feature", lambda *a, **k: pytest.fail("extracted again"))
     b, yb = extract_features(net, ds, "gap", cache_dir=tmp_path, cache_key="birds-test")
     assert np.array_equal(a, b) and np.array_equal(ya, yb) and len(list(tmp_path.glob("*.npz"))) == 1
 

@@ -6,8 +6,8 @@ import torch
 
 from cam_lib.boxes import pad_boxes
 from cam_lib.errors import BadInputError
-from cam_lib.metrics import (ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, guess_hits,
-                             threshold_grid)
+from cam_lib.metrics import (ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, box_hits,
+                             guess_hits, threshold_grid, topk_wrong)
 
 
 def _logits(rankings, num_classes=10):
@@ -148,9 +148,10 @@ def test_metric_input_errors():
 # ---------------------------------------------------------------------------------------------------------
 # The fast MaxBoxAcc (one component tree per map) against the per-threshold OpenCV algorithm (issue 6)
 
-from cam_lib.bench import baseline_best_ious, baseline_maxboxacc, synthetic_maps  # noqa: E402
+from cam_lib.bench import synthetic_maps  # noqa: E402
 from cam_lib.boxes import box_iou, largest_component_box  # noqa: E402
 from cam_lib.metrics import best_ious, map_levels  # noqa: E402
+from cam_lib.metrics.reference import baseline_best_ious, baseline_maxboxacc  # noqa: E402
 
 
 def _random_case(rng, kind: str, h: int, w: int) -> np.ndarray:
@@ -272,3 +273,71 @@ def test_maxboxacc_rejects_nan_and_bad_grids():
         MaxBoxAcc(cam_thresholds=np.array([0.1, np.inf]))
     with pytest.raises(BadInputError, match="maps"):
         best_ious(np.zeros((4, 4), np.float32), threshold_grid(), np.zeros((1, 1, 4)), np.ones((1, 1), bool))
+
+
+# ---------------------------------------------------------------------------------------------------------
+# One box convention, checked at the entry of every metric
+
+
+NAN = [0.0, 0.0, float("nan"), 9.0]
+FLIPPED = [9, 0, 0, 9]      # x1 < x0
+
+
+@pytest.mark.parametrize("bad", [NAN, FLIPPED, [0, 0, 9, float("inf")]])
+def test_every_metric_rejects_bad_predicted_boxes(bad):
+    gt_boxes, gt_valid, _ = pad_boxes([[GT]])
+    classes, boxes = _guesses([[(1, GT), (2, bad)]])
+    with pytest.raises(BadInputError, match=r"boxes\[0, 1\] = .* not an inclusive box"):
+        LocalizationError().update(classes, boxes, torch.tensor([1]), gt_boxes, gt_valid)
+    with pytest.raises(BadInputError, match=r"boxes\[0\] = .* not an inclusive box"):
+        GTKnownLocalization().update(torch.tensor([bad], dtype=torch.float64), gt_boxes, gt_valid)
+
+
+@pytest.mark.parametrize("bad", [NAN, FLIPPED])
+def test_every_metric_rejects_bad_valid_ground_truth_boxes(bad):
+    gt_boxes = torch.tensor([[GT, bad]], dtype=torch.float64)
+    gt_valid = torch.tensor([[True, True]])
+    classes, boxes = _guesses([[(1, GT)]])
+    match = r"gt_boxes\[0, 1\] = .* not an inclusive box"
+    with pytest.raises(BadInputError, match=match):
+        LocalizationError().update(classes, boxes, torch.tensor([1]), gt_boxes, gt_valid)
+    with pytest.raises(BadInputError, match=match):
+        GTKnownLocalization().update(torch.tensor([GT], dtype=torch.float64), gt_boxes, gt_valid)
+    with pytest.raises(BadInputError, match=match):
+        MaxBoxAcc().update(torch.zeros(1, 10, 10), gt_boxes, gt_valid)
+    with pytest.raises(BadInputError, match=match):
+        best_ious(np.zeros((1, 10, 10), np.float32), threshold_grid(), gt_boxes.numpy(), gt_valid.numpy())
+    with pytest.raises(BadInputError, match=r"gt_boxes\[1\] = "):
+        MaxBoxAcc().best_iou(np.zeros((10, 10), np.float32), gt_boxes[0].numpy())
+
+
+def test_invalid_padded_ground_truth_rows_may_hold_anything():
+    gt_boxes = torch.tensor([[GT, NAN], [FLIPPED, GT]], dtype=torch.float64)
+    gt_valid = torch.tensor([[True, False], [False, True]])
+    classes, boxes = _guesses([[(1, GT)], [(1, GT)]])
+    loc = LocalizationError()
+    loc.update(classes, boxes, torch.tensor([1, 1]), gt_boxes, gt_valid)
+    known = GTKnownLocalization()
+    known.update(boxes[:, 0], gt_boxes, gt_valid)
+    acc = MaxBoxAcc(cam_thresholds=np.array([0.5]), iou_thresholds=(0.5,))
+    acc.update(torch.zeros(2, 10, 10), gt_boxes, gt_valid)    # empty masks: the whole 10x10 frame = GT
+    assert loc.compute() == {"top1_loc_err": 0.0, "top5_loc_err": 0.0}
+    assert known.compute() == {"gt_known_loc_acc": 1.0} and acc.compute()["maxboxacc"] == 1.0
+
+
+def test_box_hits_is_the_one_box_per_image_rule():
+    gt_boxes, gt_valid, _ = pad_boxes([[GT], [GT], [FAR, GT], [GT]])
+    boxes = torch.tensor([HALF, [0, 0, 9, 3], GT, FAR], dtype=torch.float64)    # IoU 0.5, 0.4, 1 (2nd box), 0
+    assert box_hits(boxes, gt_boxes, gt_valid).tolist() == [True, False, True, False]
+    assert box_hits(boxes, gt_boxes, gt_valid, iou_threshold=0.3).tolist() == [True, True, True, False]
+    gt_valid[2, 1] = False                                                      # only valid boxes count
+    assert box_hits(boxes, gt_boxes, gt_valid).tolist() == [True, False, False, False]
+
+
+def test_topk_wrong_counts_misses_for_each_k():
+    logits = _logits([[3, 1, 2, 0, 4], [1, 2, 3, 4, 5], [9, 8, 7, 6, 5]])
+    targets = torch.tensor([3, 5, 0])
+    assert topk_wrong(logits, targets, (1, 5)).tolist() == [2, 1]
+    assert topk_wrong(logits.topk(5, 1).indices, targets, (1, 2, 5)).tolist() == [2, 2, 1]
+    with pytest.raises(BadInputError, match="targets has batch size"):
+        topk_wrong(logits, targets[:2], (1,))

@@ -16,6 +16,7 @@ import pytest
 from cam_lib import results as res
 from cam_lib import series
 from cam_lib.errors import BadInputError
+from cam_lib.series.figures import _cam_model
 from cam_lib.reproduce import NOTEBOOKS_DIR, ReproduceError, notebooks, parse_value, prepare, reproduce
 from cam_lib.train import RECIPES, lr_factor
 
@@ -140,7 +141,7 @@ def test_setup_names_the_bad_parameter(tmp_path):
         series.setup("huge", data_root=tmp_path)
     with pytest.raises(BadInputError, match="parameter data='coco'"):
         series.setup("smoke", data="coco", data_root=tmp_path)
-    with pytest.raises(BadInputError, match=r"parameter models: unknown \['resnet9'\]"):
+    with pytest.raises(BadInputError, match=r"parameter models='resnet9' is not in the registry"):
         series.setup("smoke", data_root=tmp_path, models=["resnet9"])
     with pytest.raises(BadInputError, match="parameter data_root="):
         series.setup("smoke", data="imagenet", data_root=tmp_path / "missing")
@@ -148,11 +149,25 @@ def test_setup_names_the_bad_parameter(tmp_path):
 
 def test_figures_draw_a_network_the_user_kept(tmp_path):
     s = series.setup("smoke", data_root=tmp_path, models=["alexnet", "alexnet_gap"], checkpoints=tmp_path / "ck")
-    assert series._cam_model(s, None) == "alexnet_gap"          # GoogLeNet-GAP was left out: not trained for a figure
-    assert series._cam_model(s, "nin") == "nin"
+    assert _cam_model(s, None) == "alexnet_gap"          # GoogLeNet-GAP was left out: not trained for a figure
+    assert _cam_model(s, "nin") == "nin"
     fc_only = series.setup("smoke", data_root=tmp_path, models=["alexnet"], checkpoints=tmp_path / "ck")
     with pytest.raises(BadInputError, match=r"parameter models=\['alexnet'\]: the CAM figures need"):
-        series._cam_model(fc_only, None)
+        _cam_model(fc_only, None)
+
+
+def test_tables_and_figures_never_train_a_missing_network(tmp_path, monkeypatch):
+    import cam_lib.series.artifacts as artifacts
+
+    monkeypatch.setattr(artifacts, "train", lambda *a, **k: pytest.fail("a table or figure trained a network"))
+    s = series.setup("smoke", data_root=tmp_path / "data", models=["googlenet_gap"], checkpoints=tmp_path / "ck",
+                     results=tmp_path / "res")
+    for ask in (series.table1, series.table2, series.table3, series.table4, series.table5,
+                lambda s: series.topk_figure(s, tmp_path / "f.png")):
+        with pytest.raises(series.NotTrainedError, match=r"googlenet_gap is not trained .*01_classification.*"
+                                                         r"--only 01_classification"):
+            ask(s)
+    assert not (tmp_path / "ck").exists()     # nothing was written either
 
 
 def test_parse_value_reads_yaml_like_papermill():
@@ -163,16 +178,14 @@ def test_parse_value_reads_yaml_like_papermill():
 
 def test_tables_put_the_paper_beside_ours_and_verdicts_follow_the_signs(tmp_path):
     env = {"data": "embedded benchmark (test)", "profile": "smoke"}
-    t1 = res.comparison([{"row": "GoogLeNet-GAP", "model": "googlenet_gap", "metric": "top-1 cls err", "ours": 40.0,
-                          "paper": 35.0},
-                         {"row": "GoogLeNet", "model": "googlenet", "metric": "top-1 cls err", "ours": 30.0,
-                          "paper": 31.9},
-                         {"row": "AlexNet-GAP", "model": "alexnet_gap", "metric": "top-1 cls err", "ours": 20.0,
-                          "paper": 51.1},
-                         {"row": "AlexNet", "model": "alexnet", "metric": "top-1 cls err", "ours": 25.0,
-                          "paper": 42.6},
-                         {"row": "VGGnet", "model": "vgg16", "metric": "top-1 cls err", "ours": math.nan,
-                          "paper": 31.2}])
+    t1 = res.comparison([res.TableRow({"row": row, "model": model}, "top-1 cls err", ours, paper)
+                         for row, model, ours, paper in (("GoogLeNet-GAP", "googlenet_gap", 40.0, 35.0),
+                                                         ("GoogLeNet", "googlenet", 30.0, 31.9),
+                                                         ("AlexNet-GAP", "alexnet_gap", 20.0, 51.1),
+                                                         ("AlexNet", "alexnet", 25.0, 42.6),
+                                                         ("VGGnet", "vgg16", math.nan, 31.2))])
+    assert res.TableRow.from_json(t1.iloc[1].to_dict()) == res.TableRow({"row": "GoogLeNet", "model": "googlenet"},
+                                                                        "top-1 cls err", 30.0, 31.9)
     assert t1["diff"].tolist()[:2] == pytest.approx([5.0, -1.9]) and math.isnan(t1["diff"].iloc[4])
     res.write_table(tmp_path, "table1", t1, env)
     md = (tmp_path / "tables" / "table1.md").read_text()

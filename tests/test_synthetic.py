@@ -246,7 +246,7 @@ def test_interrupted_builds_never_look_complete(tmp_path, tiny, monkeypatch):
     def boom(*args, **kwargs):
         raise RuntimeError("interrupted")
 
-    monkeypatch.setattr(syn, "_generate", boom)
+    monkeypatch.setattr(syn.writer, "_generate", boom)   # build() looks it up in writer
     with pytest.raises(RuntimeError):
         syn.build("tiny", tmp_path / "fresh", seed=0)
     assert list((tmp_path / "fresh").iterdir()) == []

@@ -80,11 +80,11 @@ def test_bad_training_parameters(objects, tmp_path):
         train("resnet9", "imagenet", objects, tmp_path)
     with pytest.raises(BadInputError, match="unknown recipe field"):
         train("nin", "imagenet", objects, tmp_path, overrides={"lr_max": 1.0})
-    with pytest.raises(BadInputError, match="--epochs must be >= 1"):
+    with pytest.raises(BadInputError, match="parameter epochs=0: must be >= 1"):
         train("nin", "imagenet", objects, tmp_path, width=0.125, overrides={"epochs": 0})
-    with pytest.raises(BadInputError, match="--optimizer 'adam'"):
+    with pytest.raises(BadInputError, match="parameter optimizer='adam'"):
         train("nin", "imagenet", objects, tmp_path, overrides={"optimizer": "adam"})
-    with pytest.raises(BadInputError, match="--warmup must be in"):
+    with pytest.raises(BadInputError, match="parameter warmup=3.0: must be in"):
         train("nin", "imagenet", objects, tmp_path, recipe="embedded", overrides={"epochs": 2, "warmup": 3.0})
     out = tmp_path / "run"
     train("nin", "imagenet", objects, out, width=0.125, recipe="embedded",

@@ -54,7 +54,7 @@ def build_dataset(name: str, root: str | Path | None = None, split: str | None =
     if split not in SPLITS[name]:
         raise BadInputError(f"dataset {name} has splits {', '.join(SPLITS[name])}, not {split!r}")
     if root is None and name != "photos":
-        raise BadInputError(f"--root is required for --data {name}")
+        raise BadInputError(f"parameter root is required for data {name!r}", param="root")
     common = dict(frame=frame, skip_bad=skip_bad, transform=transform)
     if name == "imagenet" and split == "val":
         return ImageNetVal(root, layout=layout, limit=limit, **common, **kwargs)

@@ -19,9 +19,9 @@ from torchvision import tv_tensors
 from torchvision.transforms import v2
 
 from ..boxes import pad_boxes
+from ..cam import FRAMES, ten_crop_geometry
 from ..errors import BadInputError
 
-FRAMES = ("resize", "center_crop", "ten_crop")
 IMAGE_SIZE = 224
 
 
@@ -59,14 +59,6 @@ def train_transform(size: int = IMAGE_SIZE, resize: int | None = None, mirror: b
     flip = [v2.RandomHorizontalFlip()] if mirror else []
     return v2.Compose([v2.ToImage(), v2.Resize((resize, resize)), v2.RandomCrop(size), *flip,
                        v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
-
-
-def ten_crop_geometry(full: int, size: int) -> list[tuple[int, int, bool]]:
-    """``(top, left, flipped)`` of the ten crops of a ``full x full`` image: four corners and the center, then
-    the same five mirrored (the official CAM evaluation: 256x256 images, 224 crops)."""
-    c = (full - size) // 2
-    five = [(0, 0), (0, full - size), (full - size, 0), (full - size, full - size), (c, c)]
-    return [(t, l, False) for t, l in five] + [(t, l, True) for t, l in five]
 
 
 def ten_crop(image: torch.Tensor, boxes: torch.Tensor, size: int = IMAGE_SIZE) -> tuple[torch.Tensor, list]:

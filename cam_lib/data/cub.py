@@ -34,7 +34,7 @@ from torchvision.transforms import v2
 
 from ..errors import BadInputError
 from .common import crop_to_box as crop_image_to_box
-from .transfer import ImageListDataset, read_list_file, resolve_root, strip_number_prefix
+from .formats import ImageListDataset, read_list_file, resolve_root, strip_number_prefix
 
 LIST_FILES = ("images.txt", "image_class_labels.txt", "train_test_split.txt", "bounding_boxes.txt", "classes.txt")
 CUB_SPLITS = ("train", "test", "all")

@@ -1,20 +1,12 @@
-"""Classification and localization metrics (Tables 1-4 of the paper; MaxBoxAcc of Choe et al., CVPR 2020).
+"""MaxBoxAcc and MaxBoxAccV2 (Choe et al., CVPR 2020), the threshold-free localization score reported next to the
+paper's Tables 2-4: every CAM threshold of a grid labelled in one compiled sweep per map.
 
-Streaming accumulators in the style of wsolevaluation: ``update`` once per batch, ``compute`` at the end,
-``reset`` to reuse. Counts stay on the device of the inputs until ``compute``. Every result is a fraction in
-[0, 1]. Conventions (conventions.md, pinned by tests/test_metrics.py):
-
-- IoU with the +1 pixel convention on inclusive boxes (:func:`cam_lib.boxes.box_iou`);
-- a localization guess is right when its class is the ground-truth class and IoU >= 0.5 with ANY ground-truth
-  box of that class (ILSVRC rule); top-1 uses the first guess, top-5 any of the first five;
-- GT-known localization uses the ground-truth class's map (one box per image);
-- MaxBoxAcc(delta) = max over CAM thresholds tau of the fraction of images whose best box at tau has IoU >=
-  delta with a ground-truth box; MaxBoxAccV2 averages delta in {0.3, 0.5, 0.7} and boxes every connected
-  component (V1: delta = 0.5 and the largest component only). :class:`MaxBoxAcc` labels every threshold of the
-  grid in one compiled sweep per map (:func:`best_ious`; no loop over thresholds), with numbers identical to
-  the per-threshold OpenCV algorithm (:func:`cam_lib.bench.baseline_best_ious`).
-
-Ground truth comes padded: ``gt_boxes (B, M, 4)``, ``gt_valid (B, M)`` (see :func:`cam_lib.boxes.pad_boxes`).
+MaxBoxAcc(delta) = max over CAM thresholds tau of the fraction of images whose best box at tau has IoU >= delta
+with a ground-truth box; MaxBoxAccV2 averages delta in {0.3, 0.5, 0.7} and boxes every connected component (V1:
+delta = 0.5 and the largest component only). :func:`best_ious` gives the numbers of the per-threshold OpenCV
+algorithm (:func:`cam_lib.metrics.reference.baseline_best_ious`) without a loop over thresholds.
+:meth:`MaxBoxAcc.per_image` and :func:`maxboxacc_per_image` give each image's share of the score (for the
+intervals of :mod:`.intervals`).
 """
 
 from __future__ import annotations
@@ -27,30 +19,15 @@ import numba
 import numpy as np
 import torch
 
-from .boxes import box_iou
-from .errors import BadInputError
+from ..boxes import check_boxes_tensor
+from ..errors import BadInputError
+from .checks import check_batch, check_gt
+from .intervals import stack_outcomes
 
-__all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "guess_hits",
-           "map_levels", "threshold_grid"]
+__all__ = ["V2_IOU_THRESHOLDS", "MaxBoxAcc", "best_ious", "ceil_float32", "map_levels", "maxboxacc_per_image",
+           "threshold_grid"]
 
-IOU_THRESHOLD = 0.5
 V2_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
-
-
-def _check_batch(name: str, tensor: torch.Tensor, dims: int, batch: int | None = None) -> None:
-    if not isinstance(tensor, torch.Tensor) or tensor.dim() != dims:
-        raise BadInputError(f"{name} must be a {dims}-D tensor, got shape {tuple(getattr(tensor, 'shape', ()))}")
-    if batch is not None and tensor.shape[0] != batch:
-        raise BadInputError(f"{name} has batch size {tensor.shape[0]}, expected {batch}")
-
-
-def _check_gt(gt_boxes: torch.Tensor, gt_valid: torch.Tensor, batch: int) -> None:
-    _check_batch("gt_boxes", gt_boxes, 3, batch)
-    _check_batch("gt_valid", gt_valid, 2, batch)
-    if gt_boxes.shape[-1] != 4 or gt_valid.shape != gt_boxes.shape[:2]:
-        raise BadInputError(f"gt_boxes (B, M, 4) and gt_valid (B, M) disagree: {tuple(gt_boxes.shape)}, "
-                            f"{tuple(gt_valid.shape)}")
-    # An image with no valid box (every box cropped out of the frame) counts as a miss, never as a hit.
 
 
 def threshold_grid(step: float = 0.01) -> np.ndarray:
@@ -58,119 +35,6 @@ def threshold_grid(step: float = 0.01) -> np.ndarray:
     if not 0 < step < 1:
         raise BadInputError(f"threshold grid step must be in (0, 1), got {step}")
     return np.arange(0, 1, step)
-
-
-class ClassificationError:
-    """Top-k classification error (Table 1): the fraction of images whose label is not in the top-k."""
-
-    def __init__(self, topk: tuple[int, ...] = (1, 5)):
-        if not topk or any(k < 1 for k in topk):
-            raise BadInputError(f"topk must be positive integers, got {topk}")
-        self.topk = tuple(topk)
-        self.reset()
-
-    def reset(self) -> None:
-        self.n = 0
-        self.wrong = None
-
-    def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
-        """``logits (B, C)`` (or predicted classes ``(B, k)`` in rank order, integer dtype), ``targets (B,)``."""
-        _check_batch("logits", logits, 2)
-        _check_batch("targets", targets, 1, logits.shape[0])
-        k = max(self.topk)
-        if logits.is_floating_point():
-            if k > logits.shape[1]:
-                raise BadInputError(f"top-{k} error needs at least {k} classes, logits have {logits.shape[1]}")
-            pred = logits.topk(k, dim=1).indices
-        else:
-            pred = logits
-            if pred.shape[1] < k:
-                raise BadInputError(f"top-{k} error needs {k} predictions per image, got {pred.shape[1]}")
-        hit = pred[:, :k] == targets.to(pred.device)[:, None]
-        wrong = torch.stack([~hit[:, :j].any(1) for j in self.topk]).sum(1)
-        self.wrong = wrong if self.wrong is None else self.wrong + wrong
-        self.n += logits.shape[0]
-
-    def compute(self) -> dict[str, float]:
-        if self.n == 0:
-            raise BadInputError("ClassificationError.compute() called before any update()")
-        return {f"top{k}_cls_err": float(w) / self.n for k, w in zip(self.topk, self.wrong.tolist())}
-
-
-def guess_hits(classes: torch.Tensor, boxes: torch.Tensor, targets: torch.Tensor, gt_boxes: torch.Tensor,
-               gt_valid: torch.Tensor, gt_labels: torch.Tensor | None = None,
-               iou_threshold: float = IOU_THRESHOLD) -> torch.Tensor:
-    """``(B, k)`` bool: guess ``j`` is right when ``classes[:, j] == targets`` and its box has IoU >=
-    ``iou_threshold`` with any valid ground-truth box of that class (``gt_labels``; default: all boxes are of
-    the image's class)."""
-    iou = box_iou(boxes, gt_boxes.to(boxes.device))  # (B, k, M)
-    ok = gt_valid.to(boxes.device)[:, None, :]
-    if gt_labels is not None:
-        ok = ok & (gt_labels.to(boxes.device)[:, None, :] == classes[:, :, None])
-    box_hit = ((iou >= iou_threshold) & ok).any(-1)
-    return box_hit & (classes == targets.to(classes.device)[:, None])
-
-
-class LocalizationError:
-    """Top-1 / top-5 localization error (Tables 2 and 3), ILSVRC rule over ranked (class, box) guesses."""
-
-    def __init__(self, iou_threshold: float = IOU_THRESHOLD):
-        self.iou_threshold = iou_threshold
-        self.reset()
-
-    def reset(self) -> None:
-        self.n = 0
-        self.wrong = None
-
-    def update(self, classes: torch.Tensor, boxes: torch.Tensor, targets: torch.Tensor, gt_boxes: torch.Tensor,
-               gt_valid: torch.Tensor, gt_labels: torch.Tensor | None = None) -> None:
-        """``classes (B, k)`` and ``boxes (B, k, 4)``: the guesses in rank order. Top-5 uses the first five
-        (all ``k`` when a dataset has fewer than five classes)."""
-        _check_batch("classes", classes, 2)
-        batch = classes.shape[0]
-        _check_batch("boxes", boxes, 3, batch)
-        _check_batch("targets", targets, 1, batch)
-        _check_gt(gt_boxes, gt_valid, batch)
-        if boxes.shape[1] != classes.shape[1] or classes.shape[1] < 1:
-            raise BadInputError(f"need one box per guessed class, got classes {tuple(classes.shape)}, "
-                                f"boxes {tuple(boxes.shape)}")
-        hit = guess_hits(classes, boxes, targets, gt_boxes, gt_valid, gt_labels, self.iou_threshold)
-        wrong = torch.stack([~hit[:, 0], ~hit[:, :5].any(1)]).sum(1)
-        self.wrong = wrong if self.wrong is None else self.wrong + wrong
-        self.n += batch
-
-    def compute(self) -> dict[str, float]:
-        if self.n == 0:
-            raise BadInputError("LocalizationError.compute() called before any update()")
-        top1, top5 = self.wrong.tolist()
-        return {"top1_loc_err": top1 / self.n, "top5_loc_err": top5 / self.n}
-
-
-class GTKnownLocalization:
-    """GT-known localization accuracy: the box from the ground-truth class's map has IoU >= 0.5 with a
-    ground-truth box."""
-
-    def __init__(self, iou_threshold: float = IOU_THRESHOLD):
-        self.iou_threshold = iou_threshold
-        self.reset()
-
-    def reset(self) -> None:
-        self.n = 0
-        self.right = None
-
-    def update(self, boxes: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.Tensor) -> None:
-        """``boxes (B, 4)``: one box per image from the ground-truth class's map."""
-        _check_batch("boxes", boxes, 2)
-        _check_gt(gt_boxes, gt_valid, boxes.shape[0])
-        iou = box_iou(boxes[:, None], gt_boxes.to(boxes.device))[:, 0]  # (B, M)
-        right = ((iou >= self.iou_threshold) & gt_valid.to(boxes.device)).any(1).sum()
-        self.right = right if self.right is None else self.right + right
-        self.n += boxes.shape[0]
-
-    def compute(self) -> dict[str, float]:
-        if self.n == 0:
-            raise BadInputError("GTKnownLocalization.compute() called before any update()")
-        return {"gt_known_loc_acc": float(self.right) / self.n}
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -181,7 +45,7 @@ class GTKnownLocalization:
 # labels them all (a union-find over the component tree, as in max-tree construction):
 #
 # 1. levels: L = #{tau in the grid: tau <= map} per pixel, so that {map >= tau_t} = {L > t} exactly (float32
-#    comparisons, as the per-threshold code makes them: see _ceil_float32);
+#    comparisons, as the per-threshold code makes them: see ceil_float32);
 # 2. a counting sort orders the pixels by level, highest first, raster order within a level;
 # 3. each pixel joins the 8-connected components of its already active neighbours. Which neighbours are active
 #    is one vectorised comparison per neighbour (an earlier neighbour in raster order at >= L, a later one at
@@ -194,7 +58,7 @@ class GTKnownLocalization:
 # Hand-written, in numba (compiled on first use, cached on disk): no maintained library builds a component
 # tree with boxes, and per-pixel union-find is too slow in numpy. Chunks of maps run on threads (nogil).
 # tests/test_metrics.py checks the result against the per-threshold OpenCV algorithm
-# (cam_lib.bench.baseline_best_ious) on random, many-small-component, flat, tie, border and empty maps.
+# (cam_lib.metrics.reference.baseline_best_ious) on random, many-small-component, flat, tie, border and empty maps.
 
 _RING = ((-1, 0), (-1, 1), (0, 1), (1, 1), (1, 0), (1, -1), (0, -1), (-1, -1))   # N NE E SE S SW W NW: bit i
 
@@ -398,9 +262,9 @@ def _sweep(maps, ext, scale, gt, valid, all_components, reps, groups, levels, or
     return -1
 
 
-def _ceil_float32(thresholds: np.ndarray) -> np.ndarray:
+def ceil_float32(thresholds: np.ndarray) -> np.ndarray:
     """The smallest float32 >= each threshold: for a float32 value v, ``v >= tau`` (compared in float64, as numpy
-    compares a float32 map with a float64 threshold) holds exactly when ``v >= _ceil_float32(tau)``."""
+    compares a float32 map with a float64 threshold) holds exactly when ``v >= ceil_float32(tau)``."""
     c = thresholds.astype(np.float32)
     low = c.astype(np.float64) < thresholds
     c[low] = np.nextafter(c[low], np.float32(np.inf))
@@ -410,7 +274,7 @@ def _ceil_float32(thresholds: np.ndarray) -> np.ndarray:
 def _level_table(grid: np.ndarray) -> tuple[np.ndarray, np.float32, type]:
     """``ext = [-inf, ceil32(grid)..., +inf]`` for a SORTED grid, the affine estimate's scale, and the smallest
     unsigned type that holds the levels 0..T."""
-    c = _ceil_float32(np.asarray(grid, np.float64))
+    c = ceil_float32(np.asarray(grid, np.float64))
     ext = np.concatenate([[-np.inf], c, [np.inf]]).astype(np.float32)
     spread = float(c[-1]) - float(c[0])
     scale = np.float32((len(c) - 1) / spread) if len(c) > 1 and spread > 0 else np.float32(0)
@@ -458,6 +322,7 @@ def best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt
     if gt.ndim != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 or valid.shape != gt.shape[:2]:
         raise BadInputError(f"gt_boxes (B, M, 4) and gt_valid (B, M) must match maps (B={batch}), got "
                             f"{gt.shape} and {valid.shape}")
+    check_boxes_tensor("gt_boxes", torch.tensor(gt), torch.tensor(valid))   # copies: the arrays may be read-only
     order = np.argsort(thresholds, kind="stable")
     ext, scale, dtype = _level_table(thresholds[order])
     shift = max(1, (max(height, width) - 1).bit_length())
@@ -484,6 +349,45 @@ def best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt
     out = np.empty_like(best)
     out[:, order] = best
     return out
+
+
+def _reached(best: np.ndarray, iou_thresholds: np.ndarray) -> np.ndarray:
+    """``(N, T, D)`` bool: image n's best IoU at CAM threshold t reaches IoU threshold d."""
+    return best[:, :, None] >= iou_thresholds[None, None, :]
+
+
+def _accuracy(counts: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The accuracy ``(T, D)`` at every pair of thresholds, and the CAM threshold index that maximises it for each
+    IoU threshold ``(D,)`` (the first on ties)."""
+    acc = counts / n
+    return acc, acc.argmax(0)
+
+
+def maxboxacc_per_image(best_iou: np.ndarray, cam_thresholds: np.ndarray,
+                        iou_thresholds: np.ndarray | tuple[float, ...] = V2_IOU_THRESHOLDS) -> np.ndarray:
+    """``(N,)`` float64: each image's share of MaxBoxAcc, at the CAM thresholds chosen on the WHOLE set:
+    ``mean over delta of [best_iou[n, t*_delta] >= delta]``, with ``t*_delta`` the threshold of best accuracy at
+    ``delta`` over all N images (as :meth:`MaxBoxAcc.compute` picks it). Its mean is MaxBoxAcc (to rounding).
+    ``best_iou (N, T)``: :func:`best_ious` of the N images at ``cam_thresholds (T,)`` (only their number is used).
+    The thresholds stay fixed when images are resampled: an interval from these values leaves out the
+    (optimistic) choice of threshold on each resample."""
+    best_iou = np.asarray(best_iou, np.float64)
+    cam_thresholds = np.asarray(cam_thresholds, np.float64)
+    iou_thresholds = np.asarray(iou_thresholds, np.float64)
+    if cam_thresholds.ndim != 1 or len(cam_thresholds) == 0:
+        raise BadInputError(f"cam_thresholds must be a non-empty 1-D sequence, got shape {cam_thresholds.shape}",
+                            param="cam_thresholds")
+    if iou_thresholds.ndim != 1 or len(iou_thresholds) == 0 or not np.isfinite(iou_thresholds).all():
+        raise BadInputError("iou_thresholds must be a non-empty 1-D sequence of finite values",
+                            param="iou_thresholds")
+    if best_iou.ndim != 2 or best_iou.shape[0] == 0 or best_iou.shape[1] != len(cam_thresholds):
+        raise BadInputError(f"best_iou must be (N >= 1, T = {len(cam_thresholds)}) (one column per CAM threshold), "
+                            f"got shape {best_iou.shape}", param="best_iou")
+    if not np.isfinite(best_iou).all():
+        raise BadInputError("best_iou contains NaN or infinite values", param="best_iou")
+    reached = _reached(best_iou, iou_thresholds)
+    _, chosen = _accuracy(reached.sum(0), len(best_iou))
+    return reached[:, chosen, np.arange(len(iou_thresholds))].mean(1)
 
 
 class MaxBoxAcc:
@@ -518,6 +422,16 @@ class MaxBoxAcc:
     def reset(self) -> None:
         self.n = 0
         self.counts = np.zeros((len(self.cam_thresholds), len(self.iou_thresholds)), dtype=np.int64)
+        self.best = []   # (B, T) float64 per batch: best_ious, as counted
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        """Per-image outcomes in update order: ``best_iou (N, T)`` float64 (:func:`best_ious`: each image's best
+        IoU at each CAM threshold, the numbers ``counts`` is made of) and ``maxboxacc (N,)``, each image's share at
+        the thresholds chosen on the whole set (:func:`maxboxacc_per_image`), whose mean is
+        ``compute()["maxboxacc"]`` (to rounding: the same fractions summed in another order)."""
+        best = stack_outcomes(self.best, "MaxBoxAcc", dim=0)
+        return {"best_iou": best,
+                "maxboxacc": maxboxacc_per_image(best, self.cam_thresholds, self.iou_thresholds)}
 
     def best_iou(self, score_map: np.ndarray, gt_boxes: np.ndarray) -> np.ndarray:
         """``(T,)``: for each CAM threshold, the best IoU of a box of ``score_map >= tau`` with ``gt_boxes``."""
@@ -525,27 +439,28 @@ class MaxBoxAcc:
         if score_map.ndim != 2:
             raise BadInputError(f"score_map must be 2-D (H, W), got shape {score_map.shape}")
         gt_boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
+        check_boxes_tensor("gt_boxes", torch.tensor(gt_boxes))
         if len(gt_boxes) == 0:
             return np.zeros(len(self.cam_thresholds))
         return best_ious(score_map[None], self.cam_thresholds, gt_boxes[None], np.ones((1, len(gt_boxes)), bool),
                          self.all_components, self.threads)[0]
 
     def update(self, maps: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.Tensor) -> None:
-        _check_batch("maps", maps, 3)
-        _check_gt(gt_boxes, gt_valid, maps.shape[0])
+        check_batch("maps", maps, 3)
+        check_gt(gt_boxes, gt_valid, maps.shape[0])
         if maps.shape[0] == 0:
             return
         best = best_ious(maps.detach().float().cpu().numpy(), self.cam_thresholds, gt_boxes.detach().cpu().numpy(),
                          gt_valid.detach().cpu().numpy(), self.all_components, self.threads)
-        self.counts += (best[:, :, None] >= self.iou_thresholds[None, None, :]).sum(0)
+        self.counts += _reached(best, self.iou_thresholds).sum(0)
+        self.best.append(best)
         self.n += maps.shape[0]
 
     def compute(self) -> dict:
         """``maxboxacc`` (mean over IoU thresholds), and per IoU threshold the accuracy and best CAM threshold."""
         if self.n == 0:
             raise BadInputError("MaxBoxAcc.compute() called before any update()")
-        acc = self.counts / self.n
-        best = acc.argmax(0)
+        acc, best = _accuracy(self.counts, self.n)
         return {
             "maxboxacc": float(acc.max(0).mean()),
             "per_iou": {float(d): float(acc[best[i], i]) for i, d in enumerate(self.iou_thresholds)},

@@ -1,0 +1,54 @@
+"""The embedded benchmark: small, offline stand-ins for the paper's datasets, written in the real formats.
+
+Every notebook of the series runs on a CPU laptop in minutes on data this module generates, through the same
+loaders as the real datasets. :func:`build` writes one folder
+``root/synthetic-v{GENERATOR_VERSION}-{profile}-s{seed}/``:
+
+``objects/``, ``objects_test/`` -- stand-in for ILSVRC (Tables 1-3: GAP vs FC classification, CAM vs Backprop
+    localization, GAP vs GMP, the Table 3 test-set heuristic on ``objects_test``). Up to 26 classes of procedurally
+    drawn objects (star, ring, cross, ... see :data:`OBJECT_CLASSES`; the ``default`` profile takes the first 10),
+    each a family with its own variation of shape, proportions, texture, rotation and scale; each class keeps its
+    own hue (:func:`class_hue`, jittered), as many real categories have a colour tendency, so that the networks
+    learn from scratch in CPU minutes; shape separates classes of nearby hues. Layout of the ILSVRC devkit (read unchanged by
+    :class:`cam_lib.data.imagenet.ImageNetVal`, ``layout="devkit"``): ``LOC_synset_mapping.txt`` (``wnid name``,
+    fake wnids ``n90000000``, ``n90000001``, ... in class order), ``train/<wnid>/<wnid>_<k>.JPEG``,
+    ``train_bbox/<wnid>/<wnid>_<k>.xml``, ``val/ILSVRC2012_val_<8 digits>.JPEG`` with
+    ``bbox/ILSVRC2012_val_<8 digits>.xml``; ``objects_test/`` is a second root of the same format (its own mapping,
+    ``val/ILSVRC2012_test_<8 digits>.JPEG``, ``bbox/``). XML boxes are inclusive 0-based pixel boxes.
+``birds/CUB_200_2011/`` -- stand-in for CUB-200-2011 (Table 4: linear SVM on GAP features of the full image, of
+    the CAM crop and of the ground-truth crop; the 41% CAM localization figure). 14 species of one part-based body
+    plan that differ only in small parts (crown colour, wing bars, tail shape, beak, eye ring); body colour, size,
+    pose and position vary within a species and overlap across species; birds are small (8-35% of the image) on
+    cluttered photo backgrounds. Files exactly as CUB: ``images.txt``, ``image_class_labels.txt``,
+    ``train_test_split.txt``, ``bounding_boxes.txt`` (``id x y width height`` floats, ``x, y`` the top-left
+    pixel, 0-based, so the inclusive box is ``[x, y, x + width - 1, y + height - 1]``), ``classes.txt``,
+    ``images/<NNN.Name>/<Name>_<kkkk>.jpg``; train/test half/half per class.
+``transfer/scenes/``, ``transfer/things/`` -- stand-ins for Table 5 (linear SVM on generic features): scene-like
+    global layouts and object classes whose shapes no ``objects`` class uses, in torchvision ImageFolder layout
+    ``transfer/<suite>/{train,test}/<class>/<k>.jpg``.
+``samples/<suite>.png`` -- a grid of samples with their ground-truth boxes; ``manifest.json`` -- key, profile,
+    seed, counts per suite and split, class lists and a sha256 over every suite's files (names and contents).
+
+Images are real-photo backgrounds (random crops, flips, colour jitter of the photographs and textures shipped in
+the scikit-image and scikit-learn wheels) with objects drawn by PIL at 3x supersampling (anti-aliased) and
+composited with their coverage alpha. A ground-truth box is the inclusive bounding box of the pixels an instance
+covers (alpha > 0, computed from the instance's own mask before compositing, clipped to the image); clutter
+(fragments of other classes' objects, cut so that at most 65% of one remains, and random strokes) never overlaps
+a labelled box by more than 10% of its area.
+
+Determinism and caching: every image is drawn from its own ``numpy.random.Generator`` seeded by
+``(seed, suite, split, index)``, so the bytes written do not depend on the number of workers or their order, and
+the same seed gives byte-identical files (fixed JPEG quality, no timestamps anywhere). A folder is complete when
+its ``manifest.json`` (written last) matches the key and profile; :func:`build` then returns at once. Builds
+write into a temporary sibling folder that is renamed into place at the end, so an interrupted build never
+leaves a folder that looks complete. Change :data:`GENERATOR_VERSION` whenever the output changes.
+"""
+
+from .birds import BIRD_SPECIES
+from .objects import OBJECT_CLASSES, THING_CLASSES, class_hue, object_wnids
+from .sample import Sample, render_sample
+from .scenes import SCENE_CLASSES
+from .writer import GENERATOR_VERSION, PROFILES, Profile, build, describe, folder_name, sample_grid
+
+__all__ = ["GENERATOR_VERSION", "PROFILES", "Profile", "OBJECT_CLASSES", "class_hue", "BIRD_SPECIES", "SCENE_CLASSES",
+           "THING_CLASSES", "Sample", "build", "describe", "folder_name", "render_sample", "sample_grid", "object_wnids"]

@@ -1,0 +1,77 @@
+"""Top-k classification error (Table 1 of the paper; also the per-epoch errors of training, Sec. 3.1).
+
+:func:`topk_misses` is the one rule: an image is wrong at top-k when its label is not among its first k ranked
+predictions; :func:`topk_wrong` counts it. :class:`ClassificationError` streams it over batches (and keeps the
+per-image outcomes, :meth:`ClassificationError.per_image`, for the intervals of :mod:`.intervals`);
+:func:`cam_lib.train.evaluate_classification` sums it across DDP ranks.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ..errors import BadInputError
+from .checks import check_batch
+from .intervals import stack_outcomes
+
+__all__ = ["ClassificationError", "topk_misses", "topk_wrong"]
+
+
+def topk_misses(logits_or_pred: torch.Tensor, targets: torch.Tensor, topk: tuple[int, ...]) -> torch.Tensor:
+    """``(len(topk), B)`` bool, per image: for each ``k`` of ``topk``, its ``targets`` entry is not among its first
+    ``k`` predictions (the rule; :func:`topk_wrong` counts it). Arguments as for :func:`topk_wrong`."""
+    check_batch("logits", logits_or_pred, 2)
+    check_batch("targets", targets, 1, logits_or_pred.shape[0])
+    k = max(topk)
+    if logits_or_pred.is_floating_point():
+        if k > logits_or_pred.shape[1]:
+            raise BadInputError(f"top-{k} error needs at least {k} classes, logits have {logits_or_pred.shape[1]}")
+        pred = logits_or_pred.topk(k, dim=1).indices
+    else:
+        pred = logits_or_pred
+        if pred.shape[1] < k:
+            raise BadInputError(f"top-{k} error needs {k} predictions per image, got {pred.shape[1]}")
+    hit = pred[:, :k] == targets.to(pred.device)[:, None]
+    return torch.stack([~hit[:, :j].any(1) for j in topk])
+
+
+def topk_wrong(logits_or_pred: torch.Tensor, targets: torch.Tensor, topk: tuple[int, ...]) -> torch.Tensor:
+    """``(len(topk),)`` int64: for each ``k`` of ``topk``, how many images' ``targets (B,)`` are not among their
+    first ``k`` predictions. ``logits_or_pred``: logits ``(B, C)`` (floating point) or predicted classes ``(B, k)``
+    in rank order (integer dtype)."""
+    return topk_misses(logits_or_pred, targets, topk).sum(1)
+
+
+class ClassificationError:
+    """Top-k classification error (Table 1): the fraction of images whose label is not in the top-k."""
+
+    def __init__(self, topk: tuple[int, ...] = (1, 5)):
+        if not topk or any(k < 1 for k in topk):
+            raise BadInputError(f"topk must be positive integers, got {topk}")
+        self.topk = tuple(topk)
+        self.reset()
+
+    def reset(self) -> None:
+        self.n = 0
+        self.wrong = None
+        self.misses = []   # (len(topk), B) bool per batch, on the device of the inputs
+
+    def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        """``logits (B, C)`` (or predicted classes ``(B, k)`` in rank order, integer dtype), ``targets (B,)``."""
+        misses = topk_misses(logits, targets, self.topk)
+        wrong = misses.sum(1)
+        self.wrong = wrong if self.wrong is None else self.wrong + wrong
+        self.misses.append(misses)
+        self.n += logits.shape[0]
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        """Per-image outcomes in update order: ``top{k}_wrong`` ``(N,)`` bool for each ``k`` of ``topk``; the mean
+        of each is ``compute()["top{k}_cls_err"]`` exactly."""
+        misses = stack_outcomes(self.misses, "ClassificationError", dim=1)
+        return {f"top{k}_wrong": m for k, m in zip(self.topk, misses)}
+
+    def compute(self) -> dict[str, float]:
+        if self.n == 0:
+            raise BadInputError("ClassificationError.compute() called before any update()")
+        return {f"top{k}_cls_err": float(w) / self.n for k, w in zip(self.topk, self.wrong.tolist())}

@@ -1,0 +1,75 @@
+"""The per-threshold reference algorithm of MaxBoxAccV2 (Choe et al., CVPR 2020; the localization scores next to
+Tables 2-4 of the paper): wsolevaluation's loop over CAM thresholds with OpenCV, in this project's conventions.
+
+:class:`cam_lib.metrics.MaxBoxAcc` must give exactly its numbers (tests/test_metrics.py), and the benchmark
+(:mod:`cam_lib.bench`, Sec. 2) times it as the baseline. Not used to compute any result.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import torch
+
+from ..boxes import box_iou
+from .maxboxacc import V2_IOU_THRESHOLDS, ceil_float32
+
+__all__ = ["baseline_best_ious", "baseline_maxboxacc"]
+
+
+def baseline_best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,
+                       holes: bool = False) -> np.ndarray:
+    """``(B, T)`` best IoU per map and threshold by the published per-threshold algorithm of wsolevaluation
+    (Choe et al. 2020, ``compute_bboxes_from_scoremaps`` + ``BoxEvaluator.accumulate``): for every threshold of
+    the grid, ``cv2.threshold``, ``cv2.findContours(..., CHAIN_APPROX_SIMPLE)``, ``cv2.boundingRect`` of each
+    contour; then the IoU of all boxes with the ground truth and the best per threshold.
+
+    Where wsolevaluation's own choices differ from conventions.md, this follows conventions.md (as MaxBoxAcc):
+
+    - the mask is ``map >= tau`` on the float32 map (wsolevaluation: ``uint8(255 map) > int(tau * max)``):
+      ``cv2.threshold(-map, -ceil32(tau), 1, THRESH_BINARY_INV)`` is exactly that;
+    - boxes are inclusive ``[x, y, x + w - 1, y + h - 1]`` (wsolevaluation: ``x + w``, clipped to the frame);
+    - an empty mask gives the whole frame (wsolevaluation: ``[0, 0, 0, 0]``);
+    - every connected component gets one box: the outer contours (``RETR_CCOMP``, contours without a parent:
+      one per 8-connected component). wsolevaluation's ``RETR_TREE`` also boxes hole borders, which are not
+      components: a hole's border box can beat its component's (see tests/test_bench.py). ``holes=True`` keeps
+      them, to measure that difference.
+    """
+    maps = np.asarray(maps, np.float32)
+    batch, height, width = maps.shape
+    limits = -ceil_float32(np.asarray(thresholds, np.float64))
+    gt, valid = torch.as_tensor(gt_boxes, dtype=torch.float64), torch.as_tensor(gt_valid, dtype=torch.bool)
+    mode = cv2.RETR_TREE if holes else cv2.RETR_CCOMP
+    out = np.zeros((batch, len(limits)))
+    for b in range(batch):
+        negated = -maps[b]
+        boxes, number = [], []
+        for limit in limits:                                     # the per-threshold loop this is about
+            _, mask = cv2.threshold(negated, float(limit), 1, cv2.THRESH_BINARY_INV)
+            contours, hierarchy = cv2.findContours(mask.astype(np.uint8), mode, cv2.CHAIN_APPROX_SIMPLE)
+            if not holes and len(contours):
+                contours = [c for c, h in zip(contours, hierarchy[0]) if h[3] < 0]
+            if len(contours) == 0:
+                boxes.append([0, 0, width - 1, height - 1])
+                number.append(1)
+                continue
+            for contour in contours:
+                x, y, w, h = cv2.boundingRect(contour)
+                boxes.append([x, y, x + w - 1, y + h - 1])
+            number.append(len(contours))
+        if not bool(valid[b].any()):
+            continue
+        iou = box_iou(torch.tensor(boxes, dtype=torch.float64), gt[b][valid[b]]).amax(-1).numpy()
+        start = 0
+        for t, n in enumerate(number):
+            out[b, t] = iou[start:start + n].max()
+            start += n
+    return out
+
+
+def baseline_maxboxacc(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,
+                       iou_thresholds: tuple[float, ...] = V2_IOU_THRESHOLDS) -> np.ndarray:
+    """Counts ``(T, len(iou_thresholds))`` of images whose best IoU at each threshold reaches each delta, by the
+    per-threshold baseline; equal to ``MaxBoxAcc.counts`` after the same updates."""
+    best = baseline_best_ious(maps, thresholds, gt_boxes, gt_valid)
+    return (best[:, :, None] >= np.asarray(iou_thresholds)[None, None, :]).sum(0)

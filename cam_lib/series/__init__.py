@@ -1,0 +1,29 @@
+"""The notebook series (``notebooks/00_data`` ... ``06_cam_figures``): a notebook only calls these and shows what
+they return. Split by what it does:
+
+- :mod:`~cam_lib.series.setups`: the profiles, a notebook's parameters resolved into a :class:`Setup`, the run's
+  header (:func:`environment`);
+- :mod:`~cam_lib.series.artifacts`: trained networks (only :func:`ensure_trained`, called by notebook 01, trains)
+  and cached measurements (:func:`evaluation`, ...);
+- :mod:`~cam_lib.series.tables`: Tables 1-5, the paper's numbers beside ours;
+- :mod:`~cam_lib.series.figures`: the figures.
+
+Asking for a table or a figure never trains: a missing network raises :class:`NotTrainedError` naming the notebook
+and the command that train it. On real data (``data="imagenet"``) networks are best trained beforehand with
+``torchrun ... -m cam_lib train`` into the same checkpoint folders (``checkpoints/<data>-<profile>-s<seed>/<model>/``).
+"""
+
+from .artifacts import (NotTrainedError, checkpoint, cub_evaluation, ensure_trained, evaluation, heuristic_evaluation,
+                        load_trained, transfer_evaluation)
+from .figures import (bird_boxes_figure, class_maps_figure, comparison_figure, dataset_figure, methods_figure,
+                      photos_figure, topk_figure, training_curves, transfer_figure)
+from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PROFILES, TABLE1_MODELS, SeriesProfile, Setup,
+                     check_data, data_summary, dataset, environment, setup)
+from .tables import TABLE5_FEATURES, table1, table2, table3, table4, table5
+
+__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
+           "setup", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
+           "checkpoint", "load_trained", "evaluation", "heuristic_evaluation", "cub_evaluation", "transfer_evaluation",
+           "TABLE5_FEATURES", "table1", "table2", "table3", "table4", "table5", "dataset_figure", "methods_figure",
+           "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
+           "training_curves", "comparison_figure"]

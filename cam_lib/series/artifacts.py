@@ -1,0 +1,137 @@
+"""The series' artifacts: trained networks (Table 1, Sec. 3.1) and the cached measurements every table reads.
+
+Training happens in ONE place, :func:`ensure_trained`, which only notebook ``01_classification`` (and so
+``python -m cam_lib reproduce``) calls. Everything else only reads: :func:`load_trained` raises
+:class:`NotTrainedError` (naming the notebook and the command that train the network) when a checkpoint is
+missing, so asking for a table or a figure never trains by surprise.
+
+Checkpoints live under ``checkpoints/<data>-<profile>-s<seed>/<model>/model.pt``. Measurements are cached beside
+them with :func:`cam_lib.io.cached_json`, keyed by the weights' hash and the settings, so Table 1 and Table 2 share
+one localization pass per network and a rerun reads them back.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ..data import make_loader
+from ..data.common import eval_transform
+from ..errors import BadInputError
+from ..io import cached_json, load_checkpoint, weights_hash
+from ..localize import Evaluation, HeuristicEvaluation, evaluate, evaluate_heuristic
+from ..models import build_model
+from ..train import train
+from .setups import FC_MODELS, Setup, dataset
+
+__all__ = ["NotTrainedError", "ensure_trained", "checkpoint", "load_trained", "evaluation", "heuristic_evaluation",
+           "cub_evaluation", "transfer_evaluation"]
+
+CACHE_VERSION = 2   # bump when what a cached measurement holds changes
+
+
+class NotTrainedError(BadInputError):
+    """A table or figure needs a network that this setup has not trained yet."""
+
+
+def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
+    """``model.pt`` of ``model`` for this setup: trained now (resuming an interrupted run) unless it exists. The
+    only function of the series that trains (notebook 01)."""
+    out = s.checkpoints / model
+    final = out / "model.pt"
+    if final.exists():
+        return final
+    if s.pretrained and model in FC_MODELS and s.num_classes == 1000:
+        # the paper's baselines are the released ImageNet networks: store torchvision's weights, train nothing
+        from ..train import save_checkpoint
+
+        net = build_model(model, num_classes=1000, pretrained=True, width=1.0)
+        save_checkpoint(final, model=net.state_dict(), model_name=model, num_classes=1000, width=1.0,
+                        data="imagenet", class_names=list(s.class_names))
+        return final
+    overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
+    train(model, "imagenet", s.train_root, out, pretrained=s.pretrained and model != "nin", width=s.width,
+          recipe=s.recipe, overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress)
+    return final
+
+
+def checkpoint(s: Setup, model: str) -> Path:
+    """The trained ``model.pt`` of ``model``; :class:`NotTrainedError` when it does not exist (nothing is trained)."""
+    path = s.checkpoints / model / "model.pt"
+    if not path.exists():
+        raise NotTrainedError(
+            f"parameter models: {model} is not trained for this setup (no {path}). Train it with notebook 01_classification, "
+            f"or `python -m cam_lib reproduce --profile {s.profile} --data {s.data} --seed {s.seed} --only "
+            f"01_classification`, or `python -m cam_lib train --model {model} --out {path.parent} ...`",
+            param="models")
+    return path
+
+
+def load_trained(s: Setup, model: str) -> torch.nn.Module:
+    """The trained network, in eval mode on the setup's device. Never trains (see :func:`checkpoint`)."""
+    net = build_model(model, num_classes=s.num_classes, width=s.width)
+    load_checkpoint(net, checkpoint(s, model))
+    return net.eval().to(s.device)
+
+
+def _cached(s: Setup, model: str, name: str, key: dict, compute) -> tuple[torch.nn.Module, dict]:
+    """The trained network and ``compute(net)``, cached under ``<checkpoints>/<model>/`` by the weights' hash and
+    ``key`` (:func:`cam_lib.io.cached_json`)."""
+    net = load_trained(s, model)
+    key = {"version": CACHE_VERSION, "weights": weights_hash(net), "size": s.image_size, **key}
+    return net, cached_json(s.checkpoints / model, name, key, lambda: compute(net))
+
+
+def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", batch_size: int = 32) -> Evaluation:
+    """:func:`cam_lib.localize.evaluate` of a trained network on split ``which`` (cached beside its checkpoint):
+    classification and localization (top-1/top-5, GT-known, MaxBoxAccV2) from one pass."""
+    def compute(net):
+        loader = make_loader(dataset(s, which), batch_size, 0, s.device)
+        return evaluate(net, loader, s.device, method=method, progress=False).to_json()
+    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method},
+                                        compute)[1])
+
+
+def heuristic_evaluation(s: Setup, model: str = "googlenet_gap", which: str = "test",
+                         batch_size: int = 32) -> HeuristicEvaluation:
+    """Table 3's plain vs heuristic top-5 localization error of ``model`` on split ``which`` (cached)."""
+    def compute(net):
+        loader = make_loader(dataset(s, which), batch_size, 0, s.device)
+        return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
+    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", {"which": which}, compute)[1])
+
+
+def cub_evaluation(s: Setup, model: str = "googlenet_gap", batch_size: int = 32) -> dict[str, float]:
+    """Table 4 on the setup's CUB folder (cached): SVM accuracy on the full image, the CAM crop and the ground-truth
+    box, and ``cam_loc_acc`` (:func:`cam_lib.features.cub_protocol`)."""
+    from ..data.cub import CUB200
+    from ..features import cub_protocol
+
+    if s.cub_root is None:
+        raise BadInputError("parameter cub_root: Table 4 needs a CUB-200-2011 folder on real data", param="cub_root")
+    tf = eval_transform("resize", s.image_size)
+
+    def compute(net):
+        return cub_protocol(net, lambda split, crop: CUB200(s.cub_root, split, transform=tf, crop_to_box=crop),
+                            s.device, cache_dir=s.checkpoints / "features", batch_size=batch_size)
+    return _cached(s, model, "cub", {"root": str(s.cub_root)}, compute)[1]
+
+
+def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_size: int = 32) -> dict:
+    """One Table 5 cell (cached): a linear SVM on ``feature`` of ``model`` over transfer dataset ``name``, folds
+    averaged (:func:`cam_lib.features.transfer_protocol`)."""
+    from ..data.transfer import build_transfer
+    from ..features import transfer_protocol
+
+    kind, root = s.transfer[name]
+    tf = eval_transform("resize", s.image_size)
+
+    def make(split, fold):
+        return build_transfer(kind, root, split=split, transform=tf, **({"fold": fold} if fold else {}))
+
+    def compute(net):
+        n_folds = build_transfer(kind, root, split="train", transform=tf).n_folds
+        return transfer_protocol(net, make, n_folds, feature, s.device, s.checkpoints / "features", batch_size,
+                                 cache_key=f"{name}-{feature}")
+    return _cached(s, model, f"transfer-{name}-{feature}", {"root": str(root), "kind": kind}, compute)[1]

@@ -1,0 +1,207 @@
+"""What each profile of the notebook series runs, and a notebook's parameters resolved into a :class:`Setup`
+(data, checkpoints and results folders, networks, device): the first cell of every notebook (Sec. 4 of the paper).
+
+Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (5 networks,
+two epochs on 64 px images: its numbers mean nothing); ``default`` trains the 7 cheapest networks of Table 1 at
+width 0.25 on the 10-class ``objects`` from scratch on a CPU; ``full`` trains all 9 on the 26-class build.
+On real data (``data="imagenet"``) every network of Table 1 is fine-tuned from its ImageNet backbone with the
+paper's recipe.
+"""
+
+from __future__ import annotations
+
+import platform
+import subprocess
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import torch
+
+from ..data import build_dataset, synthetic
+from ..data.common import eval_transform
+from ..errors import BadInputError
+from ..models import check_model_name, resolve_device
+from ..train import RECIPES
+
+__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile",
+           "Setup", "setup", "dataset", "environment", "data_summary", "check_data"]
+
+# Table 1 in the paper's order: GAP networks, the original (FC) networks, NIN, the GMP variant.
+TABLE1_MODELS = ("vgg16_gap", "googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "vgg16", "alexnet",
+                 "nin", "googlenet_gmp")
+GAP_MODELS = ("googlenet_gap", "vgg16_gap", "alexnet_star_gap", "alexnet_gap")
+FC_MODELS = ("googlenet", "vgg16", "alexnet")
+NO_CAM_MODELS = ("alexnet", "vgg16")   # FC layers after the last conv: Backprop is their only map
+
+
+@dataclass(frozen=True)
+class SeriesProfile:
+    """What one profile of the embedded benchmark runs."""
+
+    models: tuple[str, ...]
+    recipe: str
+    width: float
+    lr: dict = field(default_factory=dict)   # per-model learning rate (from scratch; no pretrained backbone)
+
+
+PROFILES: dict[str, SeriesProfile] = {
+    "smoke": SeriesProfile(("alexnet_gap", "googlenet_gap", "googlenet_gmp", "alexnet", "googlenet"), "smoke", 0.125),
+    "default": SeriesProfile(("googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "alexnet", "nin",
+                              "googlenet_gmp"), "embedded", 0.25,
+                             {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3}),
+    "full": SeriesProfile(TABLE1_MODELS, "embedded", 0.25,
+                          {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3,
+                           "vgg16": 1e-3, "vgg16_gap": 1e-3}),
+}
+DATA = ("embedded", "imagenet")
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Everything a notebook needs to find its data, checkpoints and results."""
+
+    profile: str
+    data: str
+    models: tuple[str, ...]
+    recipe: str
+    width: float
+    pretrained: bool
+    lr: dict
+    device: str
+    seed: int
+    checkpoints: Path                 # this run's folder: checkpoints/<data>-<profile>-s<seed>
+    results: Path
+    train_root: Path                  # ImageNet-layout root with train/ (Table 1 training)
+    val_root: Path                    # ImageNet-layout root with val boxes (Tables 1 and 2)
+    test_root: Path                   # ImageNet-layout root of the test split (Table 3)
+    cub_root: Path | None             # CUB-200-2011 (Table 4)
+    transfer: dict                    # Table 5: name -> (dataset kind, root)
+    image_size: int
+    num_classes: int
+    class_names: tuple[str, ...]
+
+    @property
+    def figures(self) -> Path:
+        return self.results / "figures"
+
+    @property
+    def tables(self) -> Path:
+        return self.results / "tables"
+
+    def describe(self) -> dict:
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
+                if k not in ("class_names",)}
+
+
+def setup(profile: str = "default", data: str = "embedded", data_root: str | Path = "data",
+          models: list[str] | tuple[str, ...] | None = None, device: str = "auto", seed: int = 0,
+          checkpoints: str | Path = "checkpoints", results: str | Path = "results", cub_root: str | Path | None = None,
+          transfer: dict | None = None, test_root: str | Path | None = None) -> Setup:
+    """Check a notebook's parameters and resolve them into a :class:`Setup`; on the embedded benchmark this builds
+    (or finds, cached) ``data_root/synthetic-v*-<profile>-s<seed>/``. Bad values raise :class:`BadInputError`
+    naming the parameter."""
+    if profile not in PROFILES:
+        raise BadInputError(f"parameter profile={profile!r}: choose one of {', '.join(PROFILES)}", param="profile")
+    if data not in DATA:
+        raise BadInputError(f"parameter data={data!r}: choose one of {', '.join(DATA)}", param="data")
+    if not isinstance(seed, int) or seed < 0:
+        raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
+    prof = PROFILES[profile]
+    chosen = tuple(models) if models else (prof.models if data == "embedded" else TABLE1_MODELS)
+    for m in chosen:
+        check_model_name(m, "models")
+    device = str(resolve_device(device))
+    if data == "embedded":
+        root = synthetic.build(profile, data_root, seed=seed)
+        train_root = val_root = root / "objects"
+        test_root_p, cub = root / "objects_test", root / "birds"
+        transfer_sets = transfer or {"scenes": ("folder", str(root / "transfer" / "scenes")),
+                                     "things": ("folder", str(root / "transfer" / "things"))}
+        recipe, width, pretrained, lr = prof.recipe, prof.width, False, dict(prof.lr)
+    else:
+        val_root = train_root = Path(data_root)
+        if not val_root.is_dir():
+            raise BadInputError(f"parameter data_root={str(data_root)!r}: no such ImageNet folder", param="data_root")
+        test_root_p = Path(test_root) if test_root else val_root   # ILSVRC test boxes are not public
+        cub = Path(cub_root) if cub_root else None
+        transfer_sets = transfer or {}
+        recipe, width, pretrained, lr = "paper", 1.0, True, {}
+    for name, spec in transfer_sets.items():
+        if not (isinstance(spec, (list, tuple)) and len(spec) == 2):
+            raise BadInputError(f"parameter transfer[{name!r}] must be (dataset kind, root), got {spec!r}", param="transfer")
+    val = build_dataset("imagenet", val_root, split="val")
+    size = RECIPES[recipe].image_size
+    run = Path(checkpoints) / f"{data}-{profile}-s{seed}"
+    return Setup(profile, data, chosen, recipe, width, pretrained, lr, device, seed, run, Path(results),
+                 train_root, val_root, test_root_p, cub, {k: tuple(v) for k, v in transfer_sets.items()}, size,
+                 val.num_classes, tuple(val.class_names))
+
+
+def dataset(s: Setup, which: str = "val", **kwargs):
+    """The evaluated dataset ``which`` (``val``: Tables 1-2, ``test``: Table 3) at the series' image size."""
+    root = {"val": s.val_root, "test": s.test_root}[which]
+    return build_dataset("imagenet", root, split="val", transform=eval_transform("resize", s.image_size), **kwargs)
+
+
+def environment(s: Setup) -> dict:
+    """The facts a results table states in its header: data, profile, hardware, versions, seed, commit."""
+    import numpy
+    import sklearn
+    import timm
+    import torchvision
+
+    try:
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True,
+                                cwd=Path(__file__).parent, timeout=10).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--", ":/cam_lib",
+                                ":/notebooks"], capture_output=True, text=True, cwd=Path(__file__).parent,
+                               timeout=10).stdout.strip()   # the code, not the results being written
+        commit += " (with local changes)" if dirty else ""
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    device = torch.cuda.get_device_name(0) if s.device.startswith("cuda") else \
+        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+    data = ("embedded benchmark (generated by cam_lib.data.synthetic, profile "
+            f"{s.profile}, seed {s.seed}, {s.num_classes} classes)" if s.data == "embedded"
+            else f"{s.data} at {s.val_root}")
+    command = f"python -m cam_lib reproduce --profile {s.profile} --data {s.data} --seed {s.seed}"
+    if s.data == "embedded" and s.models != PROFILES[s.profile].models:
+        command += f" -p models '[{', '.join(s.models)}]'"
+    return {"command": command, "data": data, "profile": s.profile, "hardware": device, "seed": s.seed,
+            "commit": commit,
+            "versions": f"python {platform.python_version()}, torch {torch.__version__}, torchvision "
+                        f"{torchvision.__version__}, timm {timm.__version__}, numpy {numpy.__version__}, "
+                        f"scikit-learn {sklearn.__version__}",
+            "networks": f"width {s.width}, recipe {s.recipe}, "
+                        f"{'fine-tuned from ImageNet backbones' if s.pretrained else 'trained from scratch'}"}
+
+
+def data_summary(s: Setup) -> str:
+    """A Markdown list of the datasets this setup reads, with their sizes and classes."""
+    from ..data.cub import CUB200
+    from ..data.transfer import build_transfer
+
+    lines = [f"- train (Table 1): `{s.train_root}`, {len(build_dataset('imagenet', s.train_root, split='train'))} "
+             f"images, {s.num_classes} classes",
+             f"- val (Tables 1-2): `{s.val_root}`, {len(dataset(s, 'val'))} images with boxes",
+             f"- test (Table 3): `{s.test_root}`, {len(dataset(s, 'test'))} images with boxes"]
+    if s.cub_root is not None:
+        tr, te = CUB200(s.cub_root, "train"), CUB200(s.cub_root, "test")
+        lines.append(f"- CUB (Table 4): `{s.cub_root}`, {len(tr)} train / {len(te)} test images, "
+                     f"{tr.num_classes} species")
+    for name, (kind, root) in s.transfer.items():
+        tr, te = build_transfer(kind, root, split="train"), build_transfer(kind, root, split="test")
+        lines.append(f"- {name} (Table 5, `{kind}`): `{root}`, {len(tr)} train / {len(te)} test images, "
+                     f"{tr.num_classes} classes")
+    return "\n".join(lines)
+
+
+def check_data(s: Setup) -> str:
+    """``"data: ok"`` when every class has train and val images with at least one valid box each (for nbval)."""
+    val = dataset(s, "val")
+    labels = {int(label) for _, label, _ in val.samples} if hasattr(val, "samples") else set()
+    if labels != set(range(s.num_classes)):
+        return f"data: val covers {len(labels)} of {s.num_classes} classes"
+    if any(len(boxes) == 0 for _, _, boxes in val.samples):
+        return "data: some val images have no box"
+    return "data: ok"
