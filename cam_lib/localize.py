@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+import numpy as np
 import torch
 from tqdm.auto import tqdm
 
@@ -17,7 +18,8 @@ from .boxes import DEFAULT_THRESHOLD, boxes_from_maps, heuristic_guesses
 from .cam import compute_cams
 from .data.common import Skipped
 from .errors import BadInputError
-from .metrics import ClassificationError, GTKnownLocalization, LocalizationError, MaxBoxAcc, threshold_grid
+from .metrics import (ClassificationError, GTKnownLocalization, Interval, LocalizationError, MaxBoxAcc, baseline_hits,
+                      bootstrap_mean, threshold_grid)
 from .models import evaluating
 from .saliency import backprop_saliency
 
@@ -61,10 +63,20 @@ class Evaluation:
     per_iou: dict[float, float] = field(default_factory=dict)
     best_threshold: dict[float, float] = field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
+    per_image: dict[str, tuple] = field(default_factory=dict)   # each metric's outcome per image, dataset order
+
+    def interval(self, metric: str, seed: int = 0) -> Interval:
+        """The 95% bootstrap interval over images of ``metric`` (a key of :data:`PER_IMAGE`), from the per-image
+        outcomes (:func:`cam_lib.metrics.bootstrap_mean`)."""
+        if metric not in self.per_image:
+            raise BadInputError(f"parameter metric={metric!r}: no per-image outcomes (have {sorted(self.per_image)})",
+                                param="metric")
+        return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
 
     def to_json(self) -> dict:
         """A JSON-safe dict (IoU thresholds as strings, skipped images as ``{"index", "file", "reason"}``)."""
         out = asdict(self)
+        out["per_image"] = {k: list(v) for k, v in self.per_image.items()}
         out["per_iou"] = {str(k): v for k, v in self.per_iou.items()}
         out["best_threshold"] = {str(k): v for k, v in self.best_threshold.items()}
         out["skipped"] = [{"index": s.index, "file": str(s.path), "reason": s.reason} for s in self.skipped]
@@ -75,7 +87,8 @@ class Evaluation:
         """The inverse of :meth:`to_json` (keys back to floats, skipped back to :class:`Skipped`)."""
         return cls(**{**data, "per_iou": _float_keys(data["per_iou"]),
                       "best_threshold": _float_keys(data["best_threshold"]),
-                      "skipped": tuple(Skipped(s["index"], s["file"], s["reason"]) for s in data["skipped"])})
+                      "skipped": tuple(Skipped(s["index"], s["file"], s["reason"]) for s in data["skipped"]),
+                      "per_image": {k: tuple(v) for k, v in data.get("per_image", {}).items()}})
 
 
 @dataclass(frozen=True)
@@ -85,13 +98,18 @@ class HeuristicEvaluation:
     n: int
     plain_top5_loc_err: float
     heuristic_top5_loc_err: float
+    per_image: dict[str, tuple] = field(default_factory=dict)   # each image's miss (1.0) or hit (0.0)
+
+    def interval(self, metric: str, seed: int = 0) -> Interval:
+        """The 95% bootstrap interval over images of ``plain_top5_loc_err`` or ``heuristic_top5_loc_err``."""
+        return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
 
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "per_image": {k: list(v) for k, v in self.per_image.items()}}
 
     @classmethod
     def from_json(cls, data: dict) -> "HeuristicEvaluation":
-        return cls(**data)
+        return cls(**{**data, "per_image": {k: tuple(v) for k, v in data.get("per_image", {}).items()}})
 
 
 def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
@@ -121,13 +139,18 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
 
 def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str = "cam",
              threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01,
-             progress: bool = True, on_batch=None, frame: str = "resize") -> Evaluation:
+             progress: bool = True, on_batch=None, frame: str = "resize",
+             baselines: dict[str, np.ndarray] | None = None) -> Evaluation:
     """Stream a labelled dataset through :func:`localize_batch` into an :class:`Evaluation`. ``on_batch(batch,
-    localization)`` is called after each batch. The model is left on its device and in its mode afterwards."""
+    localization)`` is called after each batch. ``baselines``: name -> a fixed normalised box (Table 2's trivial
+    baselines, :mod:`cam_lib.metrics.baselines`), scored on the same images by the same hit rule as the CAM's
+    GT-known box; each image's hit lands in ``per_image["baseline:<name>"]`` (paired with the CAM's outcomes).
+    The model is left on its device and in its mode afterwards."""
     device = torch.device(device)
     cls_err, loc_err = ClassificationError((1, min(5, model.num_classes))), LocalizationError()
     gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(threshold_grid(cam_step))
     skipped, n = [], 0
+    fixed = {name: [] for name in baselines or {}}
     with evaluating(model, device):
         for batch in tqdm(loader, desc=f"localize ({method})", unit="batch", disable=not progress):
             skipped.extend(batch.skipped)
@@ -141,16 +164,26 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
             loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
             gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
             maxbox.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
+            for name, box in (baselines or {}).items():
+                fixed[name].append(baseline_hits(box, batch.gt_boxes, batch.gt_valid, images.shape[-1],
+                                                 images.shape[-2]))
             n += len(targets)
             if on_batch is not None:
                 on_batch(batch, out)
     if n == 0:
         raise BadInputError(f"no images were evaluated ({len(skipped)} skipped)")
     cls, loc, box = cls_err.compute(), loc_err.compute(), maxbox.compute()
-    return Evaluation(n=n, top1_cls_err=cls["top1_cls_err"], top5_cls_err=cls[f"top{cls_err.topk[-1]}_cls_err"],
+    k5 = cls_err.topk[-1]
+    cls_i, loc_i = cls_err.per_image(), loc_err.per_image()
+    per_image = {"top1_cls_err": cls_i["top1_wrong"], "top5_cls_err": cls_i[f"top{k5}_wrong"],
+                 "top1_loc_err": loc_i["top1_wrong"], "top5_loc_err": loc_i["top5_wrong"],
+                 "gt_known_loc_acc": gt_known.per_image()["hit"], "maxboxacc_v2": maxbox.per_image()["maxboxacc"],
+                 **{f"baseline:{name}": np.concatenate(hits) for name, hits in fixed.items()}}
+    return Evaluation(n=n, top1_cls_err=cls["top1_cls_err"], top5_cls_err=cls[f"top{k5}_cls_err"],
                       top1_loc_err=loc["top1_loc_err"], top5_loc_err=loc["top5_loc_err"],
                       gt_known_loc_acc=gt_known.compute()["gt_known_loc_acc"], maxboxacc_v2=box["maxboxacc"],
-                      per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped))
+                      per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped),
+                      per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()})
 
 
 def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
@@ -174,5 +207,8 @@ def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | st
             n += len(targets)
     if n == 0:
         raise BadInputError("no images were evaluated")
+    per_image = {"plain_top5_loc_err": plain.per_image()["top5_wrong"],
+                 "heuristic_top5_loc_err": heuristic.per_image()["top5_wrong"]}
     return HeuristicEvaluation(n=n, plain_top5_loc_err=plain.compute()["top5_loc_err"],
-                               heuristic_top5_loc_err=heuristic.compute()["top5_loc_err"])
+                               heuristic_top5_loc_err=heuristic.compute()["top5_loc_err"],
+                               per_image={k: tuple(v.astype(float).tolist()) for k, v in per_image.items()})

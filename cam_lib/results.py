@@ -84,21 +84,28 @@ class TableRow:
     metric: str
     ours: float
     paper: float
+    ci_low: float = math.nan    # the 95% bootstrap interval of ours over images (percent; NaN: not measured)
+    ci_high: float = math.nan
 
     def to_json(self) -> dict:
-        return {**self.labels, "metric": self.metric, "ours": float(self.ours), "paper": float(self.paper)}
+        return {**self.labels, "metric": self.metric, "ours": float(self.ours), "ci_low": float(self.ci_low),
+                "ci_high": float(self.ci_high), "paper": float(self.paper)}
 
     @classmethod
     def from_json(cls, data: dict) -> "TableRow":
-        labels = {k: v for k, v in data.items() if k not in ("metric", "ours", "paper", "diff")}
-        return cls(labels, data["metric"], float(data["ours"]), float(data["paper"]))
+        labels = {k: v for k, v in data.items() if k not in _VALUE_COLUMNS}
+        return cls(labels, data["metric"], float(data["ours"]), float(data["paper"]),
+                   float(data.get("ci_low", math.nan)), float(data.get("ci_high", math.nan)))
+
+
+_VALUE_COLUMNS = ("metric", "ours", "ci_low", "ci_high", "paper", "diff")
 
 
 def comparison(rows: list[TableRow]) -> pd.DataFrame:
-    """A table from :class:`TableRow` s (columns: the labels, ``metric``, ``ours``, ``paper``), adding
-    ``diff = ours - paper``."""
+    """A table from :class:`TableRow` s (columns: the labels, ``metric``, ``ours``, its 95% interval ``ci_low`` /
+    ``ci_high``, ``paper``), adding ``diff = ours - paper``."""
     df = pd.DataFrame([r.to_json() for r in rows])
-    for col in ("ours", "paper"):
+    for col in ("ours", "ci_low", "ci_high", "paper"):
         df[col] = pd.to_numeric(df[col], errors="coerce")
     df["diff"] = df["ours"] - df["paper"]
     return df

@@ -200,3 +200,22 @@ def test_compute_cams_ten_crop_frame_matches_localize_and_checks_its_arguments()
         compute_cams(model, x, frame="tencrop")
     with pytest.raises(BadInputError, match="square"):
         compute_cams(model, torch.rand(1, 3, 36, 40), frame="ten_crop", crop_size=32)
+
+
+def test_evaluate_scores_fixed_baselines_on_the_same_images_with_intervals():
+    """Table 2's trivial baselines: the same images, the same hit rule; every number has its interval."""
+    from cam_lib.localize import evaluate
+    from cam_lib.metrics import box_hits
+    from cam_lib.models import build_model
+
+    model = build_model("googlenet_gap", num_classes=6, width=0.125)
+    batches = list(_batches())
+    ev = evaluate(model, batches, "cpu", progress=False, baselines={"frame": [0.0, 0.0, 1.0, 1.0]})
+    frame = torch.tensor([0.0, 0.0, 31.0, 31.0], dtype=torch.float64)
+    expected = torch.cat([box_hits(frame.expand(len(b.labels), 4), b.gt_boxes, b.gt_valid) for b in batches])
+    assert ev.per_image["baseline:frame"] == tuple(expected.double().tolist()) == (0.0, 1.0, 0.0, 1.0)
+    for key in ("top1_cls_err", "top1_loc_err", "gt_known_loc_acc", "maxboxacc_v2"):
+        ci = ev.interval(key)
+        assert ci.low <= getattr(ev, key) <= ci.high and ci.estimate == pytest.approx(getattr(ev, key))
+    with pytest.raises(BadInputError, match="parameter metric='nope'"):
+        ev.interval("nope")

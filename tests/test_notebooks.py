@@ -49,7 +49,7 @@ def test_runner_writes_every_table_figure_and_the_results_page(smoke_run):
         assert {"ours", "paper", "diff"} <= set(df.columns)
         both = df.dropna(subset=["ours", "paper"])
         assert len(both) > 0 and ((both.ours - both.paper - both["diff"]).abs() < 1e-3).all()
-        assert "| ours | paper | diff |" in md.read_text()
+        assert "| ours | ci_low | ci_high | paper | diff |" in md.read_text()
         assert res.check_table(results, f"table{i}", series.PROFILES["smoke"].models) == f"table{i}: ok"
     t1 = pd.read_csv(results / "tables" / "table1.csv", comment="#")
     ran = set(t1.dropna(subset=["ours"]).model)
@@ -184,12 +184,14 @@ def test_tables_put_the_paper_beside_ours_and_verdicts_follow_the_signs(tmp_path
                                                          ("AlexNet-GAP", "alexnet_gap", 20.0, 51.1),
                                                          ("AlexNet", "alexnet", 25.0, 42.6),
                                                          ("VGGnet", "vgg16", math.nan, 31.2))])
-    assert res.TableRow.from_json(t1.iloc[1].to_dict()) == res.TableRow({"row": "GoogLeNet", "model": "googlenet"},
-                                                                        "top-1 cls err", 30.0, 31.9)
+    back = res.TableRow.from_json(t1.iloc[1].to_dict())
+    assert (back.labels, back.metric, back.ours, back.paper) == ({"row": "GoogLeNet", "model": "googlenet"},
+                                                                "top-1 cls err", 30.0, 31.9)
+    assert math.isnan(back.ci_low) and math.isnan(back.ci_high)     # no interval measured for this row
     assert t1["diff"].tolist()[:2] == pytest.approx([5.0, -1.9]) and math.isnan(t1["diff"].iloc[4])
     res.write_table(tmp_path, "table1", t1, env)
     md = (tmp_path / "tables" / "table1.md").read_text()
-    assert "| VGGnet | vgg16 | top-1 cls err | — | 31.20 | — |" in md and "NOTE:" in md
+    assert "| VGGnet | vgg16 | top-1 cls err | — | — | — | 31.20 | — |" in md and "NOTE:" in md
     verdicts = {c["claim"][:60]: c["verdict"] for c in res.claims(tmp_path) if c["table"] == "table1"}
     by_pair = list(verdicts.values())
     assert by_pair == ["same direction", "opposite direction", "—"]   # googlenet, alexnet, vgg16 (not run)

@@ -25,10 +25,12 @@ from ..models import build_model
 from ..train import train
 from .setups import FC_MODELS, Setup, dataset
 
-__all__ = ["NotTrainedError", "ensure_trained", "checkpoint", "load_trained", "evaluation", "heuristic_evaluation",
+__all__ = ["BASELINES", "NotTrainedError", "baseline_boxes", "ensure_trained", "checkpoint", "load_trained", "evaluation", "heuristic_evaluation",
            "cub_evaluation", "transfer_evaluation"]
 
-CACHE_VERSION = 2   # bump when what a cached measurement holds changes
+CACHE_VERSION = 3   # bump when what a cached measurement holds changes
+BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean train size (baseline)",
+             "best_fixed": "Best fixed box chosen on train (baseline)"}
 
 
 class NotTrainedError(BadInputError):
@@ -83,14 +85,54 @@ def _cached(s: Setup, model: str, name: str, key: dict, compute) -> tuple[torch.
     return net, cached_json(s.checkpoints / model, name, key, lambda: compute(net))
 
 
+TRAIN_BOX_IMAGES = 20000   # training images whose boxes set the fixed-box baselines (a deterministic subsample)
+
+
+def baseline_boxes(s: Setup) -> dict[str, list[float]]:
+    """Table 2's trivial baselines as normalised boxes, chosen on the TRAINING split's boxes only (cached): the whole
+    frame, a centred box of the mean ground-truth size, and the best single fixed box
+    (:mod:`cam_lib.metrics.baselines`). Boxes are normalised by each stored image's size (read from its header)."""
+    import numpy as np
+    from PIL import Image
+
+    from ..boxes import pad_boxes
+    from ..data import build_dataset
+    from ..metrics import best_fixed_box, centered_box_norm, mean_box_size, normalize_boxes
+
+    def compute() -> dict:
+        try:
+            train_set = build_dataset("imagenet", s.train_root, split="train")
+        except BadInputError as err:   # e.g. a val-only ImageNet folder: Table 2 says the rows were not measured
+            return {"missing": f"no training split to choose the fixed boxes on ({err})"}
+        boxed = [(path, boxes) for path, _, boxes in train_set.samples if len(boxes)]
+        if not boxed:
+            return {"missing": f"the training split at {s.train_root} has no boxes to choose the fixed boxes on"}
+        step = max(1, len(boxed) // TRAIN_BOX_IMAGES)
+        norm = []
+        for path, boxes in boxed[::step]:
+            with Image.open(path) as im:
+                norm.append(torch.from_numpy(normalize_boxes(boxes.numpy(), *im.size)))
+        padded, valid, _ = pad_boxes(norm)
+        best, rate = best_fixed_box(padded.numpy(), valid.numpy())
+        return {"frame": [0.0, 0.0, 1.0, 1.0], "centered": centered_box_norm(mean_box_size(padded.numpy(),
+                                                                                           valid.numpy())).tolist(),
+                "best_fixed": np.asarray(best).tolist(), "best_fixed_train_hit_rate": float(rate),
+                "train_images": len(norm)}
+    return cached_json(s.checkpoints, "baseline-boxes", {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute)
+
+
 def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", batch_size: int = 32) -> Evaluation:
     """:func:`cam_lib.localize.evaluate` of a trained network on split ``which`` (cached beside its checkpoint):
-    classification and localization (top-1/top-5, GT-known, MaxBoxAccV2) from one pass."""
+    classification and localization (top-1/top-5, GT-known, MaxBoxAccV2) from one pass, each with its per-image
+    outcomes, and the trivial baselines (:func:`baseline_boxes`) scored on the same images."""
+    checkpoint(s, model)   # a missing network is named before anything is computed
+    fixed = {k: v for k, v in baseline_boxes(s).items() if k in BASELINES}
+
     def compute(net):
         loader = make_loader(dataset(s, which), batch_size, 0, s.device)
-        return evaluate(net, loader, s.device, method=method, progress=False).to_json()
-    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method},
-                                        compute)[1])
+        return evaluate(net, loader, s.device, method=method, progress=False, baselines=fixed).to_json()
+    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method,
+                                                                            "baselines": fixed}, compute)[1])
 
 
 def heuristic_evaluation(s: Setup, model: str = "googlenet_gap", which: str = "test",
