@@ -2,7 +2,15 @@
 
 A plain training script in the style of torchvision's ``references/classification``: one process per device,
 ``torchrun`` for several (DDP; NCCL on GPUs, Gloo on CPUs), a checkpoint every epoch written atomically with
-the model, optimizer, scheduler, RNG states and epoch, and ``--resume`` to continue an interrupted run.
+the model, optimizer, scheduler, seed and epoch, and ``--resume`` to continue an interrupted run.
+
+Determinism: the same seed on the same machine (same device, thread count and library versions) gives
+bitwise-identical weights and log rows. Every random draw depends on the seed and the epoch alone, never on
+what ran before: the shuffle is ``DistributedSampler``'s (seed + epoch), each image's crop and flip are drawn
+from (seed, epoch, image index) -- so neither the number of loader workers nor the DDP rank that loads an image
+changes it -- and dropout draws from a stream reseeded from (seed, epoch, rank) at the start of every epoch. A
+resumed run therefore repeats an uninterrupted one bit for bit. On GPUs training runs with cuDNN's deterministic
+algorithms and ``torch.use_deterministic_algorithms`` (warning, not failing, on an operation that has none).
 
 Recipes (:data:`RECIPES`): ``paper`` is the official prototxt (SGD, lr 0.001 on pretrained layers and 10x on the
 new ones, momentum 0.9, weight decay 5e-4, step decay x0.1, batch 64, images at 256x256, random 224 crop and
@@ -13,6 +21,7 @@ Every field can be overridden on the command line.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import math
@@ -26,7 +35,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from .data import build_dataset, collate
@@ -96,17 +105,82 @@ def _dist_info() -> tuple[int, int, int]:
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
 
 
-def _rng_state() -> dict:
-    return {"torch": torch.get_rng_state(), "numpy": np.random.get_state(), "python": random.getstate(),
-            "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else []}
+_AUGMENT, _PROCESS = 0, 1   # the two kinds of random streams (one per image and epoch; one per rank and epoch)
 
 
-def _set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np.random.set_state(state["numpy"])
-    random.setstate(state["python"])
-    if state["cuda"] and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+def stream_seed(*keys: int) -> int:
+    """A well-mixed 32-bit seed from non-negative integers (torch's CPU generator keeps 32 bits of a seed, so
+    nearby raw seeds such as ``seed + index`` would give overlapping streams)."""
+    return int(np.random.SeedSequence([int(k) for k in keys]).generate_state(1)[0])
+
+
+def _seed_everything(seed: int) -> None:
+    torch.manual_seed(seed)   # CPU and every CUDA device
+    np.random.seed(seed)
+    random.seed(seed)
+
+
+class _EpochSampler(Sampler):
+    """Yields ``(epoch, index)`` so that :class:`_SeededAugmentation` sees the epoch, also in (persistent)
+    loader workers, which hold their own copy of the dataset."""
+
+    def __init__(self, sampler: DistributedSampler):
+        self.sampler, self.epoch = sampler, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+        self.sampler.set_epoch(epoch)
+
+    def __iter__(self):
+        epoch = self.epoch
+        return ((epoch, i) for i in self.sampler)
+
+    def __len__(self) -> int:
+        return len(self.sampler)
+
+
+class _SeededAugmentation(Dataset):
+    """``dataset[index]`` with torch's RNG (which torchvision's v2 transforms draw from) seeded from
+    (seed, epoch, index) for that one call: the random crop and flip of an image depend on nothing else, and the
+    caller's RNG is left as it was."""
+
+    def __init__(self, dataset, seed: int):
+        self.dataset, self.seed = dataset, seed
+
+    def __len__(self) -> int:
+        return len(self.dataset)
+
+    def __getitem__(self, key):
+        epoch, index = key
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(stream_seed(self.seed, _AUGMENT, epoch, index))
+            return self.dataset[index]
+
+
+def _seed_worker(worker_id: int) -> None:
+    """NumPy and ``random`` in a loader worker from the seed the DataLoader gave the worker's torch RNG."""
+    np.random.seed(torch.initial_seed() % 2**32)
+    random.seed(torch.initial_seed())
+
+
+@contextlib.contextmanager
+def deterministic_algorithms(cuda: bool):
+    """For the duration: cuDNN's deterministic algorithms (no benchmark autotuning) and, when ``cuda``,
+    ``torch.use_deterministic_algorithms`` in warn-only mode (on a CPU it would only slow every ``torch.empty``
+    down: the CPU kernels training uses are deterministic for a given thread count) with cuBLAS's
+    ``CUBLAS_WORKSPACE_CONFIG`` set to ``:4096:8`` unless already set (it takes effect if no cuBLAS handle was
+    created before). The previous settings are restored after."""
+    before = (torch.are_deterministic_algorithms_enabled(), torch.is_deterministic_algorithms_warn_only_enabled(),
+              torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    if cuda:
+        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = True, False
+    try:
+        yield
+    finally:
+        torch.use_deterministic_algorithms(before[0], warn_only=before[1])
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = before[2], before[3]
 
 
 def save_checkpoint(path: Path, **state) -> Path:
@@ -148,6 +222,8 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
                             param="schedule")
     if not 0 <= rec.warmup <= rec.epochs:
         raise BadInputError(f"parameter warmup={rec.warmup!r}: must be in [0, epochs={rec.epochs}]", param="warmup")
+    if not isinstance(seed, int) or seed < 0:
+        raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
 
     rank, world, local_rank = _dist_info()
     dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
@@ -156,11 +232,14 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
     if rec.batch_size % world:
         raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
                             param="batch_size")
-    out = Path(out)
-    torch.manual_seed(seed)
-    np.random.seed(seed)
-    random.seed(seed)
+    with deterministic_algorithms(dev.type == "cuda"):
+        return _train(model, data, root, Path(out), pretrained, width, rec, dev, workers, resume, seed, progress,
+                      max_batches, rank, world)
 
+
+def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume, seed, progress, max_batches, rank,
+           world) -> dict:
+    _seed_everything(seed)   # the initial weights
     train_set = build_dataset(data, root, split="train", transform=train_transform(rec.image_size, rec.resize, rec.mirror))
     eval_set = build_dataset(data, root, split=EVAL_SPLIT.get(data, "test"),
                              transform=eval_transform("resize", rec.image_size))
@@ -179,9 +258,13 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         if world > 1 else net
 
     per_rank = rec.batch_size // world
-    sampler = DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed, drop_last=True)
-    loader = DataLoader(train_set, batch_size=per_rank, sampler=sampler, num_workers=workers, collate_fn=collate,
-                        pin_memory=cuda, persistent_workers=cuda and workers > 0, drop_last=True)
+    sampler = _EpochSampler(DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed,
+                                               drop_last=True))
+    # the loaders' own generators: creating their iterators draws nothing from the global RNG
+    loader = DataLoader(_SeededAugmentation(train_set, seed), batch_size=per_rank, sampler=sampler,
+                        num_workers=workers, collate_fn=collate, pin_memory=cuda,
+                        persistent_workers=cuda and workers > 0, drop_last=True, worker_init_fn=_seed_worker,
+                        generator=torch.Generator().manual_seed(seed))
     steps = len(loader) if max_batches is None else min(len(loader), max_batches)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
     start, ckpt = 0, out / "checkpoint.pt"
@@ -190,19 +273,23 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         if state["num_classes"] != num_classes or state["model_name"] != model:
             raise BadInputError(f"{ckpt}: checkpoint of {state['model_name']} with {state['num_classes']} classes "
                                 f"cannot resume {model} on {data} with {num_classes} classes")
+        if state.get("seed", seed) != seed:
+            raise BadInputError(f"{ckpt}: checkpoint of a run with seed {state['seed']} cannot resume with seed "
+                                f"{seed}", param="seed")
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         start = state["epoch"] + 1
-        _set_rng_state(state["rng"][rank] if isinstance(state["rng"], list) else state["rng"])
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
     eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler, num_workers=workers,
-                             collate_fn=collate, pin_memory=cuda)
+                             collate_fn=collate, pin_memory=cuda, worker_init_fn=_seed_worker,
+                             generator=torch.Generator().manual_seed(seed))
     amp = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
         if cuda else torch.autocast("cpu", enabled=False)
     row = {}
     for epoch in range(start, rec.epochs):
         sampler.set_epoch(epoch)
+        _seed_everything(stream_seed(seed, _PROCESS, epoch, rank))   # dropout: (seed, epoch, rank) alone
         ddp.train()
         t0, seen, loss_sum = time.perf_counter(), torch.zeros((), device=dev), torch.zeros((), device=dev)
         bar = tqdm(loader, desc=f"epoch {epoch + 1}/{rec.epochs}", disable=not progress or rank != 0, unit="batch")
@@ -230,28 +317,16 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         if rank == 0:
             _append_log(out / "log.csv", row)
             save_checkpoint(ckpt, model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
-                            epoch=epoch, rng=_gather_rng(world), model_name=model, num_classes=num_classes,
+                            epoch=epoch, seed=seed, model_name=model, num_classes=num_classes,
                             width=width, recipe=asdict(rec), data=data, class_names=list(train_set.class_names))
             if progress:
                 print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
-        elif world > 1:
-            _gather_rng(world)
     if rank == 0:
         save_checkpoint(out / "model.pt", model=net.state_dict(), model_name=model, num_classes=num_classes,
                         width=width, data=data, class_names=list(train_set.class_names))
     if world > 1:
         dist.barrier()
     return row
-
-
-def _gather_rng(world: int):
-    """Every rank's RNG state (so each rank resumes its own augmentation stream); rank 0 keeps the list."""
-    state = _rng_state()
-    if world == 1:
-        return state
-    states = [None] * world
-    dist.all_gather_object(states, state)
-    return states
 
 
 @torch.inference_mode()
@@ -283,4 +358,5 @@ def _append_log(path: Path, row: dict) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-__all__ = ["RECIPES", "Recipe", "OPTIMIZERS", "SCHEDULES", "lr_factor", "train", "evaluate_classification", "save_checkpoint"]
+__all__ = ["RECIPES", "Recipe", "OPTIMIZERS", "SCHEDULES", "lr_factor", "train", "evaluate_classification", "save_checkpoint",
+           "stream_seed", "deterministic_algorithms"]

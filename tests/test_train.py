@@ -1,5 +1,6 @@
-"""Training: resume after a kill gives the same weights as an uninterrupted run; torchrun with Gloo on 2
-processes agrees with one process at the same global batch; bad parameters are named."""
+"""Training: the same seed gives bitwise-identical weights and log rows (whatever the loader workers); resume
+after a kill gives the same weights, bit for bit, as an uninterrupted run; torchrun with Gloo on 2 processes agrees
+with one process at the same global batch; bad parameters are named."""
 
 import os
 import shutil
@@ -52,11 +53,10 @@ def test_resume_after_a_kill_gives_the_same_weights(objects, tmp_path):
     assert 1 <= done < 4, "the run was not interrupted mid-way"
     assert not (tmp_path / "cut" / "model.pt").exists()
     subprocess.run(_cmd(objects, tmp_path / "cut", *epochs, "--resume"), check=True, env=_env(), cwd=ROOT)
-    a, b = _weights(tmp_path / "whole" / "model.pt"), _weights(tmp_path / "cut" / "model.pt")
-    for k in a:
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
+    _assert_bitwise_equal(_weights(tmp_path / "whole" / "model.pt"), _weights(tmp_path / "cut" / "model.pt"))
     log = (tmp_path / "cut" / "log.csv").read_text().splitlines()
     assert len(log) == 5 and log[0].startswith("epoch,loss,top1_err,top5_err,lr,images_per_s")
+    assert _log_rows(tmp_path / "cut" / "log.csv") == _log_rows(tmp_path / "whole" / "log.csv")
 
 
 def test_torchrun_gloo_two_processes_agree_with_one(objects, tmp_path):
@@ -89,8 +89,77 @@ def test_bad_training_parameters(objects, tmp_path):
     out = tmp_path / "run"
     train("nin", "imagenet", objects, out, width=0.125, recipe="embedded",
           overrides={"epochs": 1, "image_size": 56, "resize": 64, "batch_size": 32}, progress=False)
+    with pytest.raises(BadInputError, match="checkpoint of a run with seed 0 cannot resume with seed 1"):
+        train("nin", "imagenet", objects, out, width=0.125, recipe="embedded", resume=True, seed=1,
+              overrides={"epochs": 2, "image_size": 56, "resize": 64, "batch_size": 32}, progress=False)
+    with pytest.raises(BadInputError, match="parameter seed=-1"):
+        train("nin", "imagenet", objects, tmp_path, seed=-1)
     birds = objects.parent / "birds"
     shutil.copy(out / "checkpoint.pt", tmp_path / "checkpoint.pt")
     with pytest.raises(BadInputError, match="with 26 classes cannot resume nin on cub with 14 classes"):
         train("nin", "cub", birds, tmp_path, width=0.125, recipe="embedded", resume=True,
               overrides={"epochs": 2, "image_size": 56, "resize": 64, "batch_size": 16}, progress=False)
+
+
+# Determinism (issue 12): the same seed gives bitwise-identical weights and log rows (the throughput column aside).
+_TINY = {"epochs": 2, "image_size": 56, "resize": 64, "batch_size": 32}
+
+
+def _run(objects, out, model, seed=0, **kwargs):
+    train(model, "imagenet", objects, out, width=0.125, recipe="embedded", overrides=_TINY, seed=seed,
+          progress=False, max_batches=3, **kwargs)
+    return _weights(out / "model.pt"), _log_rows(out / "log.csv")
+
+
+def _log_rows(path):
+    """log.csv without the throughput column (wall-clock time, not a result)."""
+    return [line.rsplit(",", 1)[0] for line in path.read_text().splitlines()]
+
+
+def _assert_bitwise_equal(a, b):
+    assert list(a) == list(b)
+    differ = {k: float((a[k].double() - b[k].double()).abs().max()) for k in a if not torch.equal(a[k], b[k])}
+    assert not differ, f"{len(differ)}/{len(a)} tensors differ (max abs difference): {differ}"
+
+
+@pytest.mark.parametrize("model", ["googlenet_gap", "alexnet_gap"])
+def test_same_seed_gives_bitwise_identical_weights_and_log(objects, tmp_path, model):
+    w1, log1 = _run(objects, tmp_path / "a", model)
+    torch.rand(1000)   # whatever else the process draws in between must not matter
+    w2, log2 = _run(objects, tmp_path / "b", model)
+    _assert_bitwise_equal(w1, w2)
+    assert log1 == log2 and len(log1) == 3
+    w3, _ = _run(objects, tmp_path / "c", model, seed=1)
+    assert any(not torch.equal(w1[k], w3[k]) for k in w1 if w1[k].is_floating_point())
+
+
+def test_augmentation_does_not_depend_on_the_worker_count(objects, tmp_path):
+    # each image's crop and flip are drawn from (seed, epoch, index) alone: loader workers change nothing
+    w0, log0 = _run(objects, tmp_path / "w0", "alexnet_gap")
+    w2, log2 = _run(objects, tmp_path / "w2", "alexnet_gap", workers=2)
+    _assert_bitwise_equal(w0, w2)
+    assert log0 == log2
+
+
+def test_interrupted_and_resumed_run_is_bitwise_identical(objects, tmp_path, monkeypatch):
+    import cam_lib.train as train_module
+
+    whole, log_whole = _run(objects, tmp_path / "whole", "googlenet_gap")
+    real = train_module.save_checkpoint
+
+    class Killed(Exception):
+        pass
+
+    def save_then_die(path, **state):
+        real(path, **state)
+        if path.name == "checkpoint.pt" and state["epoch"] == 0:
+            raise Killed
+
+    monkeypatch.setattr(train_module, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        _run(objects, tmp_path / "cut", "googlenet_gap")
+    monkeypatch.setattr(train_module, "save_checkpoint", real)
+    torch.rand(1000)   # the resumed run starts from a different global RNG state
+    resumed, log_resumed = _run(objects, tmp_path / "cut", "googlenet_gap", resume=True)
+    _assert_bitwise_equal(whole, resumed)
+    assert log_whole == log_resumed
