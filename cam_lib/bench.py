@@ -30,7 +30,6 @@ from pathlib import Path
 import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
 from .cam import normalize_maps, upsample_maps

@@ -12,7 +12,6 @@ import json
 import sys
 from pathlib import Path
 
-import torch
 
 from . import bench
 from .boxes import DEFAULT_THRESHOLD
