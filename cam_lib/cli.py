@@ -12,6 +12,7 @@ import json
 import sys
 from pathlib import Path
 
+import numpy as np
 
 from . import bench
 from .boxes import DEFAULT_THRESHOLD
@@ -60,6 +61,10 @@ def _add_localize(sub) -> None:
     p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--figures", type=Path, help="write CAM overlays with boxes as PNGs to this folder")
     p.add_argument("--max-figures", type=int, default=16, help="how many images get an overlay (default 16)")
+    p.add_argument("--baselines", action="store_true",
+                   help="also score the trivial baselines on the same images (whole frame, centred box of the mean "
+                        "box size, best fixed box), chosen on the evaluated images' own boxes (optimistic for the "
+                        "baselines), each with its 95%% interval and the paired interval of CAM minus it")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_localize)
 
@@ -110,12 +115,17 @@ def cmd_localize(args) -> int:
             written.append(save_topk_overlay(args.figures / f"{stem}_{args.method}.png", batch.images[j],
                                              out.maps[j], out.boxes[j], titles, gt))
 
+    if args.baselines and not labelled:
+        raise BadInputError(f"--baselines needs boxes: --data {args.data} has none")
     if labelled:
+        fixed = _baseline_boxes(dataset) if args.baselines else None
         metrics = evaluate(model, loader, device, method=args.method, threshold=args.threshold,
                            cam_step=args.cam_step, progress=not args.no_progress, on_batch=save,
-                           frame=args.frame)
+                           frame=args.frame, baselines=fixed)
         result = {k: getattr(metrics, k) for k in RESULT_KEYS if hasattr(metrics, k)}
         result.update(threshold=args.threshold, model=args.model)
+        if fixed is not None:
+            result.update(_baseline_results(metrics, fixed))
         skipped = dataset.skipped + list(metrics.skipped)
     else:
         result, skipped = _predict(model, loader, device, args, names, save), list(dataset.skipped)
@@ -126,6 +136,38 @@ def cmd_localize(args) -> int:
         atomic_write_json(args.json, result)
     _print_summary(result, written, args)
     return 0
+
+
+def _baseline_boxes(dataset) -> dict:
+    """The baselines' normalised boxes chosen on the evaluated images' own boxes (stored frames, sizes from the
+    image headers)."""
+    from PIL import Image
+
+    from .metrics import choose_baseline_boxes
+
+    boxes, sizes = [], []
+    for path, _, b in dataset.samples:
+        with Image.open(path) as im:
+            sizes.append(im.size)
+        boxes.append(np.asarray(b, np.float64))
+    chosen = choose_baseline_boxes(boxes, sizes)
+    return {k: chosen[k] for k in ("frame", "centered", "best_fixed")}
+
+
+def _baseline_results(metrics, fixed: dict) -> dict:
+    """GT-known localization of CAM and of each baseline with their 95% intervals, and the paired interval of the
+    difference (CAM minus baseline) over the same images."""
+    from .metrics import paired_difference
+
+    cam = np.asarray(metrics.per_image["gt_known_loc_acc"], float)
+    ci = metrics.interval("gt_known_loc_acc")
+    out = {"gt_known_loc_acc_ci": [ci.low, ci.high], "baselines": {}}
+    for name, box in fixed.items():
+        hits = np.asarray(metrics.per_image[f"baseline:{name}"], float)
+        b, d = metrics.interval(f"baseline:{name}"), paired_difference(cam, hits)
+        out["baselines"][name] = {"box": box, "gt_known_loc_acc": b.estimate, "ci": [b.low, b.high],
+                                  "cam_minus_baseline": d.estimate, "cam_minus_baseline_ci": [d.low, d.high]}
+    return out
 
 
 def _predict(model, loader, device, args, names, save) -> dict:
@@ -151,9 +193,13 @@ def _predict(model, loader, device, args, names, save) -> dict:
 
 def _print_summary(result: dict, written: list, args) -> None:
     for k, v in result.items():
-        if k in ("predictions", "skipped_files"):
+        if k in ("predictions", "skipped_files", "baselines"):
             continue
         print(f"{k:>18}: {v:.4f}" if isinstance(v, float) and k != "threshold" else f"{k:>18}: {v}")
+    for name, b in result.get("baselines", {}).items():
+        print(f"{'baseline ' + name:>18}: {b['gt_known_loc_acc']:.4f} [{b['ci'][0]:.4f}, {b['ci'][1]:.4f}] GT-known; "
+              f"CAM minus it {b['cam_minus_baseline']:+.4f} [{b['cam_minus_baseline_ci'][0]:+.4f}, "
+              f"{b['cam_minus_baseline_ci'][1]:+.4f}]")
     for p in result.get("predictions", []):
         top = p["top5"][0]
         print(f"{Path(p['file']).name:>28}: {top['name']} ({top['prob']:.2f}) box {top['box']}")

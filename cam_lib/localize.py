@@ -64,6 +64,32 @@ class Evaluation:
     best_threshold: dict[float, float] = field(default_factory=dict)
     skipped: tuple[Skipped, ...] = ()
     per_image: dict[str, tuple] = field(default_factory=dict)   # each metric's outcome per image, dataset order
+    thresholds: tuple[float, ...] = ()   # the CAM threshold grid of MaxBoxAcc and of gt_known_hits
+    gt_known_hits: tuple[str, ...] = ()  # per image, one "1"/"0" per grid threshold: GT-known hit at that threshold
+
+    def gt_known_curve(self) -> np.ndarray:
+        """``(T,)``: GT-known localization accuracy at every threshold of :attr:`thresholds` (the ground-truth
+        class's map, box of the largest component, IoU >= 0.5: the rule of :attr:`gt_known_loc_acc`)."""
+        return self._hits().mean(0)
+
+    def chosen_threshold(self) -> float:
+        """The threshold of :attr:`thresholds` with the best GT-known accuracy on THIS set (the first on ties): the
+        threshold chosen on a validation split, to apply to a test split (Choe et al. 2020)."""
+        return float(self.thresholds[int(np.argmax(self.gt_known_curve()))])
+
+    def gt_known_at(self, threshold: float) -> np.ndarray:
+        """``(N,)`` float 0/1: each image's GT-known hit at ``threshold`` (a value of :attr:`thresholds`)."""
+        grid = np.asarray(self.thresholds, float)
+        at = np.flatnonzero(np.isclose(grid, threshold, rtol=0, atol=1e-9))
+        if not len(at):
+            raise BadInputError(f"parameter threshold={threshold!r} is not on the evaluated grid "
+                                f"({grid[0]:g}, {grid[1] - grid[0]:g}, ..., {grid[-1]:g})", param="threshold")
+        return self._hits()[:, at[0]].astype(float)
+
+    def _hits(self) -> np.ndarray:
+        if not self.gt_known_hits:
+            raise BadInputError("this evaluation holds no per-threshold GT-known outcomes (an older cache or file)")
+        return np.frombuffer("".join(self.gt_known_hits).encode(), np.uint8).reshape(self.n, -1) == ord("1")
 
     def interval(self, metric: str, seed: int = 0) -> Interval:
         """The 95% bootstrap interval over images of ``metric`` (a key of :data:`PER_IMAGE`), from the per-image
@@ -85,7 +111,8 @@ class Evaluation:
     @classmethod
     def from_json(cls, data: dict) -> "Evaluation":
         """The inverse of :meth:`to_json` (keys back to floats, skipped back to :class:`Skipped`)."""
-        return cls(**{**data, "per_iou": _float_keys(data["per_iou"]),
+        return cls(**{**data, "per_iou": _float_keys(data["per_iou"]), "thresholds": tuple(data.get("thresholds", ())),
+                      "gt_known_hits": tuple(data.get("gt_known_hits", ())),
                       "best_threshold": _float_keys(data["best_threshold"]),
                       "skipped": tuple(Skipped(s["index"], s["file"], s["reason"]) for s in data["skipped"]),
                       "per_image": {k: tuple(v) for k, v in data.get("per_image", {}).items()}})
@@ -148,7 +175,9 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
     The model is left on its device and in its mode afterwards."""
     device = torch.device(device)
     cls_err, loc_err = ClassificationError((1, min(5, model.num_classes))), LocalizationError()
-    gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(threshold_grid(cam_step))
+    grid = threshold_grid(cam_step)
+    gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(grid)
+    gt_curve = MaxBoxAcc(grid, iou_thresholds=(0.5,), all_components=False)   # GT-known at every threshold
     skipped, n = [], 0
     fixed = {name: [] for name in baselines or {}}
     with evaluating(model, device):
@@ -164,6 +193,7 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
             loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
             gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
             maxbox.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
+            gt_curve.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
             for name, box in (baselines or {}).items():
                 fixed[name].append(baseline_hits(box, batch.gt_boxes, batch.gt_valid, images.shape[-1],
                                                  images.shape[-2]))
@@ -183,7 +213,10 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
                       top1_loc_err=loc["top1_loc_err"], top5_loc_err=loc["top5_loc_err"],
                       gt_known_loc_acc=gt_known.compute()["gt_known_loc_acc"], maxboxacc_v2=box["maxboxacc"],
                       per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped),
-                      per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()})
+                      per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()},
+                      thresholds=tuple(grid.tolist()),
+                      gt_known_hits=tuple("".join("1" if h else "0" for h in row)
+                                          for row in gt_curve.per_image()["best_iou"] >= 0.5))
 
 
 def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",

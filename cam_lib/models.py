@@ -214,9 +214,10 @@ def _gap_net(
     n_convs: int = 1,
     mean: Sequence[float] = IMAGENET_MEAN,
     std: Sequence[float] = IMAGENET_STD,
+    units: int = 1024,
 ) -> CAMNet:
     """The paper's surgery: backbone, ``cam_conv`` = n_convs x (conv 3x3/1/1, 1024 units, ReLU), GAP/GMP, linear."""
-    units = _channels(1024, width)
+    units = _channels(units, width)
     layers: list[nn.Module] = []
     for i in range(n_convs):
         layers += [nn.Conv2d(in_channels if i == 0 else units, units, kernel_size=3, padding=1), nn.ReLU(inplace=True)]
@@ -518,6 +519,26 @@ def _tf_efficientnet_lite0(name: str, num_classes: int, pretrained: bool, width:
     return CAMNet(name, _TimmFeatures(net), head, _HALF, _HALF, new_modules=_fit_classifier(head, "fc", num_classes))
 
 
+EFFICIENTNET_LITE0_CUT = 5   # blocks[:5] of tf_efficientnet_lite0: stride 16, 112 channels (14 x 14 at 224)
+EFFICIENTNET_LITE0_UNITS = 512   # the added conv (the paper's 1024 halved: it trains on a CPU in a minute)
+
+
+def _efficientnet_lite0_gap(name: str, num_classes: int, pretrained: bool, width: float, pool: str = "avg") -> CAMNet:
+    """The paper's surgery on tf_efficientnet_lite0, a modern ImageNet network whose weights are available offline:
+    cut after the last stage of stride 16 (as GoogLeNet-GAP after inception4e: 14 x 14 at 224), then conv 3x3 +
+    ReLU (512 units), global average (or max) pooling and one linear layer."""
+    net = timm_efficientnet._gen_efficientnet_lite(
+        "tf_efficientnet_lite0", channel_multiplier=width, bn_eps=timm_efficientnet.BN_EPS_TF_DEFAULT, pad_type="same"
+    )
+    if pretrained:
+        _load_efficientnet_lite0_file(net)
+    stages = net.blocks[:EFFICIENTNET_LITE0_CUT]
+    backbone = nn.Sequential(OrderedDict(conv_stem=net.conv_stem, bn1=net.bn1, blocks=stages))
+    channels = stages[-1][-1].conv_pwl.out_channels
+    return _gap_net(name, backbone, channels, num_classes, 1.0, pool=pool, mean=_HALF, std=_HALF,
+                    units=_channels(EFFICIENTNET_LITE0_UNITS, width))
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Registry
 
@@ -534,6 +555,8 @@ _BUILDERS: MappingProxyType[str, Callable[[str, int, bool, float], CAMNet]] = Ma
         "nin": _nin,
         "resnet50": _resnet50,
         "tf_efficientnet_lite0": _tf_efficientnet_lite0,
+        "efficientnet_lite0_gap": _efficientnet_lite0_gap,
+        "efficientnet_lite0_gmp": partial(_efficientnet_lite0_gap, pool="max"),
     }
 )
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)

@@ -16,6 +16,10 @@ Recipes (:data:`RECIPES`): ``paper`` is the official prototxt (SGD, lr 0.001 on 
 new ones, momentum 0.9, weight decay 5e-4, step decay x0.1, batch 64, images at 256x256, random 224 crop and
 mirror); ``embedded`` trains the small-width networks on the embedded benchmark's 128 px images (profiles
 ``default`` and ``full``) on a CPU, ``smoke`` on the smoke profile's 64 px images.
+``embedded_pretrained`` is the paper's surgery on an ImageNet backbone on the embedded benchmark: the backbone
+is frozen (``frozen``), its feature maps of every training image and its mirror image are computed once (cached
+on disk with ``cache_dir``), and only the added conv and linear layer train on them; the mirror image an epoch
+uses is drawn from (seed, epoch, image index) like the crops.
 Every field can be overridden on the command line.
 """
 
@@ -35,11 +39,12 @@ import numpy as np
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
+from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 from tqdm.auto import tqdm
 
 from .data import build_dataset, collate
-from .data.common import eval_transform, train_transform
+from .data.common import Batch, eval_transform, train_transform
 from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text
 from .metrics.classification import topk_wrong
@@ -64,6 +69,7 @@ class Recipe:
     optimizer: str = "sgd"   # sgd (momentum) | adamw (momentum is then beta1)
     schedule: str = "step"   # step (x gamma every step_size epochs) | cosine (to 0 over the run)
     warmup: float = 0.0      # epochs of linear learning-rate warm-up (counted in iterations)
+    frozen: bool = False     # keep the pretrained backbone fixed: train the surgery's new layers on its cached maps
 
 
 RECIPES = {
@@ -78,6 +84,15 @@ RECIPES = {
     # where the paper's SGD recipe (meant for fine-tuning) barely leaves chance.
     "embedded": Recipe(epochs=15, lr=2e-3, new_lr=2e-3, momentum=0.9, weight_decay=0.05, step_size=8, gamma=0.1,
                        batch_size=32, image_size=112, resize=128, optimizer="adamw", schedule="cosine", warmup=1),
+    "smoke_pretrained": Recipe(epochs=2, lr=3e-3, new_lr=3e-3, momentum=0.9, weight_decay=0.05, step_size=2,
+                               gamma=0.1, batch_size=32, image_size=64, resize=64, optimizer="adamw",
+                               schedule="cosine", frozen=True),
+    # The paper's surgery on an ImageNet backbone, fine-tuned on the embedded benchmark on a CPU: the backbone
+    # stays as loaded and its stride-16 maps of every training image (and of its mirror image) are computed once;
+    # only the added conv and the linear layer train, on those maps (minutes, not hours, on 2 cores).
+    "embedded_pretrained": Recipe(epochs=15, lr=3e-3, new_lr=3e-3, momentum=0.9, weight_decay=0.05, step_size=8,
+                                  gamma=0.1, batch_size=32, image_size=224, resize=224, optimizer="adamw",
+                                  schedule="cosine", warmup=1, frozen=True),
 }
 
 
@@ -197,9 +212,12 @@ def _reduce(t: torch.Tensor, world: int) -> torch.Tensor:
 
 def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: bool = False, width: float = 1.0,
           recipe: str = "paper", overrides: dict | None = None, device: str = "auto", workers: int = 0,
-          resume: bool = False, seed: int = 0, progress: bool = True, max_batches: int | None = None) -> dict:
+          resume: bool = False, seed: int = 0, progress: bool = True, max_batches: int | None = None,
+          cache_dir: str | Path | None = None) -> dict:
     """Train ``model`` on ``data`` (its train split), evaluating top-1/top-5 on its eval split each epoch.
     Writes ``out/checkpoint.pt`` (every epoch, atomically), ``out/log.csv`` and ``out/model.pt`` (final weights).
+    With a ``frozen`` recipe the backbone's maps are cached under ``cache_dir`` (default ``out``), keyed by the
+    backbone's weights and the images, so networks sharing a backbone (GAP, GMP, other seeds) compute them once.
     Returns the last epoch's log row."""
     check_model_name(model)
     if recipe not in RECIPES:
@@ -224,6 +242,9 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         raise BadInputError(f"parameter warmup={rec.warmup!r}: must be in [0, epochs={rec.epochs}]", param="warmup")
     if not isinstance(seed, int) or seed < 0:
         raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
+    if rec.frozen and not pretrained:
+        raise BadInputError("parameter pretrained=False: a frozen recipe trains new layers on a PRETRAINED backbone",
+                            param="pretrained")
 
     rank, world, local_rank = _dist_info()
     dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
@@ -234,36 +255,108 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
                             param="batch_size")
     with deterministic_algorithms(dev.type == "cuda"):
         return _train(model, data, root, Path(out), pretrained, width, rec, dev, workers, resume, seed, progress,
-                      max_batches, rank, world)
+                      max_batches, rank, world, Path(cache_dir) if cache_dir is not None else Path(out))
+
+
+class _NewLayers(nn.Module):
+    """The layers a frozen recipe trains: the surgery's added conv and the head, fed the backbone's maps."""
+
+    def __init__(self, net: nn.Module):
+        super().__init__()
+        if set(net.new_modules) != {"features.cam_conv", "head"}:
+            raise BadInputError(f"parameter frozen=True: {net.name} is not a GAP surgery network (its new layers are "
+                                f"{list(net.new_modules)}, not the added conv and the head)", param="frozen")
+        self.cam_conv, self.head, self.num_classes = net.features.cam_conv, net.head, net.num_classes
+
+    def forward(self, fmap: torch.Tensor) -> torch.Tensor:
+        return self.head(self.cam_conv(fmap))
+
+
+@torch.inference_mode()
+def _backbone_maps(net, dataset, dev, cache_dir: Path, mirror: bool, progress: bool) -> dict:
+    """The frozen backbone's maps of every image of ``dataset`` (float32, dataset order) and of its mirror image
+    (``mirror``), with the labels: cached under ``cache_dir`` by the backbone's weights and the images."""
+    from .io import cached_arrays, weights_hash
+
+    backbone = net.features[:-1]   # everything before the added conv
+    key = {"backbone": weights_hash(backbone), "root": str(getattr(dataset, "root", "")), "n": len(dataset),
+           "split": getattr(dataset, "split", ""), "transform": repr(dataset.transform), "mirror": mirror}
+
+    def compute() -> dict:
+        was_training = net.training
+        net.eval()
+        maps, flipped, labels = [], [], []
+        loader = DataLoader(dataset, batch_size=32, shuffle=False, collate_fn=collate)
+        for batch in tqdm(loader, desc="backbone maps", disable=not progress, unit="batch"):
+            x = batch.images.to(dev)
+            maps.append(backbone((x - net.mean) / net.std).float().cpu())
+            if mirror:
+                flipped.append(backbone((x.flip(-1) - net.mean) / net.std).float().cpu())
+            labels.append(batch.labels)
+        net.train(was_training)
+        out = {"maps": torch.cat(maps).numpy(), "labels": torch.cat(labels).numpy()}
+        return out | ({"flipped": torch.cat(flipped).numpy()} if mirror else {})
+    return cached_arrays(cache_dir, "backbone-maps", key, compute)
+
+
+class _CachedMaps(Dataset):
+    """``(map, label)`` of image ``index`` at ``(epoch, index)``; with mirror maps, the mirror image's map when the
+    bit drawn from (seed, epoch, index) says so (as :class:`_SeededAugmentation` draws a flip)."""
+
+    def __init__(self, arrays: dict, seed: int):
+        self.maps = torch.from_numpy(arrays["maps"])
+        self.flipped = torch.from_numpy(arrays["flipped"]) if "flipped" in arrays else None
+        self.labels = torch.from_numpy(arrays["labels"]).long()
+        self.seed = seed
+
+    def __len__(self) -> int:
+        return len(self.maps)
+
+    def __getitem__(self, key):
+        epoch, index = key if isinstance(key, tuple) else (0, key)
+        flip = self.flipped is not None and isinstance(key, tuple) and stream_seed(self.seed, _AUGMENT, epoch, index) & 1
+        return (self.flipped if flip else self.maps)[index], self.labels[index]
 
 
 def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume, seed, progress, max_batches, rank,
-           world) -> dict:
+           world, cache_dir) -> dict:
     _seed_everything(seed)   # the initial weights
-    train_set = build_dataset(data, root, split="train", transform=train_transform(rec.image_size, rec.resize, rec.mirror))
+    train_tf = eval_transform("resize", rec.image_size) if rec.frozen else \
+        train_transform(rec.image_size, rec.resize, rec.mirror)
+    train_set = build_dataset(data, root, split="train", transform=train_tf)
     eval_set = build_dataset(data, root, split=EVAL_SPLIT.get(data, "test"),
                              transform=eval_transform("resize", rec.image_size))
-    num_classes = train_set.num_classes
+    num_classes, class_names = train_set.num_classes, list(train_set.class_names)
     net = build_model(model, num_classes=num_classes, pretrained=pretrained, width=width).to(dev)
     cuda = dev.type == "cuda"
     if cuda:
         net = net.to(memory_format=torch.channels_last)
-    groups = net.param_groups(rec.lr, rec.new_lr) if pretrained else [{"params": list(net.parameters()),
-                                                                        "lr": rec.new_lr}]
+    trained = net
+    if rec.frozen:   # only the new layers see gradients; the sets become the backbone's cached maps
+        trained = _NewLayers(net)
+        train_set = _CachedMaps(_backbone_maps(net, train_set, dev, cache_dir, rec.mirror, progress and rank == 0), seed)
+        eval_set = _CachedMaps(_backbone_maps(net, eval_set, dev, cache_dir, False, progress and rank == 0), seed)
+        for p in net.parameters():
+            p.requires_grad_(False)
+        for p in trained.parameters():
+            p.requires_grad_(True)
+    groups = [{"params": list(trained.parameters()), "lr": rec.new_lr}] if rec.frozen else \
+        net.param_groups(rec.lr, rec.new_lr) if pretrained else [{"params": list(net.parameters()), "lr": rec.new_lr}]
     if rec.optimizer == "sgd":
         opt = torch.optim.SGD(groups, momentum=rec.momentum, weight_decay=rec.weight_decay)
     else:
         opt = torch.optim.AdamW(groups, betas=(rec.momentum, 0.999), weight_decay=rec.weight_decay)
-    ddp = torch.nn.parallel.DistributedDataParallel(net, device_ids=[dev.index] if cuda else None) \
-        if world > 1 else net
+    ddp = torch.nn.parallel.DistributedDataParallel(trained, device_ids=[dev.index] if cuda else None) \
+        if world > 1 else trained
+    batches = _collate_maps if rec.frozen else collate
 
     per_rank = rec.batch_size // world
     sampler = _EpochSampler(DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed,
                                                drop_last=True))
     # the loaders' own generators: creating their iterators draws nothing from the global RNG
-    loader = DataLoader(_SeededAugmentation(train_set, seed), batch_size=per_rank, sampler=sampler,
-                        num_workers=workers, collate_fn=collate, pin_memory=cuda,
-                        persistent_workers=cuda and workers > 0, drop_last=True, worker_init_fn=_seed_worker,
+    loader = DataLoader(train_set if rec.frozen else _SeededAugmentation(train_set, seed), batch_size=per_rank,
+                        sampler=sampler, num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda,
+                        persistent_workers=cuda and workers > 0 and not rec.frozen, drop_last=True, worker_init_fn=_seed_worker,
                         generator=torch.Generator().manual_seed(seed))
     steps = len(loader) if max_batches is None else min(len(loader), max_batches)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
@@ -281,8 +374,8 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
         sched.load_state_dict(state["scheduler"])
         start = state["epoch"] + 1
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
-    eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler, num_workers=workers,
-                             collate_fn=collate, pin_memory=cuda, worker_init_fn=_seed_worker,
+    eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler,
+                             num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda, worker_init_fn=_seed_worker,
                              generator=torch.Generator().manual_seed(seed))
     amp = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
         if cuda else torch.autocast("cpu", enabled=False)
@@ -311,19 +404,19 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
         stats = _reduce(torch.stack([loss_sum, seen]), world)
         elapsed = time.perf_counter() - t0
         lr_now = opt.param_groups[-1]["lr"]
-        top = evaluate_classification(net, eval_loader, dev, world)
+        top = evaluate_classification(trained, eval_loader, dev, world)
         row = {"epoch": epoch + 1, "loss": float(stats[0] / stats[1].clamp_min(1)), **top, "lr": lr_now,
                "images_per_s": float(stats[1]) / elapsed}
         if rank == 0:
             _append_log(out / "log.csv", row)
             save_checkpoint(ckpt, model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                             epoch=epoch, seed=seed, model_name=model, num_classes=num_classes,
-                            width=width, recipe=asdict(rec), data=data, class_names=list(train_set.class_names))
+                            width=width, recipe=asdict(rec), data=data, class_names=class_names)
             if progress:
                 print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
     if rank == 0:
         save_checkpoint(out / "model.pt", model=net.state_dict(), model_name=model, num_classes=num_classes,
-                        width=width, data=data, class_names=list(train_set.class_names))
+                        width=width, data=data, class_names=class_names)
     if world > 1:
         dist.barrier()
     return row
@@ -344,6 +437,14 @@ def evaluate_classification(model: torch.nn.Module, loader, device: torch.device
     counts = _reduce(counts, world)
     n = float(counts[2].clamp_min(1))
     return {"top1_err": float(counts[0]) / n, "top5_err": float(counts[1]) / n}
+
+
+def _collate_maps(items: list) -> Batch:
+    """A batch of cached backbone maps (in ``images``) and labels."""
+    maps, labels = zip(*items)
+    n = len(labels)
+    return Batch(torch.stack(maps), torch.stack(labels), torch.zeros(n, 1, 4), torch.zeros(n, 1, dtype=torch.bool),
+                 torch.arange(n), torch.zeros(n, 2, dtype=torch.int64))
 
 
 def _append_log(path: Path, row: dict) -> None:

@@ -1,6 +1,7 @@
 """Pins the CAM conventions: M_c = sum_k w[c,k] f_k without bias, bilinear upsampling with align_corners=False,
 per-map min-max normalisation (constant -> zeros), one forward pass, no backward pass."""
 
+import numpy as np
 import pytest
 import torch
 from torch import nn
@@ -219,3 +220,33 @@ def test_evaluate_scores_fixed_baselines_on_the_same_images_with_intervals():
         assert ci.low <= getattr(ev, key) <= ci.high and ci.estimate == pytest.approx(getattr(ev, key))
     with pytest.raises(BadInputError, match="parameter metric='nope'"):
         ev.interval("nope")
+
+
+def test_gt_known_at_every_threshold_matches_the_box_rule_and_picks_the_validation_threshold():
+    """Choe et al.'s protocol: GT-known localization at every threshold of the grid from one sweep (largest component,
+    IoU >= 0.5), equal at 20% to the boxes of the paper's rule; the threshold chosen on one split is applied to
+    another."""
+    from cam_lib.boxes import boxes_from_maps
+    from cam_lib.localize import Evaluation, evaluate
+    from cam_lib.metrics import box_hits
+    from cam_lib.models import build_model
+
+    model = build_model("googlenet_gap", num_classes=6, width=0.125).eval()
+    batches = list(_batches(n=4))
+    ev = evaluate(model, batches, "cpu", progress=False)
+    assert len(ev.thresholds) == 100 and len(ev.gt_known_hits) == ev.n == 8
+    assert tuple(ev.gt_known_at(0.2)) == ev.per_image["gt_known_loc_acc"]     # the same rule as at tau = 0.2
+    for tau in (0.05, 0.5, 0.83):   # and at any other threshold: the paper's box rule at that threshold
+        hits = []
+        for b in batches:
+            with torch.no_grad():
+                out = localize_batch(model, b.images, topk=1, targets=b.labels)
+            hits.append(box_hits(boxes_from_maps(out.gt_maps[:, None], tau)[:, 0].cpu(), b.gt_boxes, b.gt_valid))
+        assert tuple(ev.gt_known_at(tau)) == tuple(torch.cat(hits).double().tolist())
+    curve = ev.gt_known_curve()
+    assert curve.shape == (100,) and ev.chosen_threshold() == ev.thresholds[int(np.argmax(curve))]
+    assert curve[int(np.argmax(curve))] >= curve[20]
+    back = Evaluation.from_json(ev.to_json())
+    assert back == ev and np.array_equal(back.gt_known_curve(), curve)
+    with pytest.raises(BadInputError, match="parameter threshold=0.205 is not on the evaluated grid"):
+        ev.gt_known_at(0.205)

@@ -120,6 +120,24 @@ def test_localize_on_the_shared_sample_matches_an_independent_computation(imagen
     assert len(list((tmp_path / "figs").glob("*.png"))) == 3
 
 
+def test_localize_baselines_score_fixed_boxes_on_the_same_images(imagenet_sample, tmp_path):
+    """Issue 12: on real ILSVRC images the whole frame alone is right on about half of them; --baselines reports
+    the three fixed boxes beside CAM with intervals and the paired interval of the difference."""
+    out = tmp_path / "result.json"
+    assert main(["localize", "--data", "imagenet", "--root", str(imagenet_sample), "--model", "tf_efficientnet_lite0",
+                 "--pretrained", "--limit", "60", "--baselines", "--json", str(out), "--no-progress"]) == 0
+    got = json.loads(out.read_text())
+    assert set(got["baselines"]) == {"frame", "centered", "best_fixed"}
+    frame = got["baselines"]["frame"]
+    assert frame["box"] == [0.0, 0.0, 1.0, 1.0] and 0.3 < frame["gt_known_loc_acc"] < 0.7
+    for b in got["baselines"].values():
+        assert b["ci"][0] <= b["gt_known_loc_acc"] <= b["ci"][1]
+        assert b["cam_minus_baseline"] == pytest.approx(got["gt_known_loc_acc"] - b["gt_known_loc_acc"])
+        assert b["cam_minus_baseline_ci"][0] <= b["cam_minus_baseline"] <= b["cam_minus_baseline_ci"][1]
+    # chosen on these images' own boxes: the best fixed box is at least as right as the whole frame here
+    assert got["baselines"]["best_fixed"]["gt_known_loc_acc"] >= frame["gt_known_loc_acc"]
+
+
 def test_localize_photos_like_make_reproduce(tmp_path):
     out = tmp_path / "photos.json"
     rc = main(["localize", "--data", "photos", "--model", "tf_efficientnet_lite0", "--pretrained", "--json",

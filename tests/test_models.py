@@ -38,6 +38,8 @@ FMAP_SIZE = {
     "nin": 6,
     "resnet50": 7,
     "tf_efficientnet_lite0": 7,
+    "efficientnet_lite0_gap": 14,
+    "efficientnet_lite0_gmp": 14,
 }
 FC_NETS = ("alexnet", "vgg16")
 CAT_CLASSES = range(281, 286)  # ImageNet tabby .. Egyptian cat
@@ -288,3 +290,25 @@ def test_camnet_rejects_bad_input_and_unknown_new_module() -> None:
 def test_build_model_bad_input(kwargs: dict, match: str) -> None:
     with pytest.raises(BadInputError, match=match):
         build_model(**kwargs)
+
+
+def test_efficientnet_lite0_surgery_keeps_the_imagenet_backbone_and_cuts_at_stride_16(batch: torch.Tensor) -> None:
+    """The paper's surgery on tf_efficientnet_lite0: its ImageNet stages through stride 16 unchanged (bit for bit the
+    same activations as timm's model), then conv 3x3 (512) + ReLU, global pooling and one linear layer."""
+    gap = build_model("efficientnet_lite0_gap", num_classes=7, pretrained=True).eval()
+    whole = build_model("tf_efficientnet_lite0", pretrained=True).eval()
+    assert gap.new_modules == ("features.cam_conv", "head") and gap.head.pool == "avg"
+    (conv,) = [m for m in gap.features.cam_conv.modules() if isinstance(m, nn.Conv2d)]
+    assert (conv.in_channels, conv.out_channels, conv.kernel_size) == (112, 512, (3, 3))
+    timm_net = whole.features.net
+    with torch.no_grad():
+        x = (batch - gap.mean) / gap.std
+        ours = gap.features[:-1](x)
+        theirs = timm_net.blocks[:5](timm_net.bn1(timm_net.conv_stem(x)))
+        logits, fmap = gap.forward_features(batch)
+    assert ours.shape == (2, 112, 14, 14) and torch.equal(ours, theirs)
+    assert torch.allclose(logits, fmap.mean((2, 3)) @ gap.cam_weights.T + gap.head.fc.bias, atol=1e-5)
+    gmp = build_model("efficientnet_lite0_gmp", num_classes=7, pretrained=True)
+    assert gmp.head.pool == "max"
+    backbone = {k: v for k, v in gap.state_dict().items() if not k.startswith(("features.cam_conv", "head"))}
+    assert all(torch.equal(v, gmp.state_dict()[k]) for k, v in backbone.items())

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pandas as pd
+import numpy as np
 import pytest
 
 from cam_lib import results as res
@@ -39,7 +40,7 @@ def test_runner_writes_every_table_figure_and_the_results_page(smoke_run):
     assert [r["name"] for r in records] == [b.stem for b in notebooks()]
     assert all(r["status"] == "ran" for r in records)
     results = tmp / "results"
-    for i in range(1, 6):
+    for i in (1, 2, "2_test", 3, 4, 5):
         csv, md = results / "tables" / f"table{i}.csv", results / "tables" / f"table{i}.md"
         text = csv.read_text()
         assert text.startswith(f"# {res.TABLES[f'table{i}']}\n")
@@ -69,7 +70,8 @@ def test_runner_writes_every_table_figure_and_the_results_page(smoke_run):
     # every checkpoint was trained once, in notebook 01, and reused afterwards
     state = json.loads((results / "executed" / "state.json").read_text())
     trained = [p for p in state["01_classification.ipynb"]["outputs"] if p.endswith("model.pt")]
-    assert len(trained) == len(series.PROFILES["smoke"].models)
+    smoke = series.PROFILES["smoke"]
+    assert len(trained) == len(smoke.models) + len(smoke.extra_seeds) * len(smoke.seeded)   # + the seed variants
     assert not any(p.endswith("model.pt") for name, s in state.items() if name != "01_classification.ipynb"
                    for p in s["outputs"])
 
@@ -162,12 +164,28 @@ def test_tables_and_figures_never_train_a_missing_network(tmp_path, monkeypatch)
     monkeypatch.setattr(artifacts, "train", lambda *a, **k: pytest.fail("a table or figure trained a network"))
     s = series.setup("smoke", data_root=tmp_path / "data", models=["googlenet_gap"], checkpoints=tmp_path / "ck",
                      results=tmp_path / "res")
-    for ask in (series.table1, series.table2, series.table3, series.table4, series.table5,
+    for ask in (series.table1, series.table2, series.table2_test, series.table3, series.table4, series.table5,
                 lambda s: series.topk_figure(s, tmp_path / "f.png")):
         with pytest.raises(series.NotTrainedError, match=r"googlenet_gap is not trained .*01_classification.*"
                                                          r"--only 01_classification"):
             ask(s)
     assert not (tmp_path / "ck").exists()     # nothing was written either
+
+
+def test_fine_tuned_networks_have_their_own_recipe_size_and_seed_variants(tmp_path):
+    s = series.setup("smoke", data_root=tmp_path / "data", checkpoints=tmp_path / "ck")
+    assert s.main_gap == "efficientnet_lite0_gap" and s.fine_tuned == {"efficientnet_lite0_gap": "smoke_pretrained"}
+    assert (s.recipe_of("efficientnet_lite0_gap"), s.width_of("efficientnet_lite0_gap"),
+            s.pretrained_of("efficientnet_lite0_gap")) == ("smoke_pretrained", 1.0, True)
+    assert (s.recipe_of("alexnet_gap"), s.width_of("alexnet_gap"), s.pretrained_of("alexnet_gap")) == \
+        ("smoke", 0.125, False)
+    assert series.dataset(s, "val", "efficientnet_lite0_gap")[0][0].shape[-1] == RECIPES["smoke_pretrained"].image_size
+    variant = series.seed_variant(s, 1)
+    assert (variant.seed, variant.models, variant.checkpoints) == (1, ("efficientnet_lite0_gap",),
+                                                                   tmp_path / "ck" / "embedded-smoke-s0-t1")
+    assert variant.val_root == s.val_root and series.seed_variant(s, 0) is s   # same data; seed 0 is the setup
+    paper = series.setup("smoke", data_root=tmp_path / "data", models=["googlenet_gap", "alexnet"])
+    assert paper.main_gap == "googlenet_gap" and paper.fine_tuned == {}
 
 
 def test_parse_value_reads_yaml_like_papermill():
@@ -176,7 +194,7 @@ def test_parse_value_reads_yaml_like_papermill():
     assert parse_value("cuda:1") == "cuda:1" and parse_value("{a: [b, c]}") == {"a": ["b", "c"]}
 
 
-def test_tables_put_the_paper_beside_ours_and_verdicts_follow_the_signs(tmp_path):
+def test_tables_put_the_paper_beside_ours(tmp_path):
     env = {"data": "embedded benchmark (test)", "profile": "smoke"}
     t1 = res.comparison([res.TableRow({"row": row, "model": model}, "top-1 cls err", ours, paper)
                          for row, model, ours, paper in (("GoogLeNet-GAP", "googlenet_gap", 40.0, 35.0),
@@ -192,9 +210,6 @@ def test_tables_put_the_paper_beside_ours_and_verdicts_follow_the_signs(tmp_path
     res.write_table(tmp_path, "table1", t1, env)
     md = (tmp_path / "tables" / "table1.md").read_text()
     assert "| VGGnet | vgg16 | top-1 cls err | — | — | — | 31.20 | — |" in md and "NOTE:" in md
-    verdicts = {c["claim"][:60]: c["verdict"] for c in res.claims(tmp_path) if c["table"] == "table1"}
-    by_pair = list(verdicts.values())
-    assert by_pair == ["same direction", "opposite direction", "—"]   # googlenet, alexnet, vgg16 (not run)
     t1.loc[0, "ours"] = 120.0
     res.write_table(tmp_path, "table1", t1, env)
     assert res.check_table(tmp_path, "table1").startswith("table1: values outside [0, 100]")
@@ -213,3 +228,30 @@ def test_learning_rate_warms_up_then_follows_the_schedule():
     step = RECIPES["paper"]
     g = lr_factor(step, steps_per_epoch=10)
     assert g(0) == 1.0 and g(19) == 1.0 and g(20) == pytest.approx(0.1) and g(45) == pytest.approx(0.01)
+
+
+def test_claims_are_decided_by_the_paired_interval_over_images_and_seeds(tmp_path):
+    """A claim says "same direction" / "opposite direction" only when the paired interval of the difference
+    excludes 0; with several seeds the interval is over the per-image outcomes averaged across seeds and each
+    seed's difference is listed; the results page shows what every table wrote."""
+    from cam_lib.series.tables import _paired_claim
+
+    rng = np.random.default_rng(0)
+    worse = (rng.random(400) < 0.6).astype(float)          # e.g. per-image errors of method a ...
+    better = worse * (rng.random(400) < 0.5)               # ... and of b, which errs on a subset of a's images
+    c = _paired_claim("table2", "b beats a", ("a", "b"), [worse], [better], +1)
+    assert c["verdict"] == "same direction" and c["seeds"] == "" and "difference" in c["ours"]
+    assert _paired_claim("table2", "x", ("a", "b"), [better], [worse], +1)["verdict"] == "opposite direction"
+    noise = [(rng.random(400) < 0.5).astype(float) for _ in range(2)]
+    assert _paired_claim("table2", "x", ("a", "b"), noise[:1], noise[1:], +1)["verdict"] == "not resolved"
+    assert _paired_claim("table2", "x", ("a", "b"), [], [better], +1)["verdict"] == "—"
+    seeds = _paired_claim("table2", "x", ("a", "b"), [worse, worse, worse], [better, worse, better], +1)
+    assert seeds["seeds"].startswith("3 seeds: ") and seeds["seeds"].count(",") == 2 and "+0.0" in seeds["seeds"]
+    assert _paired_claim("table2", "x", ("a", "b"), [worse, worse], [better], +1)["seeds"] == ""   # seeds matched
+    res.write_claims(tmp_path, "table2", [c, seeds])
+    res.write_claims(tmp_path, "table1", [_paired_claim("table1", "y", ("a", "b"), [], [], -1)])
+    assert [x["table"] for x in res.claims(tmp_path)] == ["table1", "table2", "table2"]   # in table order
+    page = res.write_index(tmp_path).read_text()
+    assert "| table2 | b beats a |" in page and "same direction" in page and "3 seeds: " in page
+    with pytest.raises(ValueError, match="table name"):
+        res.write_claims(tmp_path, "table9", [])

@@ -267,3 +267,34 @@ def test_bad_inputs_name_the_parameter(tmp_path):
         syn.build("smoke", tmp_path / "file")
     with pytest.raises(BadInputError, match="root"):
         syn.build("smoke", None)
+
+
+def _largest_box_fractions(samples) -> np.ndarray:
+    """The largest box of each image as a fraction of the image (boxes inclusive, [x0, y0, x1, y1])."""
+    return np.array([max((b[2] - b[0] + 1) * (b[3] - b[1] + 1) for b in boxes) / (w * h) for boxes, w, h in samples])
+
+
+def test_objects_have_the_geometry_of_ilsvrc_val():
+    """Issue 12: the objects' largest box covers what ILSVRC val's does (quartiles 0.26 / 0.48 / 0.71 on the shared
+    sample), at uniform positions, so that no fixed box localizes well."""
+    samples = [syn.render_sample("objects", "val", i, i % 10, seed=0, size=128) for i in range(240)]
+    fractions = _largest_box_fractions([(s.boxes, 128, 128) for s in samples])
+    q1, median, q3 = np.percentile(fractions, [25, 50, 75])
+    assert 0.20 <= q1 <= 0.32 and 0.40 <= median <= 0.56 and 0.62 <= q3 <= 0.80, (q1, median, q3)
+    centres = np.array([[(b[0] + b[2]) / 2, (b[1] + b[3]) / 2] for s in samples for b in s.boxes]) / 127
+    small = np.array([(b[2] - b[0]) * (b[3] - b[1]) < 0.2 * 127 ** 2 for s in samples for b in s.boxes])
+    spread = centres[small].std(0)    # small objects anywhere: uniform on [0.2, 0.8] has std 0.17
+    assert (spread > 0.14).all(), spread
+
+
+def test_ilsvrc_geometry_constants_match_the_shared_sample(imagenet_sample):
+    """The numbers the objects' geometry was drawn to match, measured again on the shared ILSVRC sample."""
+    samples = []
+    for xml in sorted((imagenet_sample / "bbox").glob("*.xml")):
+        root = ET.parse(xml).getroot()
+        w, h = int(root.find("size/width").text), int(root.find("size/height").text)
+        boxes = [[int(float(o.find(f"bndbox/{k}").text)) for k in ("xmin", "ymin", "xmax", "ymax")]
+                 for o in root.findall("object")]
+        samples.append((boxes, w, h))
+    q1, median, q3 = np.percentile(_largest_box_fractions(samples), [25, 50, 75])
+    assert (q1, median, q3) == pytest.approx((0.26, 0.48, 0.71), abs=0.01)

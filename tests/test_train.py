@@ -163,3 +163,56 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(objects, tmp_path, mon
     resumed, log_resumed = _run(objects, tmp_path / "cut", "googlenet_gap", resume=True)
     _assert_bitwise_equal(whole, resumed)
     assert log_whole == log_resumed
+
+
+# The frozen recipe (issue 12): the paper's surgery on an ImageNet backbone, trained on its cached maps.
+_FROZEN = {"epochs": 2, "batch_size": 16}
+
+
+def _frozen(objects, out, cache, seed=0, **kwargs):
+    train("efficientnet_lite0_gap", "imagenet", objects, out, pretrained=True, recipe="smoke_pretrained",
+          overrides=_FROZEN, seed=seed, progress=False, max_batches=3, cache_dir=cache, **kwargs)
+    return _weights(out / "model.pt"), _log_rows(out / "log.csv")
+
+
+def test_frozen_recipe_trains_only_the_new_layers_deterministically_on_cached_maps(objects, tmp_path):
+    from cam_lib.models import build_model
+
+    cache = tmp_path / "maps"
+    w1, log1 = _frozen(objects, tmp_path / "a", cache)
+    files = {p: p.stat().st_mtime_ns for p in cache.iterdir()}
+    assert len(files) == 2   # the training split (with its mirror images) and the evaluated split
+    w2, log2 = _frozen(objects, tmp_path / "b", cache)
+    assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == files   # read back, not recomputed
+    _assert_bitwise_equal(w1, w2)
+    assert log1 == log2 and len(log1) == 3
+    fresh = build_model("efficientnet_lite0_gap", num_classes=26, pretrained=True).state_dict()
+    new = ("features.cam_conv", "head")
+    assert all(torch.equal(w1[k], fresh[k]) for k in fresh if not k.startswith(new))     # the backbone as loaded
+    assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(new))     # the new layers trained
+    w3, _ = _frozen(objects, tmp_path / "c", cache, seed=1)
+    assert any(not torch.equal(w1[k], w3[k]) for k in w1 if k.startswith(new))
+
+
+def test_cached_maps_draw_the_mirror_image_from_seed_epoch_and_index():
+    import numpy as np
+
+    from cam_lib.train import _CachedMaps
+
+    maps = np.arange(40, dtype=np.float32).reshape(40, 1, 1, 1)
+    ds = _CachedMaps({"maps": maps, "flipped": -maps, "labels": np.zeros(40, np.int64)}, seed=3)
+    flips = [[float(ds[(epoch, i)][0]) < 0 for i in range(1, 40)] for epoch in range(4)]   # image 0's map is 0 = -0
+    assert all(5 < sum(f) < 34 for f in flips)          # about half of the images use their mirror image
+    assert flips[0] != flips[1]                          # a new draw every epoch
+    again = _CachedMaps({"maps": maps, "flipped": -maps, "labels": np.zeros(40, np.int64)}, seed=3)
+    assert [float(again[(2, i)][0]) for i in range(40)] == [float(ds[(2, i)][0]) for i in range(40)]
+    assert float(ds[5][0]) == 5.0                        # plain indices (evaluation): never mirrored
+
+
+def test_frozen_recipe_needs_a_pretrained_gap_surgery_network(objects, tmp_path):
+    with pytest.raises(BadInputError, match="pretrained=False"):
+        train("efficientnet_lite0_gap", "imagenet", objects, tmp_path, pretrained=False, recipe="smoke_pretrained",
+              progress=False)
+    with pytest.raises(BadInputError, match="frozen=True: .*tf_efficientnet_lite0 is not a GAP surgery"):
+        train("tf_efficientnet_lite0", "imagenet", objects, tmp_path, pretrained=True, recipe="smoke_pretrained",
+              progress=False, cache_dir=tmp_path / "maps")

@@ -30,12 +30,12 @@ from .maxboxacc import V2_IOU_THRESHOLDS, MaxBoxAcc, best_ious, ceil_float32, ma
 from .intervals import VERDICTS, Interval, bootstrap_mean, paired_difference, seed_spread, verdict
 from .maxboxacc import maxboxacc_per_image
 from .classification import topk_misses
-from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_box_norm, frame_box, mean_box_size,
-                        normalize_boxes, pixel_box)
+from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_box_norm, choose_baseline_boxes,
+                        frame_box, mean_box_size, normalize_boxes, pixel_box)
 
 __all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "box_hits",
            "ceil_float32", "guess_hits", "map_levels", "threshold_grid", "topk_wrong", "IOU_THRESHOLD",
            "V2_IOU_THRESHOLDS"]
 __all__ += ["Interval", "VERDICTS", "bootstrap_mean", "paired_difference", "seed_spread", "verdict",
             "maxboxacc_per_image", "topk_misses", "baseline_hits", "best_fixed_box", "centered_box",
-            "centered_box_norm", "frame_box", "mean_box_size", "normalize_boxes", "pixel_box"]
+            "centered_box_norm", "choose_baseline_boxes", "frame_box", "mean_box_size", "normalize_boxes", "pixel_box"]

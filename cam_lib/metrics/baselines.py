@@ -29,7 +29,7 @@ from ..errors import BadInputError
 from .checks import check_gt
 from .localization import IOU_THRESHOLD, box_hits
 
-__all__ = ["baseline_hits", "best_fixed_box", "centered_box", "centered_box_norm", "frame_box", "mean_box_size",
+__all__ = ["baseline_hits", "choose_baseline_boxes", "best_fixed_box", "centered_box", "centered_box_norm", "frame_box", "mean_box_size",
            "normalize_boxes", "pixel_box"]
 
 _CHUNK_ELEMENTS = 1 << 21   # (boxes x candidates) IoU entries held at once by best_fixed_box
@@ -233,3 +233,24 @@ def baseline_hits(box_norm, gt_boxes, gt_valid, width: int, height: int,
         raise BadInputError(str(err), param=name) from None
     boxes = torch.from_numpy(box).to(gt_boxes)[None].expand(gt_boxes.shape[0], 4)
     return box_hits(boxes, gt_boxes, gt_valid, iou_threshold).cpu().numpy()
+
+
+def choose_baseline_boxes(boxes: list, sizes: list) -> dict:
+    """The three baselines as normalised boxes, chosen on a split's boxes only: ``frame`` (``[0, 0, 1, 1]``),
+    ``centered`` (:func:`centered_box_norm` of the :func:`mean_box_size`) and ``best_fixed``
+    (:func:`best_fixed_box`, with its hit rate on that split as ``best_fixed_train_hit_rate``). ``boxes``: per image
+    the inclusive pixel boxes ``(M, 4)`` of its stored frame (images without boxes are left out); ``sizes``: per
+    image its ``(width, height)``."""
+    from ..boxes import pad_boxes
+
+    if len(boxes) != len(sizes):
+        raise BadInputError(f"{len(boxes)} box lists for {len(sizes)} image sizes", param="sizes")
+    norm = [torch.from_numpy(normalize_boxes(np.asarray(b, np.float64).reshape(-1, 4), *wh))
+            for b, wh in zip(boxes, sizes) if len(b)]
+    if not norm:
+        raise BadInputError("no image has a box: no baseline box can be chosen", param="boxes")
+    padded, valid, _ = pad_boxes(norm)
+    best, rate = best_fixed_box(padded.numpy(), valid.numpy())
+    return {"frame": [0.0, 0.0, 1.0, 1.0],
+            "centered": centered_box_norm(mean_box_size(padded.numpy(), valid.numpy())).tolist(),
+            "best_fixed": np.asarray(best).tolist(), "best_fixed_train_hit_rate": float(rate), "images": len(norm)}

@@ -17,11 +17,11 @@ from .artifacts import (NotTrainedError, checkpoint, cub_evaluation, ensure_trai
                         load_trained, transfer_evaluation)
 from .figures import (bird_boxes_figure, class_maps_figure, comparison_figure, dataset_figure, methods_figure,
                       photos_figure, topk_figure, training_curves, transfer_figure)
-from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PROFILES, TABLE1_MODELS, SeriesProfile, Setup,
-                     check_data, data_summary, dataset, environment, setup)
-from .tables import TABLE5_FEATURES, table1, table2, table3, table4, table5
+from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_MODELS, PROFILES, TABLE1_MODELS,
+                     SeriesProfile, Setup, check_data, data_summary, dataset, environment, seed_variant, setup)
+from .tables import TABLE5_FEATURES, table1, table2, table2_test, table3, table4, table5
 
-__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
+__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "seed_variant", "table2_test", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
            "setup", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
            "checkpoint", "load_trained", "evaluation", "heuristic_evaluation", "cub_evaluation", "transfer_evaluation",
            "TABLE5_FEATURES", "table1", "table2", "table3", "table4", "table5", "dataset_figure", "methods_figure",

@@ -28,7 +28,7 @@ from .setups import FC_MODELS, Setup, dataset
 __all__ = ["BASELINES", "NotTrainedError", "baseline_boxes", "ensure_trained", "checkpoint", "load_trained", "evaluation", "heuristic_evaluation",
            "cub_evaluation", "transfer_evaluation"]
 
-CACHE_VERSION = 3   # bump when what a cached measurement holds changes
+CACHE_VERSION = 4   # bump when what a cached measurement holds changes
 BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean train size (baseline)",
              "best_fixed": "Best fixed box chosen on train (baseline)"}
 
@@ -53,8 +53,9 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
                         data="imagenet", class_names=list(s.class_names))
         return final
     overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
-    train(model, "imagenet", s.train_root, out, pretrained=s.pretrained and model != "nin", width=s.width,
-          recipe=s.recipe, overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress)
+    train(model, "imagenet", s.train_root, out, pretrained=s.pretrained_of(model), width=s.width_of(model),
+          recipe=s.recipe_of(model), overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress,
+          cache_dir=s.checkpoints.parent / "backbone-maps")   # shared by the networks (and seeds) of one backbone
     return final
 
 
@@ -72,7 +73,7 @@ def checkpoint(s: Setup, model: str) -> Path:
 
 def load_trained(s: Setup, model: str) -> torch.nn.Module:
     """The trained network, in eval mode on the setup's device. Never trains (see :func:`checkpoint`)."""
-    net = build_model(model, num_classes=s.num_classes, width=s.width)
+    net = build_model(model, num_classes=s.num_classes, width=s.width_of(model))
     load_checkpoint(net, checkpoint(s, model))
     return net.eval().to(s.device)
 
@@ -81,7 +82,7 @@ def _cached(s: Setup, model: str, name: str, key: dict, compute) -> tuple[torch.
     """The trained network and ``compute(net)``, cached under ``<checkpoints>/<model>/`` by the weights' hash and
     ``key`` (:func:`cam_lib.io.cached_json`)."""
     net = load_trained(s, model)
-    key = {"version": CACHE_VERSION, "weights": weights_hash(net), "size": s.image_size, **key}
+    key = {"version": CACHE_VERSION, "weights": weights_hash(net), "size": s.size_of(model), **key}
     return net, cached_json(s.checkpoints / model, name, key, lambda: compute(net))
 
 
@@ -92,12 +93,10 @@ def baseline_boxes(s: Setup) -> dict[str, list[float]]:
     """Table 2's trivial baselines as normalised boxes, chosen on the TRAINING split's boxes only (cached): the whole
     frame, a centred box of the mean ground-truth size, and the best single fixed box
     (:mod:`cam_lib.metrics.baselines`). Boxes are normalised by each stored image's size (read from its header)."""
-    import numpy as np
     from PIL import Image
 
-    from ..boxes import pad_boxes
     from ..data import build_dataset
-    from ..metrics import best_fixed_box, centered_box_norm, mean_box_size, normalize_boxes
+    from ..metrics import choose_baseline_boxes
 
     def compute() -> dict:
         try:
@@ -107,17 +106,13 @@ def baseline_boxes(s: Setup) -> dict[str, list[float]]:
         boxed = [(path, boxes) for path, _, boxes in train_set.samples if len(boxes)]
         if not boxed:
             return {"missing": f"the training split at {s.train_root} has no boxes to choose the fixed boxes on"}
-        step = max(1, len(boxed) // TRAIN_BOX_IMAGES)
-        norm = []
-        for path, boxes in boxed[::step]:
+        boxed = boxed[::max(1, len(boxed) // TRAIN_BOX_IMAGES)]
+        sizes = []
+        for path, _ in boxed:
             with Image.open(path) as im:
-                norm.append(torch.from_numpy(normalize_boxes(boxes.numpy(), *im.size)))
-        padded, valid, _ = pad_boxes(norm)
-        best, rate = best_fixed_box(padded.numpy(), valid.numpy())
-        return {"frame": [0.0, 0.0, 1.0, 1.0], "centered": centered_box_norm(mean_box_size(padded.numpy(),
-                                                                                           valid.numpy())).tolist(),
-                "best_fixed": np.asarray(best).tolist(), "best_fixed_train_hit_rate": float(rate),
-                "train_images": len(norm)}
+                sizes.append(im.size)
+        out = choose_baseline_boxes([b.numpy() for _, b in boxed], sizes)
+        return out | {"train_images": out.pop("images")}
     return cached_json(s.checkpoints, "baseline-boxes", {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute)
 
 
@@ -129,30 +124,34 @@ def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", ba
     fixed = {k: v for k, v in baseline_boxes(s).items() if k in BASELINES}
 
     def compute(net):
-        loader = make_loader(dataset(s, which), batch_size, 0, s.device)
+        loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate(net, loader, s.device, method=method, progress=False, baselines=fixed).to_json()
     return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method,
                                                                             "baselines": fixed}, compute)[1])
 
 
-def heuristic_evaluation(s: Setup, model: str = "googlenet_gap", which: str = "test",
+def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test",
                          batch_size: int = 32) -> HeuristicEvaluation:
-    """Table 3's plain vs heuristic top-5 localization error of ``model`` on split ``which`` (cached)."""
+    """Table 3's plain vs heuristic top-5 localization error of ``model`` (default: :attr:`Setup.main_gap`) on
+    split ``which`` (cached)."""
+    model = model or s.main_gap
     def compute(net):
-        loader = make_loader(dataset(s, which), batch_size, 0, s.device)
+        loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
     return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", {"which": which}, compute)[1])
 
 
-def cub_evaluation(s: Setup, model: str = "googlenet_gap", batch_size: int = 32) -> dict[str, float]:
+def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> dict[str, float]:
     """Table 4 on the setup's CUB folder (cached): SVM accuracy on the full image, the CAM crop and the ground-truth
-    box, and ``cam_loc_acc`` (:func:`cam_lib.features.cub_protocol`)."""
+    box, and ``cam_loc_acc`` (:func:`cam_lib.features.cub_protocol`), with ``model``'s GAP features (default:
+    :attr:`Setup.main_gap`)."""
+    model = model or s.main_gap
     from ..data.cub import CUB200
     from ..features import cub_protocol
 
     if s.cub_root is None:
         raise BadInputError("parameter cub_root: Table 4 needs a CUB-200-2011 folder on real data", param="cub_root")
-    tf = eval_transform("resize", s.image_size)
+    tf = eval_transform("resize", s.size_of(model))
 
     def compute(net):
         return cub_protocol(net, lambda split, crop: CUB200(s.cub_root, split, transform=tf, crop_to_box=crop),
@@ -167,7 +166,7 @@ def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_siz
     from ..features import transfer_protocol
 
     kind, root = s.transfer[name]
-    tf = eval_transform("resize", s.image_size)
+    tf = eval_transform("resize", s.size_of(model))
 
     def make(split, fold):
         return build_transfer(kind, root, split=split, transform=tf, **({"fold": fold} if fold else {}))

@@ -13,18 +13,19 @@ from ..data.common import collate, eval_transform
 from ..errors import BadInputError
 from ..models import build_model
 from .artifacts import load_trained
-from .setups import GAP_MODELS, Setup, dataset
+from .setups import GAP_MODELS, PRETRAINED_GAP_MODELS, Setup, dataset
 
 __all__ = ["dataset_figure", "methods_figure", "bird_boxes_figure", "transfer_figure", "topk_figure",
            "class_maps_figure", "photos_figure", "training_curves", "comparison_figure"]
 
 
 def _cam_model(s: Setup, model: str | None) -> str:
-    """The network a CAM figure draws: ``model`` if given, else GoogLeNet-GAP when the setup trains it, else the
-    first network of the setup that has a CAM (so a figure never draws a network the user left out)."""
+    """The network a CAM figure draws: ``model`` if given, else the setup's main GAP network
+    (:attr:`~cam_lib.series.setups.Setup.main_gap`) when it trains it, else the first network of the setup that has
+    a CAM (so a figure never draws a network the user left out)."""
     if model is not None:
         return model
-    for name in ("googlenet_gap", *GAP_MODELS, "googlenet_gmp", "nin", "googlenet"):
+    for name in (s.main_gap, *PRETRAINED_GAP_MODELS, *GAP_MODELS, "googlenet_gmp", "nin", "googlenet"):
         if name in s.models:
             return name
     raise BadInputError(f"parameter models={list(s.models)}: the CAM figures need a network with a CAM "
@@ -64,7 +65,11 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
     from ..localize import localize_batch
 
     specs = [(m, meth) for m, meth in specs if m in s.models] or [(_cam_model(s, None), "cam")]
-    b = _first(dataset(s, which), n)
+    sizes = {s.size_of(m) for m, _ in specs}
+    if len(sizes) > 1:
+        raise BadInputError(f"parameter specs={specs}: the networks of one figure must share an image size, got "
+                            f"{sorted(sizes)} px", param="specs")
+    b = _first(dataset(s, which, specs[0][0]), n)
     maps, boxes, titles = [], [], []
     for model, method in specs:
         out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1, targets=b.labels.to(s.device),
@@ -84,7 +89,7 @@ def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: i
     from ..localize import localize_batch
 
     model = _cam_model(s, model)
-    ds = CUB200(s.cub_root, "test", transform=eval_transform("resize", s.image_size))
+    ds = CUB200(s.cub_root, "test", transform=eval_transform("resize", s.size_of(model)))
     b = _first(ds, n)
     out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1)
     return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [f"{model} CAM"],
@@ -100,7 +105,7 @@ def transfer_figure(s: Setup, name: str, path: str | Path, model: str | None = N
 
     model = _cam_model(s, model)
     kind, root = s.transfer[name]
-    ds = build_transfer(kind, root, split="test", transform=eval_transform("resize", s.image_size))
+    ds = build_transfer(kind, root, split="test", transform=eval_transform("resize", s.size_of(model)))
     b = _first(ds, n)
     out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1)
     titles = [[f"{ds.class_names[int(c)]}: {s.class_names[int(p)]}" for c, p in zip(b.labels, out.classes[:, 0])]]
@@ -114,7 +119,7 @@ def topk_figure(s: Setup, path: str | Path, model: str | None = None, index: int
     from ..localize import localize_batch
 
     model = _cam_model(s, model)
-    b = collate([dataset(s, "val")[index]])
+    b = collate([dataset(s, "val", model)[index]])
     out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=k)
     probs = out.logits.softmax(1)[0]
     titles = [f"{s.class_names[int(c)]} {float(probs[c]):.2f}" for c in out.classes[0]]
@@ -130,7 +135,7 @@ def class_maps_figure(s: Setup, path: str | Path, model: str | None = None, inde
     from ..figures import save_topk_overlay
 
     model = _cam_model(s, model)
-    b = collate([dataset(s, "val")[index]])
+    b = collate([dataset(s, "val", model)[index]])
     classes = list(range(min(6, s.num_classes))) if classes is None else list(classes)
     out = compute_cams(load_trained(s, model), b.images.to(s.device), torch.tensor([classes], device=s.device))
     return save_topk_overlay(path, b.images[0], out.maps[0].cpu(), boxes_from_maps(out.maps)[0].cpu(),

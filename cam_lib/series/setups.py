@@ -1,9 +1,12 @@
 """What each profile of the notebook series runs, and a notebook's parameters resolved into a :class:`Setup`
 (data, checkpoints and results folders, networks, device): the first cell of every notebook (Sec. 4 of the paper).
 
-Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (5 networks,
+Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (6 networks,
 two epochs on 64 px images: its numbers mean nothing); ``default`` trains the 7 cheapest networks of Table 1 at
-width 0.25 on the 10-class ``objects`` from scratch on a CPU; ``full`` trains all 9 on the 26-class build.
+width 0.25 on the 10-class ``objects`` from scratch on a CPU, and applies the paper's surgery to an ImageNet
+network (EfficientNet-Lite0-GAP and -GMP: frozen ImageNet backbone, new layers fine-tuned on the benchmark, recipe
+``embedded_pretrained``), which is the series' main GAP network (:attr:`Setup.main_gap`: Tables 3-5, figures);
+``full`` trains all 9 on the 26-class build, with the same two fine-tuned networks.
 On real data (``data="imagenet"``) every network of Table 1 is fine-tuned from its ImageNet backbone with the
 paper's recipe.
 """
@@ -12,7 +15,7 @@ from __future__ import annotations
 
 import platform
 import subprocess
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -23,13 +26,15 @@ from ..errors import BadInputError
 from ..models import check_model_name, resolve_device
 from ..train import RECIPES
 
-__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile",
-           "Setup", "setup", "dataset", "environment", "data_summary", "check_data"]
+__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile",
+           "Setup", "setup", "seed_variant", "dataset", "environment", "data_summary", "check_data"]
 
 # Table 1 in the paper's order: GAP networks, the original (FC) networks, NIN, the GMP variant.
 TABLE1_MODELS = ("vgg16_gap", "googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "vgg16", "alexnet",
                  "nin", "googlenet_gmp")
 GAP_MODELS = ("googlenet_gap", "vgg16_gap", "alexnet_star_gap", "alexnet_gap")
+# The paper's surgery on a modern ImageNet network available offline (Tables 1-5 on the embedded benchmark).
+PRETRAINED_GAP_MODELS = ("efficientnet_lite0_gap", "efficientnet_lite0_gmp")
 FC_MODELS = ("googlenet", "vgg16", "alexnet")
 NO_CAM_MODELS = ("alexnet", "vgg16")   # FC layers after the last conv: Backprop is their only map
 
@@ -42,16 +47,25 @@ class SeriesProfile:
     recipe: str
     width: float
     lr: dict = field(default_factory=dict)   # per-model learning rate (from scratch; no pretrained backbone)
+    pretrained: dict = field(default_factory=dict)   # model -> recipe: fine-tuned from its ImageNet backbone
+    extra_seeds: tuple[int, ...] = ()   # more training seeds (same data) for the compared pairs of ``seeded``
+    seeded: tuple[str, ...] = ()
+
+
+_FINE_TUNED = {"efficientnet_lite0_gap": "embedded_pretrained", "efficientnet_lite0_gmp": "embedded_pretrained"}
 
 
 PROFILES: dict[str, SeriesProfile] = {
-    "smoke": SeriesProfile(("alexnet_gap", "googlenet_gap", "googlenet_gmp", "alexnet", "googlenet"), "smoke", 0.125),
-    "default": SeriesProfile(("googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "alexnet", "nin",
-                              "googlenet_gmp"), "embedded", 0.25,
-                             {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3}),
-    "full": SeriesProfile(TABLE1_MODELS, "embedded", 0.25,
+    "smoke": SeriesProfile(("efficientnet_lite0_gap", "alexnet_gap", "googlenet_gap", "googlenet_gmp", "alexnet",
+                            "googlenet"), "smoke", 0.125, pretrained={"efficientnet_lite0_gap": "smoke_pretrained"},
+                           extra_seeds=(1,), seeded=("efficientnet_lite0_gap",)),
+    "default": SeriesProfile(("efficientnet_lite0_gap", "efficientnet_lite0_gmp", "googlenet_gap", "alexnet_star_gap",
+                              "alexnet_gap", "googlenet", "alexnet", "nin", "googlenet_gmp"), "embedded", 0.25,
+                             {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3},
+                             _FINE_TUNED, (1, 2), PRETRAINED_GAP_MODELS),
+    "full": SeriesProfile(PRETRAINED_GAP_MODELS + TABLE1_MODELS, "embedded", 0.25,
                           {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3,
-                           "vgg16": 1e-3, "vgg16_gap": 1e-3}),
+                           "vgg16": 1e-3, "vgg16_gap": 1e-3}, _FINE_TUNED, (1, 2), PRETRAINED_GAP_MODELS),
 }
 DATA = ("embedded", "imagenet")
 
@@ -67,6 +81,9 @@ class Setup:
     width: float
     pretrained: bool
     lr: dict
+    fine_tuned: dict                  # model -> recipe, for the embedded benchmark's networks with ImageNet backbones
+    extra_seeds: tuple[int, ...]      # more training seeds of the networks of ``seeded`` (see seed_variant)
+    seeded: tuple[str, ...]
     device: str
     seed: int
     checkpoints: Path                 # this run's folder: checkpoints/<data>-<profile>-s<seed>
@@ -87,6 +104,27 @@ class Setup:
     @property
     def tables(self) -> Path:
         return self.results / "tables"
+
+    def recipe_of(self, model: str) -> str:
+        return self.fine_tuned.get(model, self.recipe)
+
+    def width_of(self, model: str) -> float:
+        return 1.0 if model in self.fine_tuned else self.width
+
+    def pretrained_of(self, model: str) -> bool:
+        """Whether ``model`` starts from ImageNet weights (NIN never does: none exist)."""
+        return model in self.fine_tuned or (self.pretrained and model != "nin")
+
+    def size_of(self, model: str | None = None) -> int:
+        """The image size ``model`` is trained and evaluated at (default: the series' size)."""
+        return RECIPES[self.recipe_of(model)].image_size if model is not None else self.image_size
+
+    @property
+    def main_gap(self) -> str:
+        """The GAP network of Tables 3-5 and the figures: the fine-tuned ImageNet network on the embedded benchmark
+        when the setup has it, else GoogLeNet-GAP (the paper's)."""
+        return next((m for m in PRETRAINED_GAP_MODELS[:1] if m in self.fine_tuned and m in self.models),
+                    "googlenet_gap")
 
     def describe(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
@@ -118,6 +156,8 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
         transfer_sets = transfer or {"scenes": ("folder", str(root / "transfer" / "scenes")),
                                      "things": ("folder", str(root / "transfer" / "things"))}
         recipe, width, pretrained, lr = prof.recipe, prof.width, False, dict(prof.lr)
+        fine_tuned = {m: r for m, r in prof.pretrained.items() if m in chosen}
+        extra_seeds, seeded = prof.extra_seeds, tuple(m for m in prof.seeded if m in chosen)
     else:
         val_root = train_root = Path(data_root)
         if not val_root.is_dir():
@@ -125,22 +165,33 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
         test_root_p = Path(test_root) if test_root else val_root   # ILSVRC test boxes are not public
         cub = Path(cub_root) if cub_root else None
         transfer_sets = transfer or {}
-        recipe, width, pretrained, lr = "paper", 1.0, True, {}
+        recipe, width, pretrained, lr, fine_tuned = "paper", 1.0, True, {}, {}
+        extra_seeds, seeded = (), ()
     for name, spec in transfer_sets.items():
         if not (isinstance(spec, (list, tuple)) and len(spec) == 2):
             raise BadInputError(f"parameter transfer[{name!r}] must be (dataset kind, root), got {spec!r}", param="transfer")
     val = build_dataset("imagenet", val_root, split="val")
     size = RECIPES[recipe].image_size
     run = Path(checkpoints) / f"{data}-{profile}-s{seed}"
-    return Setup(profile, data, chosen, recipe, width, pretrained, lr, device, seed, run, Path(results),
+    return Setup(profile, data, chosen, recipe, width, pretrained, lr, fine_tuned, extra_seeds, seeded, device, seed, run, Path(results),
                  train_root, val_root, test_root_p, cub, {k: tuple(v) for k, v in transfer_sets.items()}, size,
                  val.num_classes, tuple(val.class_names))
 
 
-def dataset(s: Setup, which: str = "val", **kwargs):
-    """The evaluated dataset ``which`` (``val``: Tables 1-2, ``test``: Table 3) at the series' image size."""
+def seed_variant(s: Setup, train_seed: int) -> Setup:
+    """The same data and networks of ``s.seeded`` trained with another seed: checkpoints under
+    ``<checkpoints>-t<train_seed>`` (its tables are never written; the claims of compared pairs read them)."""
+    if train_seed == s.seed:
+        return s
+    return replace(s, seed=train_seed, models=s.seeded, extra_seeds=(),
+                   checkpoints=s.checkpoints.with_name(f"{s.checkpoints.name}-t{train_seed}"))
+
+
+def dataset(s: Setup, which: str = "val", model: str | None = None, **kwargs):
+    """The evaluated dataset ``which`` (``val``: Tables 1-2, ``test``: Table 3) at ``model``'s image size (default:
+    the series')."""
     root = {"val": s.val_root, "test": s.test_root}[which]
-    return build_dataset("imagenet", root, split="val", transform=eval_transform("resize", s.image_size), **kwargs)
+    return build_dataset("imagenet", root, split="val", transform=eval_transform("resize", s.size_of(model)), **kwargs)
 
 
 def environment(s: Setup) -> dict:
@@ -173,7 +224,8 @@ def environment(s: Setup) -> dict:
                         f"{torchvision.__version__}, timm {timm.__version__}, numpy {numpy.__version__}, "
                         f"scikit-learn {sklearn.__version__}",
             "networks": f"width {s.width}, recipe {s.recipe}, "
-                        f"{'fine-tuned from ImageNet backbones' if s.pretrained else 'trained from scratch'}"}
+                        f"{'fine-tuned from ImageNet backbones' if s.pretrained else 'trained from scratch'}"
+                        + "".join(f"; {m}: ImageNet backbone, recipe {r}" for m, r in s.fine_tuned.items())}
 
 
 def data_summary(s: Setup) -> str:

@@ -13,6 +13,13 @@ from .backgrounds import _background
 from .objects import ShapeClass, _tint
 from .render import Patch, Sketch, U, _color, _crop, _pose_matrix, _render, _render_fraction
 
+# ILSVRC's geometry, measured on the 300 val images of ../shared/data/imagenet-val-sample (largest box per image,
+# fraction of the image): deciles 10/25/50/75/90% at 0.12/0.26/0.48/0.71/0.90, 20% of images with several boxes.
+# The objects suite draws one instance's box area uniformly from OBJECT_AREA (a draw above what the shape can
+# cover is capped where it fits the frame) and, in two-instance images, each of the two from TWO_INSTANCE_AREA;
+# positions are uniform. Result (tests/test_synthetic.py pins it): 0.17/0.25/0.45/0.71/0.85.
+OBJECT_AREA = (0.06, 1.1)
+TWO_INSTANCE_AREA = (0.10, 0.40)
 CLUTTER_MAX_OVERLAP = 0.10   # clutter may cover at most this fraction of a labelled box (bounding-box overlap)
 
 
@@ -105,9 +112,12 @@ def _box_of(mask: np.ndarray) -> list[int]:
 
 
 def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...], two_frac: float,
-                     fragments=True, frac_range=(0.07, 0.55), hue: float | None = None) -> tuple[np.ndarray, list, list]:
+                     fragments=True, frac_range=(0.07, 0.55), hue: float | None = None,
+                     uniform_area: bool = False) -> tuple[np.ndarray, list, list]:
     """Background, clutter, then one or two instances of ``cls`` (tinted to ``hue`` if given): (image float, boxes,
-    masks)."""
+    masks). An instance's box covers a fraction of the image drawn from ``frac_range`` (two instances:
+    :data:`TWO_INSTANCE_AREA`), uniformly with ``uniform_area`` (the objects suite: ILSVRC's geometry, see
+    :data:`OBJECT_AREA`), else log-uniformly."""
     img = _background(rng, size)
     two = rng.random() < two_frac
     n = 2 if two else 1
@@ -116,9 +126,9 @@ def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...]
         sk = Sketch()
         cls.draw(sk, rng)
         A = _pose_matrix(rng, cls.upright)
-        lo, hi = (0.06, 0.22) if two else frac_range
-        frac = math.exp(U(rng, math.log(lo), math.log(hi)))
-        patch = _render_fraction(sk, A, frac, size)
+        lo, hi = TWO_INSTANCE_AREA if two else frac_range
+        frac = U(rng, lo, hi) if uniform_area else math.exp(U(rng, math.log(lo), math.log(hi)))
+        patch = _render_fraction(sk, A, frac, size, lo=min(0.05, lo), hi=max(0.60, hi))
         patches.append(patch if hue is None else _tint(patch, hue, rng))
     boxes = []
     for k, p in enumerate(patches):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ...errors import BadInputError
 from .birds import BIRD_SPECIES, _bird_image
-from .compose import _finish, _instances_image
+from .compose import OBJECT_AREA, _finish, _instances_image
 from .objects import OBJECT_CLASSES, THING_CLASSES, class_hue
 from .scenes import _scene_image
 
@@ -45,7 +45,8 @@ def render_sample(suite: str, split: str, index: int, label: int, seed: int = 0,
     rng = _rng(seed, suite, split, index)
     if suite == "objects":
         img, boxes, masks = _instances_image(rng, size, OBJECT_CLASSES[label], OBJECT_CLASSES, two_instance_fraction,
-                                             hue=class_hue(label) if hue else None)
+                                             frac_range=OBJECT_AREA, hue=class_hue(label) if hue else None,
+                                             uniform_area=True)
     elif suite == "birds":
         img, boxes, masks = _bird_image(rng, size, BIRD_SPECIES[label])
     elif suite == "things":
