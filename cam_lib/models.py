@@ -131,15 +131,20 @@ class CAMNet(nn.Module):
             raise BadInputError(f"parameter kind={kind!r}: choose one of {', '.join(FEATURE_KINDS)}", param="kind")
         fmap = self.features((x - self.mean) / self.std)
         if kind in ("gap", "avepool"):
-            if not isinstance(self.head, GlobalPoolLinear):
-                raise BadInputError(f"parameter kind={kind!r}: features of a global pooling head; {self.name} has FC layers "
-                                    "(use 'fc7')", param="kind")
-            return fmap.amax((2, 3)) if self.head.pool == "max" else fmap.mean((2, 3))
+            return self.pooled(fmap)
         if not isinstance(self.head, nn.Sequential) or "classifier" not in self.head._modules:
             raise BadInputError(f"parameter kind='fc7': features of an FC network (alexnet, vgg16), got {self.name}",
                                 param="kind")
         head = self.head
         return head.classifier[:6](head.flatten(head.avgpool(head.pool5(fmap))))
+
+    def pooled(self, fmap: torch.Tensor) -> torch.Tensor:
+        """``(B, K)``: the global pooling of the head (average, or max for GMP) of a feature map ``(B, K, h, w)``:
+        the ``gap`` / ``avepool`` features, what the head's linear layer reads."""
+        if not isinstance(self.head, GlobalPoolLinear):
+            raise BadInputError(f"parameter kind='gap': features of a global pooling head; {self.name} has FC layers "
+                                "(use 'fc7')", param="kind")
+        return fmap.amax((2, 3)) if self.head.pool == "max" else fmap.mean((2, 3))
 
     def param_groups(self, lr: float, new_lr: float) -> list[dict]:
         """Optimizer groups: backbone parameters at ``lr``, ``new_modules``' at ``new_lr``; empty groups left out."""

@@ -89,8 +89,9 @@ RECIPES = {
                                schedule="cosine", frozen=True),
     # The paper's surgery on an ImageNet backbone, fine-tuned on the embedded benchmark on a CPU: the backbone
     # stays as loaded and its stride-16 maps of every training image (and of its mirror image) are computed once;
-    # only the added conv and the linear layer train, on those maps (minutes, not hours, on 2 cores).
-    "embedded_pretrained": Recipe(epochs=15, lr=3e-3, new_lr=3e-3, momentum=0.9, weight_decay=0.05, step_size=8,
+    # only the added conv and the linear layer train, on those maps (minutes, not hours, on 2 cores). 8 epochs:
+    # on the validation split the error stopped falling after 3-4 of 15 (4.0% at 15).
+    "embedded_pretrained": Recipe(epochs=8, lr=3e-3, new_lr=3e-3, momentum=0.9, weight_decay=0.05, step_size=8,
                                   gamma=0.1, batch_size=32, image_size=224, resize=224, optimizer="adamw",
                                   schedule="cosine", warmup=1, frozen=True),
 }

@@ -69,7 +69,7 @@ def test_objects_are_an_ilsvrc_devkit_root(smoke):
             assert inside(b, S, S) and b[2] > b[0] and b[3] > b[1]
             fractions.append((b[2] - b[0] + 1) * (b[3] - b[1] + 1) / S ** 2)
         n_boxes.append(len(boxes))
-    assert 0.05 <= min(fractions) and max(fractions) <= 0.60
+    assert 0.03 <= min(fractions) and max(fractions) <= 1.0 and np.median(fractions) > 0.25   # ILSVRC-like sizes
     assert set(n_boxes) == {1, 2}
     image, target = ds[0]                                   # the real transform path works
     assert image.shape == (3, 224, 224) and target["boxes"].shape[1] == 4
@@ -166,7 +166,40 @@ def test_birds_are_cub_200_2011(smoke):
         with Image.open(cub / "images" / rel) as im:
             W, H = im.size
         assert w >= 2 and h >= 2 and inside([x, y, x + w - 1, y + h - 1], W, H)
-        assert 0.05 <= w * h / (W * H) <= 0.40
+        assert 0.05 <= w * h / (W * H) <= 0.85
+
+
+def test_birds_have_the_framing_of_cub():
+    """The birds' boxes follow CUB-200-2011's (train split: area quartiles 0.21 / 0.32 / 0.46 of the image, aspect
+    (w / W) / (h / H) median 0.93, centre offset sd 0.093 W and 0.068 H; see cam_lib.data.synthetic.birds)."""
+    n = 12
+    boxes = np.array([syn.render_sample("birds", "all", c * n + k, c, seed=0, size=128).boxes[0]
+                      for c in range(len(syn.BIRD_SPECIES)) for k in range(n)], float)
+    w, h = boxes[:, 2] - boxes[:, 0] + 1, boxes[:, 3] - boxes[:, 1] + 1
+    q1, median, q3 = np.percentile(w * h / 128 ** 2, [25, 50, 75])
+    assert 0.15 <= q1 <= 0.27 and 0.26 <= median <= 0.40 and 0.38 <= q3 <= 0.56, (q1, median, q3)
+    assert 0.75 <= np.median(w / h) <= 1.12
+    centre = (boxes[:, :2] + boxes[:, 2:] + 1) / 2 / 128 - 0.5
+    assert np.abs(np.median(centre, 0)).max() < 0.04
+    assert 0.05 <= centre[:, 0].std() <= 0.13 and 0.03 <= centre[:, 1].std() <= 0.10, centre.std(0)
+
+
+def test_bird_species_differ_by_the_colours_of_large_parts():
+    """CUB's species differ mostly by the plumage of large parts: the colour histogram of the bird's own pixels
+    alone (no shape, no small part) tells the species apart far above chance (1/14)."""
+    hists = {}
+    for c in range(len(syn.BIRD_SPECIES)):
+        for k in range(12):
+            s = syn.render_sample("birds", "all", c * 12 + k, c, seed=3, size=96)
+            px = s.image[s.masks[0]].astype(int) // 64
+            h = np.bincount(px[:, 0] * 16 + px[:, 1] * 4 + px[:, 2], minlength=64).astype(float)
+            hists[c, k] = h / h.sum()
+    centroids = np.array([np.mean([hists[c, k] for k in range(6)], 0) for c in range(len(syn.BIRD_SPECIES))])
+    hits = [np.abs(centroids - hists[c, k]).sum(1).argmin() == c for c in range(len(syn.BIRD_SPECIES))
+            for k in range(6, 12)]
+    assert np.mean(hits) >= 0.5
+    males = [sp.male for sp in syn.BIRD_SPECIES]
+    assert len(set(males)) == len(males)
 
 
 # ---------------------------------------------------------------------------------------------------- transfer

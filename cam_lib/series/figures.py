@@ -83,17 +83,25 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
 
 
 def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: int = 8) -> Path:
-    """The paper's Figure 7: CAM boxes (green) and ground-truth boxes (red) on CUB test images."""
+    """The paper's Figure 7: CAM boxes (green) and ground-truth boxes (red) on CUB test images, the CAMs computed
+    with the weights of the linear SVM trained on the GAP features (the network has no bird classes), for the
+    species the SVM predicts (the protocol of Table 4, :func:`cam_lib.features.cub_protocol`)."""
     from ..data.cub import CUB200
+    from ..features import extract_features, svm_accuracy, svm_cam_batch
     from ..figures import cam_grid
-    from ..localize import localize_batch
 
     model = _cam_model(s, model)
-    ds = CUB200(s.cub_root, "test", transform=eval_transform("resize", s.size_of(model)))
-    b = _first(ds, n)
-    out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1)
-    return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [f"{model} CAM"],
-                    [[ds.class_names[int(c)] for c in b.labels]], [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
+    net = load_trained(s, model)
+    tf = eval_transform("resize", s.size_of(model))
+    train, test = CUB200(s.cub_root, "train", transform=tf), CUB200(s.cub_root, "test", transform=tf)
+    tr, te = (extract_features(net, ds, "gap", s.device, cache_dir=s.checkpoints / "features",
+                               cache_key=f"cub-full-{split}") for split, ds in (("train", train), ("test", test)))
+    estimator = svm_accuracy(*tr, *te, return_estimator=True)["estimator"]
+    b = _first(test, n)
+    maps, boxes, predicted = svm_cam_batch(net, estimator, b.images.to(s.device))
+    titles = [[f"{test.class_names[int(c)]} (SVM: {test.class_names[int(p)]})" for c, p in zip(b.labels, predicted)]]
+    return cam_grid(path, b.images, maps.cpu()[None], boxes.cpu()[None], [f"{model} CAM (SVM weights)"], titles,
+                    [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
 
 
 def transfer_figure(s: Setup, name: str, path: str | Path, model: str | None = None, n: int = 8) -> Path:

@@ -9,20 +9,26 @@ loaders as the real datasets. :func:`build` writes one folder
     drawn objects (star, ring, cross, ... see :data:`OBJECT_CLASSES`; the ``default`` profile takes the first 10),
     each a family with its own variation of shape, proportions, texture, rotation and scale; each class keeps its
     own hue (:func:`class_hue`, jittered), as many real categories have a colour tendency, so that the networks
-    learn from scratch in CPU minutes; shape separates classes of nearby hues. Layout of the ILSVRC devkit (read unchanged by
+    learn from scratch in CPU minutes; shape separates classes of nearby hues. Objects have ILSVRC's geometry: the largest box per image covers a fraction of
+    the image drawn to match ILSVRC val's (median about half, quartiles about a quarter and 70%; see
+    :data:`~cam_lib.data.synthetic.compose.OBJECT_AREA`), at uniform positions, so that no fixed box localizes well. Layout of the ILSVRC devkit (read unchanged by
     :class:`cam_lib.data.imagenet.ImageNetVal`, ``layout="devkit"``): ``LOC_synset_mapping.txt`` (``wnid name``,
     fake wnids ``n90000000``, ``n90000001``, ... in class order), ``train/<wnid>/<wnid>_<k>.JPEG``,
     ``train_bbox/<wnid>/<wnid>_<k>.xml``, ``val/ILSVRC2012_val_<8 digits>.JPEG`` with
     ``bbox/ILSVRC2012_val_<8 digits>.xml``; ``objects_test/`` is a second root of the same format (its own mapping,
     ``val/ILSVRC2012_test_<8 digits>.JPEG``, ``bbox/``). XML boxes are inclusive 0-based pixel boxes.
 ``birds/CUB_200_2011/`` -- stand-in for CUB-200-2011 (Table 4: linear SVM on GAP features of the full image, of
-    the CAM crop and of the ground-truth crop; the 41% CAM localization figure). 14 species of one part-based body
-    plan that differ only in small parts (crown colour, wing bars, tail shape, beak, eye ring); body colour, size,
-    pose and position vary within a species and overlap across species; birds are small (8-35% of the image) on
-    cluttered photo backgrounds. Files exactly as CUB: ``images.txt``, ``image_class_labels.txt``,
-    ``train_test_split.txt``, ``bounding_boxes.txt`` (``id x y width height`` floats, ``x, y`` the top-left
-    pixel, 0-based, so the inclusive box is ``[x, y, x + width - 1, y + height - 1]``), ``classes.txt``,
-    ``images/<NNN.Name>/<Name>_<kkkk>.jpg``; train/test half/half per class.
+    the CAM crop and of the ground-truth crop; the 41% CAM localization figure). 14 species of one perching-bird
+    body plan, modelled on CUB species (Northern Cardinal, Blue Jay, American Goldfinch, ...), that differ as
+    CUB's do: by the colour pattern of large parts (crown, head, back, wings, breast, belly, tail, a wing mark;
+    a second, female plumage for the dimorphic species) and by size and shape (body depth, tail, bill, crest),
+    with colour and light varying within a species and some species close. Framed as CUB's photographs
+    (measured on CUB's own boxes, see :mod:`.birds`): the box covers a median 32% of the image (5-95%: 11-70%),
+    posture gives CUB's box aspects, birds are centred (offset sd 9% / 7% of the width / height), the scene
+    behind the bird is out of focus (depth of field), with twigs and a perch. Files exactly as CUB:
+    ``images.txt``, ``image_class_labels.txt``, ``train_test_split.txt``, ``bounding_boxes.txt`` (``id x y width
+    height`` floats, ``x, y`` the top-left pixel, 0-based, so the inclusive box is ``[x, y, x + width - 1, y +
+    height - 1]``), ``classes.txt``, ``images/<NNN.Name>/<Name>_<kkkk>.jpg``; train/test half/half per class.
 ``transfer/scenes/``, ``transfer/things/`` -- stand-ins for Table 5 (linear SVM on generic features): scene-like
     global layouts and object classes whose shapes no ``objects`` class uses, in torchvision ImageFolder layout
     ``transfer/<suite>/{train,test}/<class>/<k>.jpg``.

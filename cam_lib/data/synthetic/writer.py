@@ -25,7 +25,7 @@ from .objects import OBJECT_CLASSES, THING_CLASSES, object_wnids
 from .sample import ORDER_INDEX, _rng, render_sample
 from .scenes import SCENE_CLASSES
 
-GENERATOR_VERSION = 3
+GENERATOR_VERSION = 4
 JPEG_QUALITY = 90
 
 
