@@ -130,9 +130,12 @@ FIGURE_CAPTIONS = {  # file-name prefix -> one line: what the figure shows and w
                           "(green) and ground truth (red). Paper: CAM highlights whole objects, Backprop scattered "
                           "edges.",
     "02_gap_vs_gmp": "GoogLeNet-GAP against GoogLeNet-GMP. Paper: GMP maps cover only the most discriminative part.",
+    "02_pretrained": "EfficientNet-Lite0-GAP (ImageNet backbone): CAM, Backprop on the same network, and the GMP "
+                     "variant, on the same images (green: box at 20%, red: ground truth).",
     "03_table3": "Table 3 as bars. Paper: the tight/loose heuristic beats the plain top-5 boxes.",
     "04_table4": "Table 4 as bars. Paper: CAM crop beats the full image, the ground-truth box beats both.",
-    "04_birds_cam_boxes": "The paper's Figure 7: CAM boxes (green) and ground truth (red) on test birds.",
+    "04_birds_cam_boxes": "The paper's Figure 7: CAM boxes (green; CAMs from the linear SVM's weights for the species "
+                          "it predicts) and ground truth (red) on test birds.",
     "05_table5": "Table 5 as bars. Paper: GAP features match GoogLeNet's average pool and beat AlexNet's fc7.",
     "05_cams": "CAMs of the top-1 object class on transfer images (classes the network never saw).",
     "06_top5_cams": "The paper's Figure 4: the CAMs of the top-5 classes of one image.",
