@@ -270,6 +270,10 @@ def _add_train(sub) -> None:
     p.add_argument("--width", type=float, default=1.0)
     p.add_argument("--recipe", choices=sorted(RECIPES), default="paper")
     p.add_argument("--no-mirror", dest="mirror", action="store_const", const=False, help="no random flips")
+    p.add_argument("--frozen", action=argparse.BooleanOptionalAction, default=None,
+                   help="keep the pretrained backbone fixed and train the surgery's new layers on its cached maps "
+                        "(default: the recipe's; on for embedded_pretrained)")
+    p.add_argument("--cache-dir", type=Path, help="where a frozen recipe caches the backbone's maps (default: --out)")
     for name, f in Recipe.__dataclass_fields__.items():
         if f.type == "bool":
             continue
@@ -289,7 +293,7 @@ def cmd_train(args) -> int:
     overrides = {name: getattr(args, name) for name in Recipe.__dataclass_fields__}
     train(args.model, args.data, args.root, args.out, pretrained=args.pretrained, width=args.width,
           recipe=args.recipe, overrides=overrides, device=args.device, workers=args.workers, resume=args.resume,
-          seed=args.seed, progress=not args.no_progress)
+          seed=args.seed, progress=not args.no_progress, cache_dir=args.cache_dir)
     return 0
 
 

@@ -16,6 +16,7 @@ import torchvision.transforms.functional as TF
 from PIL import Image
 
 from cam_lib.cli import RESULT_KEYS, main
+from cam_lib.data.synthetic import folder_name as syn_folder_name
 from cam_lib.errors import BadInputError
 
 from conftest import write_imagenet
@@ -246,7 +247,7 @@ def test_embedded_benchmark_builds_and_is_read_by_the_real_loaders(tmp_path, cap
     suite through the real ImageNet, CUB and ImageFolder loaders."""
     assert main(["data", "build", "--profile", "smoke", "--root", str(tmp_path), "--workers", "1"]) == 0
     out = capsys.readouterr().out
-    root = tmp_path / "synthetic-v2-smoke-s0"
+    root = tmp_path / syn_folder_name("smoke", 0)
     assert str(root) in out and "objects" in out and "birds" in out
     result = tmp_path / "objects.json"
     assert main(["localize", "--data", "imagenet", "--root", str(root / "objects"), "--model", "vgg16_gap",

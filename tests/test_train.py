@@ -216,3 +216,17 @@ def test_frozen_recipe_needs_a_pretrained_gap_surgery_network(objects, tmp_path)
     with pytest.raises(BadInputError, match="frozen=True: .*tf_efficientnet_lite0 is not a GAP surgery"):
         train("tf_efficientnet_lite0", "imagenet", objects, tmp_path, pretrained=True, recipe="smoke_pretrained",
               progress=False, cache_dir=tmp_path / "maps")
+
+
+def test_command_line_trains_frozen_or_whole_network(objects, tmp_path):
+    from cam_lib.cli import main
+
+    def run(out, *extra):
+        assert main(["train", "--model", "efficientnet_lite0_gap", "--pretrained", "--data", "imagenet", "--root",
+                     str(objects), "--out", str(out), "--recipe", "smoke_pretrained", "--epochs", "1",
+                     "--batch-size", "16", "--no-progress", *extra]) == 0
+        return torch.load(out / "checkpoint.pt", map_location="cpu", weights_only=False)["recipe"]
+
+    assert run(tmp_path / "frozen", "--cache-dir", str(tmp_path / "maps"))["frozen"] is True
+    assert len(list((tmp_path / "maps").glob("backbone-maps-*.npz"))) == 2
+    assert run(tmp_path / "whole", "--no-frozen")["frozen"] is False

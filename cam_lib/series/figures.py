@@ -99,7 +99,7 @@ def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: i
     estimator = svm_accuracy(*tr, *te, return_estimator=True)["estimator"]
     b = _first(test, n)
     maps, boxes, predicted = svm_cam_batch(net, estimator, b.images.to(s.device))
-    titles = [[f"{test.class_names[int(c)]} (SVM: {test.class_names[int(p)]})" for c, p in zip(b.labels, predicted)]]
+    titles = [[f"{test.class_names[int(c)]}\nSVM: {test.class_names[int(p)]}" for c, p in zip(b.labels, predicted)]]
     return cam_grid(path, b.images, maps.cpu()[None], boxes.cpu()[None], [f"{model} CAM (SVM weights)"], titles,
                     [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
 
