@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .errors import BadInputError
 
-__all__ = ["CAMModel", "FRAMES", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
+__all__ = ["CAMModel", "FRAMES", "check_images", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
            "select_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
 
 # The evaluated frames (conventions.md): the whole image resized, a center crop, or the official ten crops.
@@ -122,6 +122,37 @@ class MapOutput:
     maps: torch.Tensor     # (B, n, H, W) upsampled, normalised CAMs in [0, 1]
 
 
+_RANGE_SLACK = 1e-3   # resampling (bilinear, antialias) may overshoot [0, 1] by rounding
+
+
+def check_images(images: torch.Tensor, param: str = "images") -> torch.Tensor:
+    """The entry check of every map: ``images (B, 3, H, W)`` RGB in [0, 1]. ``uint8`` images (0..255) are converted
+    to float in [0, 1] (``/ 255``); other integer types, non-finite pixels, and floats outside [0, 1] (e.g. 0..255
+    floats, or already mean/std-normalised images: the models normalise internally) raise BadInputError naming
+    the first bad image. One reduction over the batch, on its device."""
+    if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
+        shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
+        raise BadInputError(f"parameter {param}: must be a (B, 3, H, W) RGB tensor, got {shape}", param=param)
+    if images.dtype == torch.uint8:
+        return images.float().div_(255)
+    if not images.is_floating_point():
+        raise BadInputError(f"parameter {param}: dtype {images.dtype}; expected float in [0, 1] or uint8 in 0..255",
+                            param=param)
+    if images.numel() == 0:
+        return images
+    flat = images.detach().flatten(1)
+    finite = torch.isfinite(flat).all(1)
+    low, high = flat.float().nan_to_num(0.0).aminmax(dim=1)
+    bad = ~finite | (low < -_RANGE_SLACK) | (high > 1 + _RANGE_SLACK)
+    if bool(bad.any()):
+        i = int(bad.nonzero()[0, 0])
+        what = "has NaN or infinite pixels" if not bool(finite[i]) else \
+            f"has values in [{float(low[i]):.4g}, {float(high[i]):.4g}]"
+        raise BadInputError(f"parameter {param}: image {i} of the batch {what}; expected RGB floats in [0, 1] "
+                            "(divide 0..255 images by 255; do not normalise by mean/std: the models do)", param=param)
+    return images
+
+
 @torch.inference_mode()
 def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
                  targets: torch.Tensor | None = None, extra: torch.Tensor | None = None, frame: str = "resize",
@@ -129,7 +160,8 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
                  normalize: bool = True) -> MapOutput:
     """Logits and CAMs from one forward pass of a GAP/GMP network: THE extractor every map of the project comes from.
 
-    ``images``: ``(B, 3, H, W)`` RGB in [0, 1] on the model's device. ``classes``: see :func:`select_classes`;
+    ``images``: ``(B, 3, H, W)`` RGB in [0, 1] (or uint8 in 0..255) on the model's device, checked by
+    :func:`check_images`. ``classes``: see :func:`select_classes`;
     ``extra``: ``(B,)`` or ``(B, m)`` more class indices (e.g. the ground truth) whose maps come from the same
     features, appended after the chosen ones. ``frame``: ``"resize"`` or ``"center_crop"`` evaluate the images as
     they are (the data transform made the frame); ``"ten_crop"`` takes square images (``256 x 256`` for 224 crops),
@@ -139,8 +171,7 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
     """
     if frame not in FRAMES:
         raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
-    if images.dim() != 4:
-        raise BadInputError(f"images must be (B, 3, H, W), got shape {tuple(images.shape)}", param="images")
+    images = check_images(images)
     weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
     if frame != "ten_crop":
         logits, fmap = model.forward_features(images)

@@ -21,7 +21,7 @@ from .data.imagenet import LAYOUTS, imagenet_class_names
 from .cam import FRAMES
 from .errors import BadInputError, WeightsUnavailableError
 from .figures import class_names_or_indices, save_topk_overlay
-from .io import atomic_write_json, load_checkpoint
+from .io import atomic_write_json, check_writable, load_checkpoint
 from .localize import METHODS, evaluate, localize_batch
 from .models import MODEL_NAMES, build_model, check_model_name, resolve_device
 
@@ -83,6 +83,10 @@ def _check_args(args) -> None:
 
 def cmd_localize(args) -> int:
     _check_args(args)
+    if args.json is not None:   # before the evaluation: a bad output path must not cost the metrics
+        check_writable(args.json, "json")
+    if args.figures is not None:
+        check_writable(args.figures, "figures", folder=True)
     device = resolve_device(args.device)
     labelled = args.data in BOXED_DATASETS
     if labelled and args.split not in (None, BOXED_DATASETS[args.data]):
@@ -90,10 +94,13 @@ def cmd_localize(args) -> int:
                             f"{BOXED_DATASETS[args.data]}")
     dataset = build_dataset(args.data, args.root, split=BOXED_DATASETS.get(args.data, args.split),
                             frame=args.frame, skip_bad=args.skip_bad, layout=args.layout, limit=args.limit)
-    num_classes = args.num_classes or getattr(dataset, "num_classes", 1000)
+    if args.num_classes is not None and args.num_classes < 1:
+        raise BadInputError(f"--num-classes {args.num_classes}: must be >= 1 (leave it out to use the dataset's)")
+    num_classes = args.num_classes if args.num_classes is not None else getattr(dataset, "num_classes", 1000)
     if labelled and dataset.num_classes > num_classes:
         raise BadInputError(f"{args.root} has {dataset.num_classes} classes but --num-classes is {num_classes}")
-    model = build_model(args.model, num_classes=num_classes, pretrained=args.pretrained, width=args.width)
+    model = build_model(args.model, num_classes=num_classes, pretrained=args.pretrained, width=args.width,
+                        new_head=args.checkpoint is not None)   # a checkpoint brings its own head
     if args.checkpoint is not None:
         load_checkpoint(model, args.checkpoint)
     if args.method == "cam" and not model.has_cam:
@@ -128,13 +135,15 @@ def cmd_localize(args) -> int:
             result.update(_baseline_results(metrics, fixed))
         skipped = dataset.skipped + list(metrics.skipped)
     else:
-        result, skipped = _predict(model, loader, device, args, names, save), list(dataset.skipped)
+        result, bad = _predict(model, loader, device, args, names, save)
+        skipped = list(dataset.skipped) + bad
     if args.skip_bad:
         result["skipped"] = len(skipped)
         result["skipped_files"] = [{"file": s.path, "reason": s.reason} for s in skipped]
+    _print_summary(result, written, args)   # first: the numbers are on the screen whatever happens to the file
     if args.json is not None:
         atomic_write_json(args.json, result)
-    _print_summary(result, written, args)
+        print(f"wrote {args.json}")
     return 0
 
 
@@ -170,12 +179,13 @@ def _baseline_results(metrics, fixed: dict) -> dict:
     return out
 
 
-def _predict(model, loader, device, args, names, save) -> dict:
-    """Unlabelled images: top-5 classes and their boxes per image (no metrics)."""
+def _predict(model, loader, device, args, names, save) -> tuple[dict, list]:
+    """Unlabelled images: top-5 classes and their boxes per image (no metrics), and the images skipped as bad."""
     from tqdm.auto import tqdm
 
-    predictions, n = [], 0
+    predictions, n, skipped = [], 0, []
     for batch in tqdm(loader, desc="localize", unit="batch", disable=args.no_progress):
+        skipped.extend(batch.skipped)   # images that failed to decode (--skip-bad)
         if len(batch.indices) == 0:
             continue
         out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method,
@@ -188,7 +198,7 @@ def _predict(model, loader, device, args, names, save) -> dict:
                 {"class": int(c), "name": class_names_or_indices(names, [c])[0], "prob": float(probs[j, c]),
                  "box": [int(v) for v in out.boxes[j, r].tolist()]} for r, c in enumerate(out.classes[j].tolist())]})
         n += len(batch.indices)
-    return {"n": n, "threshold": args.threshold, "model": args.model, "predictions": predictions}
+    return {"n": n, "threshold": args.threshold, "model": args.model, "predictions": predictions}, skipped
 
 
 def _print_summary(result: dict, written: list, args) -> None:
@@ -205,8 +215,6 @@ def _print_summary(result: dict, written: list, args) -> None:
         print(f"{Path(p['file']).name:>28}: {top['name']} ({top['prob']:.2f}) box {top['box']}")
     if written:
         print(f"wrote {len(written)} figures to {args.figures}")
-    if args.json is not None:
-        print(f"wrote {args.json}")
 
 
 def _add_data(sub) -> None:
@@ -291,6 +299,8 @@ def cmd_train(args) -> int:
     from .train import Recipe, train
 
     overrides = {name: getattr(args, name) for name in Recipe.__dataclass_fields__}
+    if args.resume and not (args.out / "checkpoint.pt").exists():
+        print(f"--resume: no checkpoint at {args.out / 'checkpoint.pt'}; training from the start")
     train(args.model, args.data, args.root, args.out, pretrained=args.pretrained, width=args.width,
           recipe=args.recipe, overrides=overrides, device=args.device, workers=args.workers, resume=args.resume,
           seed=args.seed, progress=not args.no_progress, cache_dir=args.cache_dir)
@@ -325,7 +335,7 @@ def cmd_reproduce(args) -> int:
     for name, value in args.parameter:
         if name in ("results", "checkpoints"):
             raise BadInputError(f"-p {name}: use --{name}")
-        params[name] = parse_value(value)
+        params[name] = parse_value(value, name)
     if args.prepare:
         written = prepare(params, args.prepare, args.results, args.checkpoints)
         print(f"wrote {len(written)} parameterised notebooks to {args.prepare}")
@@ -364,6 +374,14 @@ def cmd_bench(args) -> int:
     device = resolve_device(args.device)
     if args.memory[0] < 1 or args.memory[1] < 1:
         raise BadInputError(f"--memory: map counts must be >= 1, got {args.memory}")
+    for name in ("size", "reps", "maps"):   # 0 is not "the default": leave the flag out for that
+        if getattr(args, name) is not None and getattr(args, name) < 1:
+            raise BadInputError(f"--{name} {getattr(args, name)}: must be >= 1 (leave it out for the default)")
+    if args.batch_sizes and min(args.batch_sizes) < 1:
+        raise BadInputError(f"--batch-sizes {' '.join(map(str, args.batch_sizes))}: every batch size must be >= 1")
+    for path, flag in ((args.json, "json"), (args.md, "md")):   # before minutes of measuring
+        if path is not None:
+            check_writable(path, flag)
     result = bench.run(quick=args.quick, model_name=args.model, device=str(device), size=args.size,
                        batch_sizes=tuple(args.batch_sizes) if args.batch_sizes else None, reps=args.reps,
                        maps=args.maps, memory=tuple(args.memory), width=args.width,
@@ -398,9 +416,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _unwrap_worker_error(text: str) -> str:
+    """A DataLoader worker's error re-raised in the main process reads "Caught BadInputError in DataLoader worker
+    process 0. Original Traceback ..." with the file and the reason on its last line: put them first."""
+    if not (text.startswith("Caught ") and "Original Traceback" in text):
+        return text
+    last = next((line for line in reversed(text.splitlines()) if line.strip()), text)
+    where = text.splitlines()[0].removeprefix("Caught ").split(" in ", 1)[-1].rstrip(".")
+    return f"{last.split('Error: ', 1)[-1]} (raised {where})"
+
+
 def flag_message(error: BadInputError) -> str:
-    """A library error as the command line says it: ``parameter model='x' ...`` becomes ``--model 'x' ...``."""
-    text, param = str(error), getattr(error, "param", None)
+    """A library error as the command line says it: ``parameter model='x' ...`` becomes ``--model 'x' ...``; an
+    error re-raised from a DataLoader worker starts with the file and the reason, not the worker's traceback."""
+    text, param = _unwrap_worker_error(str(error)), getattr(error, "param", None)
     prefix = f"parameter {param}"
     if param is None or not text.startswith(prefix):
         return text

@@ -23,12 +23,46 @@ def file_sha256(path: str | Path) -> str:
     return h.hexdigest()
 
 
+def check_writable(path: str | Path, param: str, folder: bool = False) -> Path:
+    """Before long work: ``path`` (a file, or a folder with ``folder``) can be written, or BadInputError naming
+    ``param`` and the path says why not. Nothing is created."""
+    from .errors import BadInputError
+
+    path = Path(path)
+    if path.exists() and path.is_dir() != folder:
+        raise BadInputError(f"parameter {param}={str(path)!r}: exists and is {'not ' if folder else ''}a folder",
+                            param=param)
+    ancestor = path if folder and path.exists() else next((p for p in path.parents if p.exists()), Path("."))
+    if not ancestor.is_dir():
+        raise BadInputError(f"parameter {param}={str(path)!r}: {ancestor} is a file, not a folder", param=param)
+    if not os.access(ancestor, os.W_OK | os.X_OK):
+        raise BadInputError(f"parameter {param}={str(path)!r}: {ancestor} is not writable", param=param)
+    if path.exists() and not folder and not os.access(path, os.W_OK):
+        raise BadInputError(f"parameter {param}={str(path)!r}: the file is not writable", param=param)
+    return path
+
+
+def _umask() -> int:
+    """The process's umask, read without changing it where Linux allows (``/proc/self/status``)."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("Umask:"):
+                return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)   # elsewhere: set and restore (the only portable way to read it)
+    os.umask(mask)
+    return mask
+
+
 def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``."""
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``. The file gets the
+    mode any file the user writes gets (0666 less the umask; ``mkstemp`` alone would leave it 0600)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -48,9 +82,12 @@ def atomic_write_json(path: str | Path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def load_checkpoint(model, path: str | Path, strict: bool = True):
-    """Load a model state dict saved by ``cam_lib train`` (a dict with a ``"model"`` entry) or by
-    ``torch.save(model.state_dict())``; a missing file or mismatched tensors raise BadInputError naming the file."""
+def read_checkpoint(path: str | Path, weights_only: bool = True):
+    """``torch.load`` of a checkpoint file after checking its integrity: every record of torch's zip archive is
+    read and its CRC-32 compared (``zipfile.ZipFile.testzip``), so flipped or truncated bytes stop with
+    BadInputError naming the file instead of loading wrong weights."""
+    import zipfile
+
     import torch
 
     from .errors import BadInputError
@@ -59,9 +96,25 @@ def load_checkpoint(model, path: str | Path, strict: bool = True):
     if not path.is_file():
         raise BadInputError(f"{path}: checkpoint not found")
     try:
-        state = torch.load(path, map_location="cpu", weights_only=True)
+        with zipfile.ZipFile(path) as archive:
+            bad = archive.testzip()
+    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        raise BadInputError(f"{path}: not a readable checkpoint, truncated or not torch's zip format ({e})") from None
+    if bad is not None:
+        raise BadInputError(f"{path}: corrupted checkpoint: record {bad} fails its CRC-32 check")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
         raise BadInputError(f"{path}: not a readable checkpoint ({e})") from None
+
+
+def load_checkpoint(model, path: str | Path, strict: bool = True):
+    """Load a model state dict saved by ``cam_lib train`` (a dict with a ``"model"`` entry) or by
+    ``torch.save(model.state_dict())``; a missing, corrupted or mismatched file raises BadInputError naming it."""
+    from .errors import BadInputError
+
+    path = Path(path)
+    state = read_checkpoint(path)
     state = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise BadInputError(f"{path}: expected a state dict, got {type(state).__name__}")

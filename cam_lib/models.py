@@ -606,11 +606,27 @@ def evaluating(model: nn.Module, device: torch.device | str | None = None):
         model.train(was_training)
 
 
-def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, width: float = 1.0) -> CAMNet:
-    """Build one of ``MODEL_NAMES``; pretrained loads ImageNet weights (backbone only for the GAP variants)."""
+# The networks whose released ImageNet weights include their 1000-way classifier (the GAP variants' heads are
+# always new: the paper's surgery).
+PRETRAINED_HEADS = ("alexnet", "vgg16", "googlenet", "resnet50", "tf_efficientnet_lite0")
+
+
+def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, width: float = 1.0,
+                new_head: bool = False) -> CAMNet:
+    """Build one of ``MODEL_NAMES``; pretrained loads ImageNet weights (backbone only for the GAP variants).
+
+    A pretrained ImageNet classifier is never replaced silently: for a network of :data:`PRETRAINED_HEADS`,
+    ``pretrained=True`` with ``num_classes != 1000`` is an error unless ``new_head=True`` asks for a fresh
+    ``num_classes``-way layer (to fine-tune, or to load a checkpoint into)."""
     check_model_name(name, "name")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
         raise BadInputError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+    if pretrained and name in PRETRAINED_HEADS and num_classes != _IMAGENET_CLASSES and not new_head:
+        raise BadInputError(f"parameter num_classes={num_classes}: the pretrained {name} classifies the 1000 ImageNet "
+                            f"classes; replacing its classifier by a random {num_classes}-way layer gives meaningless "
+                            "predictions. Pass new_head=True (command line: --checkpoint with your fine-tuned "
+                            "weights) to do it on purpose, or check the dataset's class count (a class mapping "
+                            "file missing?)", param="num_classes")
     if not 0 < width <= 1:
         raise BadInputError(f"width must be in (0, 1], got {width!r}")
     if pretrained and width != 1:

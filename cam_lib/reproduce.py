@@ -10,18 +10,23 @@ and whose outputs are all still there, unchanged.
 
 from __future__ import annotations
 
+import contextlib
+import difflib
 import hashlib
 import json
+import os
+import re
 import time
 from pathlib import Path
 
 from .errors import BadInputError
-from .io import atomic_write_json, file_sha256
+from .io import atomic_write_json, check_writable, file_sha256
 
 __all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
-UNTRACKED = ("README.md", "executed/state.json")   # rewritten by every notebook / by the runner itself
+UNTRACKED = ("README.md", "executed/state.json", "executed/.lock")   # rewritten by every notebook / the runner
+
 
 
 class ReproduceError(RuntimeError):
@@ -35,14 +40,42 @@ def notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return found
 
 
-def parse_value(text: str):
-    """A ``-p NAME VALUE`` value: YAML (numbers, true/false, null, lists, dicts), else the string itself."""
+# The parameters of every notebook's ``parameters`` cell, with the types a value may have (None: leave unset).
+PARAMETERS = {"profile": (str,), "data": (str,), "data_root": (str,), "models": (list,), "device": (str,),
+              "seed": (int,), "checkpoints": (str,), "results": (str,), "cub_root": (str,), "transfer": (dict,),
+              "test_root": (str,)}
+
+
+def parse_value(text: str, name: str | None = None):
+    """A ``-p NAME VALUE`` value, read as YAML (numbers, true/false, null, lists, dicts) and checked against
+    :data:`PARAMETERS` when ``name`` is given: an unknown name, malformed YAML or a value of the wrong type raises
+    BadInputError naming ``-p NAME``. ``models`` also takes a bare name or a comma-separated list
+    (``-p models alexnet_gap`` is ``[alexnet_gap]``)."""
     import yaml
 
+    if name is not None and name not in PARAMETERS:
+        close = difflib.get_close_matches(name, PARAMETERS, n=1)
+        raise BadInputError(f"-p {name}: not a parameter of the notebooks"
+                            + (f" (did you mean {close[0]}?)" if close else "")
+                            + f"; they take {', '.join(PARAMETERS)}")
     try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError:
-        return text
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as err:
+        if name is None:
+            return text
+        raise BadInputError(f"-p {name} {text!r}: not valid YAML ({str(err).splitlines()[0]})") from None
+    if name is None or value is None:
+        return value
+    if name == "models" and isinstance(value, str):
+        value = [m for m in re.split(r"[,\s]+", value) if m]
+    types = PARAMETERS[name]
+    if isinstance(value, bool) or not isinstance(value, types) \
+            or (name == "models" and not all(isinstance(m, str) for m in value)):
+        example = {"models": "'[alexnet_gap, googlenet_gap]'", "transfer": "'{scene15: [scene15, /data/scene15]}'",
+                   "seed": "0"}.get(name, "VALUE")
+        raise BadInputError(f"-p {name} {text!r}: expected {' or '.join(t.__name__ for t in types)}, got "
+                            f"{type(value).__name__} (e.g. -p {name} {example})")
+    return value
 
 
 def _sources_hash() -> str:
@@ -109,15 +142,48 @@ def reproduce(params: dict, results: str | Path = "results", checkpoints: str | 
               folder: str | Path = NOTEBOOKS_DIR, only: list[str] | None = None, force: bool = False,
               progress: bool = True, log=print) -> list[dict]:
     """Execute the series; returns one record per notebook (``name``, ``status`` ran/skipped, ``seconds``).
-    ``params`` are injected into every notebook (``results`` and ``checkpoints`` are added, absolute)."""
+    ``params`` are injected into every notebook (``results`` and ``checkpoints`` are added, absolute). One runner
+    per results folder at a time (a lock in ``executed/``)."""
+    results, checkpoints = Path(results).resolve(), Path(checkpoints).resolve()
+    check_writable(results, "results", folder=True)   # before any notebook runs
+    check_writable(checkpoints, "checkpoints", folder=True)
+    params = _resolved(params, results, checkpoints)
+    executed = results / "executed"
+    executed.mkdir(parents=True, exist_ok=True)
+    with _lock(executed / ".lock"):
+        return _run_series(params, results, checkpoints, executed, folder, only, force, progress, log)
+
+
+@contextlib.contextmanager
+def _lock(path: Path):
+    """One runner per results folder: an exclusive ``flock`` on ``path`` (released by the kernel if the process
+    dies); a second runner stops at once, naming the process that holds it."""
+    import fcntl
+
+    with open(path, "a+") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            f.seek(0)
+            holder = f.read().strip() or "another process"
+            raise BadInputError(f"parameter results={str(path.parent.parent)!r}: another reproduce ({holder}) is "
+                                "writing into this results folder; wait for it, or pass another --results",
+                                param="results") from None
+        f.seek(0)
+        f.truncate()
+        f.write(f"pid {os.getpid()}")
+        f.flush()
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _run_series(params, results, checkpoints, executed, folder, only, force, progress, log) -> list[dict]:
     import papermill as pm
 
     from .results import write_index
 
-    results, checkpoints = Path(results).resolve(), Path(checkpoints).resolve()
-    params = _resolved(params, results, checkpoints)
-    executed = results / "executed"
-    executed.mkdir(parents=True, exist_ok=True)
     state_path = executed / "state.json"
     state = json.loads(state_path.read_text()) if state_path.exists() else {}
     books = notebooks(folder)

@@ -46,7 +46,7 @@ from tqdm.auto import tqdm
 from .data import build_dataset, collate
 from .data.common import Batch, eval_transform, train_transform
 from .errors import BadInputError
-from .io import atomic_write_bytes, atomic_write_text
+from .io import atomic_write_bytes, atomic_write_text, read_checkpoint
 from .metrics.classification import topk_wrong
 from .models import build_model, check_model_name, resolve_device
 
@@ -231,8 +231,19 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
     for name in ("epochs", "batch_size", "image_size", "step_size"):
         if getattr(rec, name) < 1:
             raise BadInputError(f"parameter {name}={getattr(rec, name)!r}: must be >= 1", param=name)
+    for name in ("lr", "new_lr", "momentum", "weight_decay", "gamma", "warmup"):
+        value = getattr(rec, name)
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise BadInputError(f"parameter {name}={value!r}: must be a finite number", param=name)
     if rec.lr <= 0 or rec.new_lr <= 0:
         raise BadInputError(f"learning rates must be > 0, got lr={rec.lr}, new_lr={rec.new_lr}")
+    if not 0 <= rec.momentum < 1:
+        raise BadInputError(f"parameter momentum={rec.momentum!r}: must be in [0, 1) (SGD momentum, AdamW beta1)",
+                            param="momentum")
+    if rec.weight_decay < 0:
+        raise BadInputError(f"parameter weight_decay={rec.weight_decay!r}: must be >= 0", param="weight_decay")
+    if not 0 < rec.gamma <= 1:
+        raise BadInputError(f"parameter gamma={rec.gamma!r}: must be in (0, 1]", param="gamma")
     if rec.optimizer not in OPTIMIZERS:
         raise BadInputError(f"parameter optimizer={rec.optimizer!r}: choose one of {', '.join(OPTIMIZERS)}",
                             param="optimizer")
@@ -328,7 +339,8 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     eval_set = build_dataset(data, root, split=EVAL_SPLIT.get(data, "test"),
                              transform=eval_transform("resize", rec.image_size))
     num_classes, class_names = train_set.num_classes, list(train_set.class_names)
-    net = build_model(model, num_classes=num_classes, pretrained=pretrained, width=width).to(dev)
+    net = build_model(model, num_classes=num_classes, pretrained=pretrained, width=width,
+                      new_head=True).to(dev)   # fine-tuning on this dataset's classes: a new head on purpose
     cuda = dev.type == "cuda"
     if cuda:
         net = net.to(memory_format=torch.channels_last)
@@ -363,16 +375,22 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
     start, ckpt = 0, out / "checkpoint.pt"
     if resume and ckpt.exists():
-        state = torch.load(ckpt, map_location="cpu", weights_only=False)
+        state = read_checkpoint(ckpt, weights_only=False)   # CRC-checked: a truncated file stops, naming it
         if state["num_classes"] != num_classes or state["model_name"] != model:
             raise BadInputError(f"{ckpt}: checkpoint of {state['model_name']} with {state['num_classes']} classes "
                                 f"cannot resume {model} on {data} with {num_classes} classes")
         if state.get("seed", seed) != seed:
             raise BadInputError(f"{ckpt}: checkpoint of a run with seed {state['seed']} cannot resume with seed "
                                 f"{seed}", param="seed")
-        net.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
-        sched.load_state_dict(state["scheduler"])
+        if state.get("width", width) != width:
+            raise BadInputError(f"{ckpt}: checkpoint of a run at width {state['width']} cannot resume at width "
+                                f"{width}", param="width")
+        try:
+            net.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+            sched.load_state_dict(state["scheduler"])
+        except (KeyError, RuntimeError, ValueError) as err:
+            raise BadInputError(f"{ckpt}: cannot resume this run from it ({type(err).__name__}: {err})") from None
         start = state["epoch"] + 1
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
     eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler,
@@ -396,6 +414,10 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
             y = batch.labels.to(dev, non_blocking=True)
             with amp:
                 loss = F.cross_entropy(ddp(x), y)
+            if not bool(torch.isfinite(loss)):   # stop before the weights become NaN; the last checkpoint stays
+                kept = f"the last good checkpoint is {ckpt} (epoch {epoch})" if epoch else "no checkpoint was written"
+                raise BadInputError(f"epoch {epoch + 1}, step {i + 1}: the training loss is {float(loss.detach())} "
+                                    f"(learning rate too high, or bad input?); {kept}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()

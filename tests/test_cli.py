@@ -183,6 +183,15 @@ def test_bad_input_gives_clear_errors(imagenet_folder, tmp_path, capsys):
     if not torch.cuda.is_available():
         rc, err = _run(base + ["--root", str(imagenet_folder), "--device", "cuda:7"], capsys)
         assert rc == 2 and "error: --device 'cuda:7': CUDA is not available" in err
+    # output paths are checked before the evaluation (issue 13: an unwritable --json lost the metrics)
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--json", str(blocker / "r.json")], capsys)
+    assert rc == 2 and f"--json '{blocker / 'r.json'}': {blocker} is a file, not a folder" in err
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--figures", str(blocker)], capsys)
+    assert rc == 2 and "--figures" in err and "exists and is not a folder" in err
+    rc, err = _run(base + ["--root", str(imagenet_folder), "--json", str(tmp_path)], capsys)
+    assert rc == 2 and "exists and is a folder" in err
 
 
 def test_library_errors_name_parameters_and_the_cli_names_flags(imagenet_folder, tmp_path):
@@ -207,10 +216,20 @@ def test_skip_bad_counts_bad_files_in_the_json(tmp_path, capsys):
             "--no-progress", "--batch-size", "4", "--cam-step", "0.25"]
     rc, err = _run(base, capsys)
     assert rc == 2 and "ILSVRC2012_val_00000002.JPEG: cannot decode" in err
+    rc, err = _run(base + ["--workers", "2"], capsys)   # from a loader worker: the file and the reason first
+    assert rc == 2 and err.startswith(f"error: {bad}: cannot decode") and "raised DataLoader worker" in err
     out = tmp_path / "r.json"
     assert main(base + ["--skip-bad", "--json", str(out)]) == 0
     got = json.loads(out.read_text())
     assert got["n"] == 5 and got["skipped"] == 1 and got["skipped_files"][0]["file"] == str(bad)
+    # the same with unlabelled images (--data images): the bad file is counted, not lost (issue 13)
+    images = ["localize", "--data", "images", "--root", str(root / "val"), "--model", "googlenet_gap", "--width",
+              "0.125", "--no-progress", "--batch-size", "4", "--num-classes", "10", "--skip-bad", "--json", str(out)]
+    assert main(images) == 0
+    got = json.loads(out.read_text())
+    assert got["n"] == 5 and got["skipped"] == 1 and got["skipped_files"][0]["file"] == str(bad)
+    rc, err = _run(images[:-5] + ["--num-classes", "0"], capsys)
+    assert rc == 2 and "--num-classes 0: must be >= 1" in err
 
 
 def test_module_entry_point_runs_as_a_subprocess(tmp_path):
@@ -260,3 +279,12 @@ def test_embedded_benchmark_builds_and_is_read_by_the_real_loaders(tmp_path, cap
         assert main(["data", "check", "--data", data, "--root", str(root / suite), "--no-progress",
                      "--workers", "0"]) == 0
         assert expect in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("flags, message", [(["--size", "0"], "--size 0: must be >= 1"),
+                                            (["--reps", "0"], "--reps 0: must be >= 1"),
+                                            (["--maps", "-3"], "--maps -3: must be >= 1"),
+                                            (["--batch-sizes", "0", "2"], "every batch size must be >= 1")])
+def test_bench_zero_is_refused_not_read_as_the_default(flags, message, capsys):
+    rc, err = _run(["bench", *flags], capsys)
+    assert rc == 2 and message in err

@@ -242,3 +242,63 @@ def test_crop_to_box_moves_boxes_into_the_crop():
     assert boxes.tolist() == [[0, 0, 19, 19], [0, 0, 19, 19]]
     with pytest.raises(BadInputError, match="outside"):
         crop_to_box(image, boxes, [60, 60, 70, 70])
+
+
+def test_every_image_mode_reaches_the_network_with_its_true_content(tmp_path, monkeypatch):
+    """Issue 13: PIL's convert("RGB") clips 16-bit and float images (a 16-bit PNG became all white)."""
+    import numpy as np
+    from PIL import Image
+
+    from cam_lib.data.common import load_image
+
+    ramp16 = (np.arange(32 * 32).reshape(32, 32) * 64).astype(np.uint16)   # 0 .. 65472
+    Image.fromarray(ramp16).save(tmp_path / "ramp16.png")
+    assert Image.open(tmp_path / "ramp16.png").mode.startswith("I")
+    got = np.asarray(load_image(tmp_path / "ramp16.png"))
+    assert got.shape == (32, 32, 3) and (got[..., 0] == got[..., 2]).all()
+    np.testing.assert_array_equal(got[..., 0], np.round(ramp16 * 255.0 / 65535).astype(np.uint8))
+    Image.fromarray(np.linspace(0, 1, 64, dtype=np.float32).reshape(8, 8)).save(tmp_path / "unit.tiff")
+    assert np.asarray(load_image(tmp_path / "unit.tiff"))[..., 0].tolist()[-1][-1] == 255
+    Image.fromarray(np.full((8, 8), 2.5, np.float32)).save(tmp_path / "hdr.tiff")
+    with pytest.raises(BadInputError, match=r"hdr.tiff: image mode F with values in \[2.5, 2.5\]"):
+        load_image(tmp_path / "hdr.tiff")
+    rgb = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    for mode in ("RGB", "RGBA", "L", "P", "CMYK"):   # 8-bit modes: PIL's own conversion, content kept
+        Image.fromarray(rgb).convert(mode).save(tmp_path / f"x_{mode}.{'jpg' if mode == 'CMYK' else 'png'}")
+        assert load_image(tmp_path / f"x_{mode}.{'jpg' if mode == 'CMYK' else 'png'}").mode == "RGB"
+    assert (np.asarray(load_image(tmp_path / "x_RGBA.png")) == rgb).all()
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)   # > 2x the limit: PIL's DecompressionBombError
+    with pytest.raises(BadInputError, match=r"x_RGB.png: image too large to decode safely"):
+        load_image(tmp_path / "x_RGB.png")
+
+
+@pytest.mark.parametrize("layout", ["loc", "devkit"])
+def test_an_image_without_annotation_is_named_or_listed_never_dropped(imagenet_folder, layout):
+    """Issue 13: an image in val/ that no XML / no LOC row names stopped nothing and vanished from the numbers."""
+    from PIL import Image
+
+    orphan = imagenet_folder / "val" / "ILSVRC2012_val_00000099.JPEG"
+    Image.new("RGB", (32, 32)).save(orphan)
+    with pytest.raises(BadInputError, match=r"ILSVRC2012_val_00000099.JPEG: no annotation"):
+        ImageNetVal(imagenet_folder, layout=layout)
+    with pytest.warns(UserWarning, match="skipped 1 images without annotation"):
+        ds = ImageNetVal(imagenet_folder, layout=layout, skip_bad=True)
+    assert len(ds) == 6 and [s.path for s in ds.skipped] == [str(orphan)]
+    assert "no annotation" in ds.skipped[0].reason
+
+
+@pytest.mark.parametrize("bad", ["nan", "inf", "-inf"])
+def test_non_finite_box_coordinates_stop_with_the_file_and_line(imagenet_folder, bad):
+    csv_path = imagenet_folder / "LOC_val_solution.csv"
+    lines = csv_path.read_text().splitlines()
+    first = lines[1].split(",")
+    tokens = first[1].split()
+    tokens[3] = bad
+    lines[1] = f"{first[0]},{' '.join(tokens)} "
+    csv_path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(BadInputError, match=r"LOC_val_solution.csv:2: invalid box .*need finite coordinates"):
+        ImageNetVal(imagenet_folder, layout="loc")
+    xml = imagenet_folder / "bbox" / "ILSVRC2012_val_00000001.xml"
+    xml.write_text(xml.read_text().replace("<ymin>3</ymin>", f"<ymin>{bad}</ymin>"))
+    with pytest.raises(BadInputError, match=r"ILSVRC2012_val_00000001.xml: invalid box .*finite"):
+        ImageNetVal(imagenet_folder, layout="devkit")

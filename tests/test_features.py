@@ -75,8 +75,12 @@ def test_cub_protocol_end_to_end(birds, tmp_path):
         return CUB200(birds, split, transform=eval_transform("resize", 64), crop_to_box=crop)
 
     out = cub_protocol(net, make, cache_dir=tmp_path, cs=(0.1, 1.0))
-    assert set(out) == {"cam_loc_acc", "full", "cam_crop", "gt_box"}
+    per_image = out.pop("per_image")
+    assert set(out) == {"cam_loc_acc", "full", "cam_crop", "gt_box"} == set(per_image)
     assert all(0 <= v <= 1 for v in out.values())
+    n_test = len(make("test", False))
+    for key, value in out.items():   # each score is the mean of its per-image outcomes (for the intervals)
+        assert len(per_image[key]) == n_test and np.mean(per_image[key]) == pytest.approx(value)
     assert len(list(tmp_path.glob("*.npz"))) == 6
 
 
@@ -95,6 +99,8 @@ def test_transfer_protocol_averages_folds(birds, tmp_path):
     out = transfer_protocol(net, make, n_folds=2, cache_dir=tmp_path, cache_key="things", cs=(1.0,))
     assert calls == [("train", 0), ("test", 0), ("train", 1), ("test", 1)]
     assert len(out["folds"]) == 2 and out["score"] == pytest.approx(np.mean(out["folds"])) and 0 <= out["score"] <= 1
+    n_test = len(make("test", 0))
+    assert len(out["correct"]) == 2 * n_test and np.mean(out["correct"]) == pytest.approx(out["score"])
 
 
 # ------------------------------------------------------------------ CAMs from the SVM weights (Sec. 4, Table 4)

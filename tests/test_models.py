@@ -312,3 +312,14 @@ def test_efficientnet_lite0_surgery_keeps_the_imagenet_backbone_and_cuts_at_stri
     assert gmp.head.pool == "max"
     backbone = {k: v for k, v in gap.state_dict().items() if not k.startswith(("features.cam_conv", "head"))}
     assert all(torch.equal(v, gmp.state_dict()[k]) for k, v in backbone.items())
+
+
+def test_a_pretrained_imagenet_classifier_is_never_replaced_silently() -> None:
+    """Issue 13: a class-count mismatch with pretrained weights swapped the 1000-way head for a random one."""
+    with pytest.raises(BadInputError, match=r"parameter num_classes=999: the pretrained tf_efficientnet_lite0 "
+                                            r"classifies the 1000 ImageNet classes"):
+        build_model("tf_efficientnet_lite0", num_classes=999, pretrained=True)
+    model = build_model("tf_efficientnet_lite0", num_classes=7, pretrained=True, new_head=True)
+    assert model.num_classes == 7 and model.new_modules == ("head.fc",)
+    assert build_model("efficientnet_lite0_gap", num_classes=7, pretrained=True).num_classes == 7   # the surgery
+    assert build_model("tf_efficientnet_lite0", num_classes=7).num_classes == 7                      # from scratch

@@ -191,6 +191,18 @@ def test_parse_value_reads_yaml_like_papermill():
     assert parse_value("3") == 3 and parse_value("0.5") == 0.5 and parse_value("null") is None
     assert parse_value("[alexnet_gap, googlenet_gap]") == ["alexnet_gap", "googlenet_gap"]
     assert parse_value("cuda:1") == "cuda:1" and parse_value("{a: [b, c]}") == {"a": ["b", "c"]}
+    # issue 13: what a user types by hand is read as meant, or refused naming -p NAME
+    assert parse_value("alexnet_gap", "models") == ["alexnet_gap"]
+    assert parse_value("alexnet_gap, googlenet_gap", "models") == ["alexnet_gap", "googlenet_gap"]
+    assert parse_value("[alexnet_gap]", "models") == ["alexnet_gap"] and parse_value("null", "models") is None
+    with pytest.raises(BadInputError, match=r"-p model: not a parameter of the notebooks \(did you mean models\?\)"):
+        parse_value("[alexnet_gap]", "model")
+    with pytest.raises(BadInputError, match=r"-p transfer '\{a: \[b': not valid YAML"):
+        parse_value("{a: [b", "transfer")
+    with pytest.raises(BadInputError, match=r"-p seed 'one': expected int, got str"):
+        parse_value("one", "seed")
+    with pytest.raises(BadInputError, match=r"-p transfer '\[1, 2\]': expected dict"):
+        parse_value("[1, 2]", "transfer")
 
 
 def test_tables_put_the_paper_beside_ours(tmp_path):
@@ -254,3 +266,24 @@ def test_claims_are_decided_by_the_paired_interval_over_images_and_seeds(tmp_pat
     assert "| table2 | b beats a |" in page and "same direction" in page and "3 seeds: " in page
     with pytest.raises(ValueError, match="table name"):
         res.write_claims(tmp_path, "table9", [])
+
+
+def test_two_runners_never_write_into_one_results_folder(tmp_path):
+    """Issue 13: two reproduce runs on one results folder interleaved their state; the second now stops at once,
+    naming the process that holds the folder."""
+    import fcntl
+    import os
+
+    from cam_lib.reproduce import _lock
+
+    lock = tmp_path / "results" / "executed" / ".lock"
+    lock.parent.mkdir(parents=True)
+    with _lock(lock):
+        assert lock.read_text() == f"pid {os.getpid()}"
+        with open(lock) as other:   # another open file description: flock sees a second holder
+            with pytest.raises(BlockingIOError):
+                fcntl.flock(other, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(BadInputError, match=rf"another reproduce \(pid {os.getpid()}\) is writing"):
+            reproduce({"profile": "smoke"}, tmp_path / "results", tmp_path / "ck", progress=False, log=lambda m: None)
+    with _lock(lock):   # released: the next runner takes it
+        pass

@@ -56,3 +56,20 @@ def test_ci_and_readme_use_the_same_commands():
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^test: install\n\t\$\(BIN\)/python -m pytest", makefile, re.M)
     assert "-r requirements.txt" in makefile
+
+
+def test_atomic_writes_get_the_mode_of_any_file_the_user_writes(tmp_path):
+    """Issue 13: results, tables and checkpoints were written 0600 (mkstemp ignores the umask)."""
+    import os
+
+    from cam_lib.io import atomic_write_text
+
+    old = os.umask(0o022)
+    try:
+        assert (atomic_write_text(tmp_path / "a.md", "x").stat().st_mode & 0o777) == 0o644
+        os.umask(0o002)
+        assert (atomic_write_text(tmp_path / "b" / "c.csv", "x").stat().st_mode & 0o777) == 0o664
+        os.umask(0o077)
+        assert (atomic_write_text(tmp_path / "d.json", "x").stat().st_mode & 0o777) == 0o600
+    finally:
+        os.umask(old)

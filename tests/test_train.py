@@ -230,3 +230,49 @@ def test_command_line_trains_frozen_or_whole_network(objects, tmp_path):
     assert run(tmp_path / "frozen", "--cache-dir", str(tmp_path / "maps"))["frozen"] is True
     assert len(list((tmp_path / "maps").glob("backbone-maps-*.npz"))) == 2
     assert run(tmp_path / "whole", "--no-frozen")["frozen"] is False
+
+
+def test_non_finite_or_out_of_range_hyperparameters_and_a_nan_loss_stop_with_their_name(objects, tmp_path,
+                                                                                         monkeypatch):
+    """Issue 13: `train --lr nan` trained a NaN model and exited 0; --momentum 5, --weight-decay -1 ended in
+    tracebacks."""
+    import cam_lib.train as train_module
+
+    for overrides, match in (({"lr": float("nan")}, "parameter lr=nan: must be a finite number"),
+                             ({"new_lr": float("inf")}, "parameter new_lr=inf"),
+                             ({"momentum": 5.0}, r"parameter momentum=5.0: must be in \[0, 1\)"),
+                             ({"weight_decay": -1.0}, "parameter weight_decay=-1.0: must be >= 0"),
+                             ({"gamma": 0.0}, r"parameter gamma=0.0: must be in \(0, 1\]")):
+        with pytest.raises(BadInputError, match=match):
+            train("alexnet_gap", "imagenet", objects, tmp_path, width=0.125, recipe="embedded", overrides=overrides)
+    out = tmp_path / "nan"
+    _run(objects, out, "alexnet_gap")   # a good first run: its checkpoint must survive the bad one
+    good = (out / "checkpoint.pt").read_bytes()
+    monkeypatch.setattr(train_module.F, "cross_entropy", lambda *a, **k: torch.tensor(float("nan"), requires_grad=True))
+    with pytest.raises(BadInputError, match=r"epoch 1, step 1: the training loss is nan"):
+        _run(objects, out, "alexnet_gap")
+    assert (out / "checkpoint.pt").read_bytes() == good
+
+
+def test_a_corrupted_or_truncated_checkpoint_is_named_not_loaded(objects, tmp_path):
+    from cam_lib.io import load_checkpoint
+    from cam_lib.models import build_model
+
+    _run(objects, tmp_path / "run", "alexnet_gap")
+    data = bytearray((tmp_path / "run" / "model.pt").read_bytes())
+    net = build_model("alexnet_gap", num_classes=26, width=0.125)
+    load_checkpoint(net, tmp_path / "run" / "model.pt")
+    flipped = tmp_path / "flipped.pt"
+    data[len(data) // 2] ^= 0xFF          # one byte inside a tensor's record
+    flipped.write_bytes(bytes(data))
+    with pytest.raises(BadInputError, match=r"flipped.pt: corrupted checkpoint: record .* fails its CRC-32 check"):
+        load_checkpoint(net, flipped)
+    (tmp_path / "cut").mkdir()
+    (tmp_path / "cut" / "checkpoint.pt").write_bytes((tmp_path / "run" / "checkpoint.pt").read_bytes()[:5000])
+    with pytest.raises(BadInputError, match=r"checkpoint.pt: not a readable checkpoint, truncated"):
+        train("alexnet_gap", "imagenet", objects, tmp_path / "cut", width=0.125, recipe="embedded", overrides=_TINY,
+              resume=True, progress=False, max_batches=1)
+    shutil.copy(tmp_path / "run" / "checkpoint.pt", tmp_path / "cut" / "checkpoint.pt")
+    with pytest.raises(BadInputError, match="checkpoint of a run at width 0.125 cannot resume at width 0.25"):
+        train("alexnet_gap", "imagenet", objects, tmp_path / "cut", width=0.25, recipe="embedded", overrides=_TINY,
+              resume=True, progress=False, max_batches=1)

@@ -12,6 +12,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch.utils.data import Dataset
@@ -26,14 +27,45 @@ IMAGE_SIZE = 224
 
 
 def load_image(path: str | Path) -> Image.Image:
-    """Decode an RGB image; a missing, corrupt or truncated file raises BadInputError naming it."""
+    """Decode an image to 8-bit RGB with its true content; a missing, corrupt, truncated or oversized file, or a
+    mode whose values cannot be mapped to 8 bits without guessing, raises BadInputError naming it.
+
+    PIL's ``convert("RGB")`` clips the 16- and 32-bit integer and float modes (a 16-bit PNG becomes white), so
+    those are rescaled here: ``I;16*`` (and ``I`` with values in 0..65535) by 255 / 65535, ``F`` with values in
+    [0, 1] by 255; other value ranges stop with an error that gives the range."""
     try:
         with Image.open(path) as im:
+            if im.mode.startswith("I") or im.mode == "F":
+                return _high_depth_to_rgb(im, path)
             return im.convert("RGB")  # convert() forces the full decode: truncated files fail here
+    except BadInputError:
+        raise
     except FileNotFoundError:
         raise BadInputError(f"{path}: image file not found") from None
+    except Image.DecompressionBombError as e:
+        raise BadInputError(f"{path}: image too large to decode safely ({e}); raise PIL.Image.MAX_IMAGE_PIXELS "
+                            "if you trust the file") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise BadInputError(f"{path}: cannot decode image ({e})") from None
+
+
+def _high_depth_to_rgb(im: Image.Image, path) -> Image.Image:
+    """A 16/32-bit integer or float single-channel image as 8-bit grey RGB, by its nominal range (no clipping)."""
+    values = np.asarray(im)
+    if values.ndim != 2:
+        raise BadInputError(f"{path}: image mode {im.mode} with shape {values.shape} is not supported")
+    if im.mode == "F":
+        lo, hi, scale = 0.0, 1.0, 255.0
+    else:
+        lo, hi, scale = 0, 65535, 255.0 / 65535.0
+    finite = np.isfinite(values)
+    if not finite.all() or values.min() < lo or values.max() > hi:
+        shown = values[finite]
+        raise BadInputError(f"{path}: image mode {im.mode} with values in [{shown.min() if shown.size else 'nan'}, "
+                            f"{shown.max() if shown.size else 'nan'}]{'' if finite.all() else ' and NaN/inf'}: "
+                            f"expected {lo}..{hi}; convert it to 8-bit RGB first")
+    grey = np.round(values.astype(np.float64) * scale).astype(np.uint8)
+    return Image.fromarray(grey, "L").convert("RGB")
 
 
 def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transform:
@@ -184,11 +216,13 @@ class BoxDataset(Dataset):
 
 
 def check_boxes(boxes: torch.Tensor, where) -> torch.Tensor:
-    """Inclusive boxes must satisfy 0 <= x0 <= x1 and 0 <= y0 <= y1; raises naming ``where``."""
+    """Inclusive boxes must be finite and satisfy 0 <= x0 <= x1 and 0 <= y0 <= y1; raises naming ``where``."""
     boxes = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
-    bad = (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) | (boxes[:, :2] < 0).any(1)
+    bad = ~torch.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) \
+        | (boxes[:, :2] < 0).any(1)
     if bool(bad.any()):
-        raise BadInputError(f"{where}: invalid box {boxes[bad][0].tolist()} (need 0 <= x0 <= x1, 0 <= y0 <= y1)")
+        raise BadInputError(f"{where}: invalid box {boxes[bad][0].tolist()} (need finite coordinates with "
+                            "0 <= x0 <= x1, 0 <= y0 <= y1)")
     return boxes
 
 

@@ -22,6 +22,7 @@ line); with ``skip_bad=True`` the entry is skipped, warned about and recorded in
 from __future__ import annotations
 
 import csv
+import warnings
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -30,7 +31,7 @@ from torchvision.datasets.folder import IMG_EXTENSIONS
 from torchvision.transforms import v2
 
 from ..errors import BadInputError
-from .common import BoxDataset, check_boxes
+from .common import BoxDataset, Skipped, check_boxes
 
 LAYOUTS = ("auto", "loc", "devkit", "wsol")
 MAPPING_FILES = ("LOC_synset_mapping.txt", "synsets.txt", "wnids.txt")
@@ -162,11 +163,30 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         self.classes = _Classes(self.root, required=layout != "wsol")
         if layout != "wsol":
             self.images_dir = _first_existing(self.root, IMAGE_DIRS, "image folder")
+        self._annotated: set[str] = set()   # image ids the annotation files name (loc, devkit)
         records = {"loc": self._read_loc, "devkit": self._read_devkit, "wsol": self._read_wsol}[layout]()
         self._collect(records, limit)
+        if layout != "wsol" and limit is None:
+            self._check_unannotated()
         if layout == "wsol" and not self.classes.wnids:
             n = 1 + max(label for _, label, _ in self.samples)
             self.classes.class_names = [f"class {i}" for i in range(n)]
+
+    def _check_unannotated(self) -> None:
+        """An image in the image folder that no annotation names is an error (or, with ``skip_bad``, a skipped
+        entry): it would otherwise leave the evaluation without a word."""
+        orphans = sorted(p for p in self.images_dir.iterdir()
+                         if p.suffix in IMAGE_EXTENSIONS and p.stem not in self._annotated)
+        if not orphans:
+            return
+        source = "LOC_val_solution.csv" if self.layout == "loc" else "an XML file"
+        reason = f"no annotation: the image is not named by {source}"
+        if not self.skip_bad:
+            raise BadInputError(f"{orphans[0]}: {reason} ({len(orphans)} such image(s) in {self.images_dir}; "
+                                "annotate them, remove them, or pass --skip-bad / skip_bad=True to leave them out)")
+        self.skipped += [Skipped(-1, str(p), reason) for p in orphans]
+        warnings.warn(f"ImageNetVal: skipped {len(orphans)} images without annotation (first: {orphans[0]})",
+                      stacklevel=3)
 
     def _read_loc(self):
         path = self.root / "LOC_val_solution.csv"
@@ -181,14 +201,15 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
             if row:
                 where = f"{path}:{lineno}"
                 yield where, lambda row=row, lineno=lineno, where=where: self._sample(
-                    where, *self._parse_row(path, lineno, row, seen))
+                    where, *self._parse_row(path, lineno, row, seen, self._annotated))
 
     @staticmethod
-    def _parse_row(path: Path, lineno: int, row: list[str], seen: dict[str, int]):
+    def _parse_row(path: Path, lineno: int, row: list[str], seen: dict[str, int], annotated: set[str]):
         where = f"{path}:{lineno}"
         if len(row) != 2:
             raise BadInputError(f"{where}: expected 2 columns, got {len(row)}")
         image_id, tokens = row[0].strip(), row[1].split()
+        annotated.add(image_id)
         if image_id in seen:
             raise BadInputError(f"{where}: duplicate ImageId {image_id} (first on line {seen[image_id]})")
         seen[image_id] = lineno
@@ -204,6 +225,7 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         files = sorted(xml_dir.glob("*.xml"))
         if not files:
             raise BadInputError(f"{xml_dir}: no .xml annotation files")
+        self._annotated.update(path.stem for path in files)
         for path in files:
             yield path, lambda path=path: self._sample(path, path.stem, parse_xml(path))
 
