@@ -20,7 +20,7 @@ import torch.nn.functional as F
 
 from .errors import BadInputError
 
-__all__ = ["CAMModel", "FRAMES", "check_images", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
+__all__ = ["CAMModel", "FRAMES", "check_images", "model_dtype", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
            "select_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
 
 # The evaluated frames (conventions.md): the whole image resized, a center crop, or the official ten crops.
@@ -125,16 +125,26 @@ class MapOutput:
 _RANGE_SLACK = 1e-3   # resampling (bilinear, antialias) may overshoot [0, 1] by rounding
 
 
-def check_images(images: torch.Tensor, param: str = "images") -> torch.Tensor:
+def model_dtype(model) -> torch.dtype:
+    """The floating type a network computes in: its normalisation buffer's, else its first parameter's."""
+    mean = getattr(model, "mean", None)
+    if isinstance(mean, torch.Tensor):
+        return mean.dtype
+    param = next(iter(model.parameters()), None) if hasattr(model, "parameters") else None
+    return param.dtype if param is not None and param.is_floating_point() else torch.float32
+
+
+def check_images(images: torch.Tensor, param: str = "images", dtype: torch.dtype | None = None) -> torch.Tensor:
     """The entry check of every map: ``images (B, 3, H, W)`` RGB in [0, 1]. ``uint8`` images (0..255) are converted
     to float in [0, 1] (``/ 255``); other integer types, non-finite pixels, and floats outside [0, 1] (e.g. 0..255
     floats, or already mean/std-normalised images: the models normalise internally) raise BadInputError naming
-    the first bad image. One reduction over the batch, on its device."""
+    the first bad image. One reduction over the batch, on its device. ``dtype``: the float type to return (the
+    model's, :func:`model_dtype`: float16 or float64 input is cast to it)."""
     if not isinstance(images, torch.Tensor) or images.dim() != 4 or images.shape[1] != 3:
         shape = tuple(images.shape) if isinstance(images, torch.Tensor) else type(images).__name__
         raise BadInputError(f"parameter {param}: must be a (B, 3, H, W) RGB tensor, got {shape}", param=param)
     if images.dtype == torch.uint8:
-        return images.float().div_(255)
+        return images.to(dtype or torch.float32).div_(255)
     if not images.is_floating_point():
         raise BadInputError(f"parameter {param}: dtype {images.dtype}; expected float in [0, 1] or uint8 in 0..255",
                             param=param)
@@ -150,7 +160,7 @@ def check_images(images: torch.Tensor, param: str = "images") -> torch.Tensor:
             f"has values in [{float(low[i]):.4g}, {float(high[i]):.4g}]"
         raise BadInputError(f"parameter {param}: image {i} of the batch {what}; expected RGB floats in [0, 1] "
                             "(divide 0..255 images by 255; do not normalise by mean/std: the models do)", param=param)
-    return images
+    return images if dtype is None else images.to(dtype)
 
 
 @torch.inference_mode()
@@ -171,7 +181,7 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
     """
     if frame not in FRAMES:
         raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
-    images = check_images(images)
+    images = check_images(images, dtype=model_dtype(model))
     weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
     if frame != "ten_crop":
         logits, fmap = model.forward_features(images)

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import torch
 
-from .cam import MapOutput, check_images, normalize_maps, select_classes
+from .cam import MapOutput, check_images, model_dtype, normalize_maps, select_classes
 from .errors import BadInputError
 
 __all__ = ["backprop_saliency"]
@@ -28,7 +28,7 @@ def backprop_saliency(model: torch.nn.Module, images: torch.Tensor, classes: str
     :func:`cam_lib.cam.select_classes`), plus one map for each column of ``extra`` (``(B,)`` or ``(B, m)`` class
     indices, e.g. the ground truth) from the same forward pass. Works on any network, GAP or FC. The model must be
     in eval mode (batch statistics would couple the images of a batch)."""
-    images = check_images(images)
+    images = check_images(images, dtype=model_dtype(model))
     if model.training:
         raise BadInputError("backprop_saliency needs model.eval(): in training mode the images of a batch "
                             "are coupled through batch normalisation and dropout")

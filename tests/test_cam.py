@@ -250,3 +250,27 @@ def test_gt_known_at_every_threshold_matches_the_box_rule_and_picks_the_validati
     assert back == ev and np.array_equal(back.gt_known_curve(), curve)
     with pytest.raises(BadInputError, match="parameter threshold=0.205 is not on the evaluated grid"):
         ev.gt_known_at(0.205)
+
+
+def test_images_are_checked_at_the_entry_dtype_range_and_finiteness():
+    """Issue 13: uint8 or 0..255 float images were read as floats in [0, 1], a NaN pixel gave arbitrary classes."""
+    model = TinyGAP().eval()
+    x = torch.rand(3, 3, 32, 32)
+    as_uint8 = (x * 255).round().to(torch.uint8)
+    out8 = compute_cams(model, as_uint8, "top1")          # uint8 0..255: converted explicitly (documented)
+    ref = compute_cams(model, as_uint8.float() / 255, "top1")
+    torch.testing.assert_close(out8.maps, ref.maps)
+    torch.testing.assert_close(compute_cams(model, x.double(), "top1").maps, compute_cams(model, x, "top1").maps)
+    with pytest.raises(BadInputError, match=r"image 0 of the batch has values in \[0\.\d+, 25\d\]"):
+        compute_cams(model, x * 255)
+    bad = x.clone()
+    bad[2, 1, 5, 5] = float("nan")
+    with pytest.raises(BadInputError, match="image 2 of the batch has NaN or infinite pixels"):
+        compute_cams(model, bad)
+    with pytest.raises(BadInputError, match="image 1 of the batch has NaN or infinite"):
+        backprop_saliency(model, torch.stack([x[0], torch.full_like(x[1], float("inf")), x[2]]))
+    with pytest.raises(BadInputError, match=r"dtype torch.int64"):
+        compute_cams(model, as_uint8.long())
+    normalised = (x - 0.45) / 0.225                          # already mean/std-normalised: refused, not misread
+    with pytest.raises(BadInputError, match="do not normalise by mean/std"):
+        compute_cams(model, normalised)
