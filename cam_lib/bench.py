@@ -227,6 +227,78 @@ def peak_rss_mb(n: int, size: int = 224) -> float:
 
 
 # ---------------------------------------------------------------------------------------------------------
+# End to end: what a user runs, fresh processes on real JPEG files
+
+E2E_MODEL = "tf_efficientnet_lite0"   # the ImageNet GAP network available offline
+SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-val-sample"
+TEN_CROP_IMAGES = 64
+
+
+def _plain_child(root: str, batch: int = 32, size: int = 224) -> None:
+    """The practical limit of ``localize``: decode every image of ``root/val`` with PIL, resize it to ``size`` (the
+    same torchvision resize), run the forward pass in batches; print the image count. Nothing else."""
+    from torchvision.transforms import v2
+
+    from .models import build_model
+
+    model = build_model(E2E_MODEL, pretrained=True).eval()
+    files = sorted(p for p in (Path(root) / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
+    tf = v2.Compose([v2.ToImage(), v2.Resize((size, size)), v2.ToDtype(torch.float32, scale=True)])
+    from PIL import Image
+
+    with torch.inference_mode():
+        for i in range(0, len(files), batch):
+            images = []
+            for path in files[i:i + batch]:
+                with Image.open(path) as im:
+                    images.append(tf(im.convert("RGB")))
+            model(torch.stack(images))
+    print(len(files))
+
+
+def _child(command: list[str]) -> str:
+    """Run a fresh process; its stdout, or RuntimeError with the end of its stderr."""
+    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    if done.returncode:
+        raise RuntimeError(f"{' '.join(command[:6])} ... failed ({done.returncode}): {done.stderr[-1500:]}")
+    return done.stdout
+
+
+def _wall(command: list[str]) -> float:
+    """Seconds a fresh process takes, start (imports) included."""
+    start = time.perf_counter()
+    _child(command)
+    return time.perf_counter() - start
+
+
+def end_to_end(root: Path, reps: int = 2) -> dict:
+    """``localize`` against a plain decode + resize + forward loop over the same JPEG files, each a fresh process,
+    interleaved, ``reps`` times; images per second from the median wall time of each; and the peak memory (VmHWM)
+    of ``localize --frame ten_crop`` on the first images at the default batch size."""
+    import tempfile
+
+    n = len([p for p in (root / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png")])
+    with tempfile.TemporaryDirectory() as tmp:
+        localize = [sys.executable, "-m", "cam_lib", "localize", "--data", "imagenet", "--root", str(root),
+                    "--model", E2E_MODEL, "--pretrained", "--num-classes", "1000", "--no-progress", "--json",
+                    str(Path(tmp) / "r.json")]
+        plain = [sys.executable, "-c", f"from cam_lib.bench import _plain_child; _plain_child({str(root)!r})"]
+        walls = {"localize": [], "plain": []}
+        for _ in range(reps):
+            walls["localize"].append(_wall(localize))
+            walls["plain"].append(_wall(plain))
+        ten = ("import sys; from cam_lib.cli import main; from cam_lib.bench import _peak_mb; "
+               f"main({localize[3:-1] + [str(Path(tmp) / 'ten.json'), '--frame', 'ten_crop', '--limit', str(TEN_CROP_IMAGES)]!r}); "
+               "print(_peak_mb())")
+        out = _child([sys.executable, "-c", ten])
+    localize_ips = n / statistics.median(walls["localize"])
+    plain_ips = n / statistics.median(walls["plain"])
+    return {"images": n, "localize_ips": localize_ips, "decode_forward_ips": plain_ips,
+            "e2e_vs_decode_forward": localize_ips / plain_ips, "walls": walls,
+            "ten_crop_peak_rss_mb": float(out.strip().splitlines()[-1]), "ten_crop_images": TEN_CROP_IMAGES}
+
+
+# ---------------------------------------------------------------------------------------------------------
 # The whole run, its JSON and its page
 
 
@@ -255,8 +327,11 @@ def machine() -> dict:
 
 def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", size: int | None = None,
         batch_sizes: tuple[int, ...] | None = None, reps: int | None = None, maps: int | None = None,
-        memory: tuple[int, int] = (1000, 10000), width: float = 1.0, progress=print) -> dict:
-    """All five measurements; returns the JSON dict. ``quick``: one batch size, fewer repetitions and maps."""
+        memory: tuple[int, int] = (1000, 10000), width: float = 1.0, progress=print,
+        e2e_root: Path | None = SHARED_SAMPLE) -> dict:
+    """All the measurements; returns the JSON dict. ``quick``: one batch size, fewer repetitions and maps.
+    ``e2e_root``: an ILSVRC-val-format folder of real JPEGs for :func:`end_to_end` (default: the shared sample;
+    None or a missing folder: not measured, said so in the JSON)."""
     from .models import build_model
 
     size = size or 224
@@ -286,6 +361,14 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
     result["peak_rss_mb_import"] = peak_rss_mb(0, size)      # the process with its imports, no map
     result["peak_rss_mb_1k"] = peak_rss_mb(memory[0], size)
     result["peak_rss_mb_10k"] = peak_rss_mb(memory[1], size)
+    if e2e_root is not None and Path(e2e_root).is_dir():
+        progress(f"end to end: localize vs decode + resize + forward, fresh processes, on {e2e_root}")
+        e2e = end_to_end(Path(e2e_root), reps=1 if quick else 2)
+        result.update({k: e2e[k] for k in ("e2e_vs_decode_forward", "ten_crop_peak_rss_mb")})
+        result["end_to_end"] = e2e
+    else:
+        result.update(e2e_vs_decode_forward=None, ten_crop_peak_rss_mb=None,
+                      end_to_end={"not measured": f"no folder at {e2e_root} (pass --e2e-root)"})
     result["machine"] = machine()
     result["config"] = {"model": model_name, "width": width, "device": str(device), "size": size,
                         "batch_sizes": list(batch_sizes), "batch": max(batch_sizes), "reps": reps, "quick": quick,
@@ -309,6 +392,10 @@ def _targets(result: dict) -> list[dict]:
                 "ratio": None, "met": bool(result.get("maxboxacc_identical"))})
     growth = result["peak_rss_mb_10k"] / result["peak_rss_mb_1k"]
     out.append({"target": "peak_rss_mb_10k <= 1.1 x peak_rss_mb_1k", "ratio": growth, "met": growth <= 1.1})
+    e2e, ten = result.get("e2e_vs_decode_forward"), result.get("ten_crop_peak_rss_mb")
+    out.append({"target": "e2e_vs_decode_forward >= 0.9 (fresh processes, real JPEGs)", "ratio": e2e,
+                "met": e2e is not None and e2e >= 0.9})
+    out.append({"target": "ten_crop_peak_rss_mb <= 2048", "ratio": ten, "met": ten is not None and ten <= 2048})
     return out
 
 

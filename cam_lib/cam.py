@@ -122,6 +122,7 @@ class MapOutput:
     maps: torch.Tensor     # (B, n, H, W) upsampled, normalised CAMs in [0, 1]
 
 
+TEN_CROP_BATCH = 20   # about this many crops per forward pass with frame="ten_crop" (2 images: ten crops each)
 _RANGE_SLACK = 1e-3   # resampling (bilinear, antialias) may overshoot [0, 1] by rounding
 
 
@@ -167,7 +168,7 @@ def check_images(images: torch.Tensor, param: str = "images", dtype: torch.dtype
 def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
                  targets: torch.Tensor | None = None, extra: torch.Tensor | None = None, frame: str = "resize",
                  crop_size: int | None = None, size: tuple[int, int] | None = None,
-                 normalize: bool = True) -> MapOutput:
+                 normalize: bool = True, crop_batch: int = TEN_CROP_BATCH) -> MapOutput:
     """Logits and CAMs from one forward pass of a GAP/GMP network: THE extractor every map of the project comes from.
 
     ``images``: ``(B, 3, H, W)`` RGB in [0, 1] (or uint8 in 0..255) on the model's device, checked by
@@ -178,28 +179,53 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
     averages the logits of their ten ``crop_size`` crops (default :func:`ten_crop_size`) and merges the crops' maps
     onto the image (:func:`merge_ten_crop_maps`), as the official CAM code does. ``size``: the frame the maps are
     upsampled to (default: the input's ``(H, W)``; not with ten crops). ``normalize=False`` keeps raw maps.
+    ``crop_batch``: with ten crops, about how many crops go through the network at once (groups of
+    ``crop_batch // 10`` images: a memory bound that does not change the numbers).
     """
     if frame not in FRAMES:
         raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
     images = check_images(images, dtype=model_dtype(model))
     weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
-    if frame != "ten_crop":
-        logits, fmap = model.forward_features(images)
-    else:
+    if frame == "ten_crop":
         if size is not None:
             raise BadInputError("parameter size: ten-crop maps are merged onto the images' own frame", param="size")
-        crop_size = ten_crop_size(images.shape[-1]) if crop_size is None else crop_size
-        crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
-        logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
+        if isinstance(crop_batch, bool) or not isinstance(crop_batch, int) or crop_batch < 1:
+            raise BadInputError(f"parameter crop_batch={crop_batch!r}: must be an integer >= 1", param="crop_batch")
+        # groups of images whose crops go through the network crop_batch at a time: memory bounded whatever the
+        # batch size, and the same numbers (in eval mode an image's maps do not depend on the other images)
+        group = max(1, crop_batch // 10)
+        parts = [_ten_crop_cams(model, weights, images[lo:lo + group], _rows(classes, lo, group),
+                                _rows(targets, lo, group), _rows(extra, lo, group), crop_size, normalize)
+                 for lo in range(0, images.shape[0], group)]
+        return MapOutput(*(torch.cat(field) for field in zip(*((p.logits, p.classes, p.maps) for p in parts))))
+    logits, fmap = model.forward_features(images)
+    chosen = _chosen(logits, classes, targets, extra)
+    maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
+    return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())
+
+
+def _rows(x, lo: int, n: int):
+    """Rows ``lo:lo + n`` of a per-image tensor (``classes`` given as a tensor, ``targets``, ``extra``); else ``x``."""
+    return x[lo:lo + n] if isinstance(x, torch.Tensor) else x
+
+
+def _chosen(logits: torch.Tensor, classes, targets, extra) -> torch.Tensor:
     chosen = select_classes(logits, classes, targets)
     if extra is not None:
         chosen = torch.cat([chosen, select_classes(logits, extra.to(chosen.device))], dim=1)
-    if frame != "ten_crop":
-        maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
-    else:
-        crop_maps = upsample_maps(class_activation_maps(fmap, weights, chosen.repeat_interleave(10, 0)),
-                                  (crop_size, crop_size))
-        maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]), images.shape[-1])
+    return chosen
+
+
+def _ten_crop_cams(model, weights, images, classes, targets, extra, crop_size, normalize) -> MapOutput:
+    """:func:`compute_cams` with ten crops for one group of images: the crops' logits averaged, their maps merged
+    onto the images' frame (:func:`merge_ten_crop_maps`)."""
+    crop_size = ten_crop_size(images.shape[-1]) if crop_size is None else crop_size
+    crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
+    logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
+    chosen = _chosen(logits, classes, targets, extra)
+    crop_maps = upsample_maps(class_activation_maps(fmap, weights, chosen.repeat_interleave(10, 0)),
+                              (crop_size, crop_size))
+    maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]), images.shape[-1])
     return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())
 
 

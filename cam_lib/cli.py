@@ -365,6 +365,8 @@ def _add_bench(sub) -> None:
     p.add_argument("--batch-sizes", type=int, nargs="+", help="batch sizes (default 1 2 4 8 16; quick: 8)")
     p.add_argument("--reps", type=int, help="timed repetitions (default 5; quick: 3)")
     p.add_argument("--maps", type=int, help="maps for the MaxBoxAcc comparison (default 256; quick: 48)")
+    p.add_argument("--e2e-root", type=Path, default=bench.SHARED_SAMPLE,
+                   help="ILSVRC-val folder of real JPEGs for the end-to-end figure (default: the shared sample)")
     p.add_argument("--memory", type=int, nargs=2, default=(1000, 10000), metavar=("SMALL", "LARGE"),
                    help="map counts for the peak-memory comparison (default 1000 10000)")
     p.set_defaults(func=cmd_bench)
@@ -385,7 +387,7 @@ def cmd_bench(args) -> int:
     result = bench.run(quick=args.quick, model_name=args.model, device=str(device), size=args.size,
                        batch_sizes=tuple(args.batch_sizes) if args.batch_sizes else None, reps=args.reps,
                        maps=args.maps, memory=tuple(args.memory), width=args.width,
-                       progress=lambda msg: print(msg, file=sys.stderr))
+                       progress=lambda msg: print(msg, file=sys.stderr), e2e_root=args.e2e_root)
     command = "python -m cam_lib bench" + "".join(
         f" --{name.replace('_', '-')} {' '.join(map(str, v)) if isinstance(v, (list, tuple)) else v}"
         for name, v in vars(args).items()

@@ -66,15 +66,24 @@ def test_throughput_covers_every_method_and_checks_arguments():
 
 
 def test_bench_command_writes_every_key(tmp_path):
+    from conftest import write_imagenet
+
     json_path, md = tmp_path / "b.json", tmp_path / "b.md"
+    jpegs = tmp_path / "jpegs"
+    write_imagenet(jpegs, n=6)   # a tiny real-format folder: the end-to-end figure is measured, quickly
     assert main(["bench", "--width", "0.125", "--size", "32", "--batch-sizes", "1", "2", "--reps", "1",
                  "--maps", "3", "--memory", "5", "10", "--device", "cpu", "--json", str(json_path),
-                 "--md", str(md)]) == 0
+                 "--md", str(md), "--quick", "--e2e-root", str(jpegs)]) == 0
     result = json.loads(json_path.read_text())
     for key in ("forward_ips", "cam_top1_box_ips", "cam_top5_box_ips", "torchcam_ips", "gradcam_ips",
                 "captum_ips", "maxboxacc_speedup_001", "maxboxacc_speedup_0001", "maxboxacc_identical",
-                "peak_rss_mb_1k", "peak_rss_mb_10k", "machine"):
+                "peak_rss_mb_1k", "peak_rss_mb_10k", "machine", "e2e_vs_decode_forward", "ten_crop_peak_rss_mb"):
         assert key in result, key
+    e2e = result["end_to_end"]
+    assert e2e["images"] == 6 and e2e["localize_ips"] > 0 and e2e["decode_forward_ips"] > 0
+    assert result["e2e_vs_decode_forward"] == e2e["localize_ips"] / e2e["decode_forward_ips"]
+    assert 100 < result["ten_crop_peak_rss_mb"] < 4096
+    assert {t["target"].split(" ")[0] for t in result["targets"]} >= {"e2e_vs_decode_forward", "ten_crop_peak_rss_mb"}
     assert result["maxboxacc_identical"] is True
     page = md.read_text()
     assert "python -m cam_lib bench" in page and "| target |" in page and (tmp_path / "b.png").exists()

@@ -274,3 +274,22 @@ def test_images_are_checked_at_the_entry_dtype_range_and_finiteness():
     normalised = (x - 0.45) / 0.225                          # already mean/std-normalised: refused, not misread
     with pytest.raises(BadInputError, match="do not normalise by mean/std"):
         compute_cams(model, normalised)
+
+
+def test_ten_crop_in_groups_gives_the_same_numbers_within_bounded_memory():
+    """Issue 14 (part): the ten crops of a batch go through the network a few images at a time, so memory no longer
+    grows with the batch (7-8 GB at batch 32 before), and the numbers are the same bit for bit."""
+    from cam_lib.models import build_model
+
+    model = build_model("googlenet_gap", num_classes=6, width=0.125).eval()
+    x = torch.rand(5, 3, 72, 72, generator=torch.Generator().manual_seed(0))
+    targets = torch.tensor([0, 1, 2, 3, 4])
+    whole = compute_cams(model, x, "top5", extra=targets, frame="ten_crop", crop_size=64, crop_batch=10 ** 6)
+    for crop_batch in (1, 20, 30):
+        part = compute_cams(model, x, "top5", extra=targets, frame="ten_crop", crop_size=64, crop_batch=crop_batch)
+        assert torch.equal(part.logits, whole.logits) and torch.equal(part.classes, whole.classes)
+        assert torch.equal(part.maps, whole.maps)
+    given = torch.tensor([[1, 2], [0, 5], [3, 3], [4, 0], [2, 1]])   # per-image classes are split with the images
+    assert torch.equal(compute_cams(model, x, given, frame="ten_crop", crop_size=64, crop_batch=20).classes, given)
+    with pytest.raises(BadInputError, match="parameter crop_batch=0"):
+        compute_cams(model, x, frame="ten_crop", crop_size=64, crop_batch=0)
