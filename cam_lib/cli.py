@@ -148,18 +148,12 @@ def cmd_localize(args) -> int:
 
 
 def _baseline_boxes(dataset) -> dict:
-    """The baselines' normalised boxes chosen on the evaluated images' own boxes (stored frames, sizes from the
-    image headers)."""
-    from PIL import Image
-
+    """The baselines' normalised boxes chosen on the evaluated images' own boxes (stored frames)."""
+    from .data.common import stored_sizes
     from .metrics import choose_baseline_boxes
 
-    boxes, sizes = [], []
-    for path, _, b in dataset.samples:
-        with Image.open(path) as im:
-            sizes.append(im.size)
-        boxes.append(np.asarray(b, np.float64))
-    chosen = choose_baseline_boxes(boxes, sizes)
+    chosen = choose_baseline_boxes([np.asarray(b, np.float64) for _, _, b in dataset.samples],
+                                   stored_sizes(path for path, _, _ in dataset.samples))
     return {k: chosen[k] for k in ("frame", "centered", "best_fixed")}
 
 

@@ -215,8 +215,13 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
                       per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped),
                       per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()},
                       thresholds=tuple(grid.tolist()),
-                      gt_known_hits=tuple("".join("1" if h else "0" for h in row)
-                                          for row in gt_curve.per_image()["best_iou"] >= 0.5))
+                      gt_known_hits=_hit_strings(gt_curve.per_image()["best_iou"] >= 0.5))
+
+
+def _hit_strings(hits: np.ndarray) -> tuple[str, ...]:
+    """``(N, T)`` bool as one ``"0"``/``"1"`` string per image (compact in JSON; :meth:`Evaluation._hits` reads it)."""
+    chars = np.where(hits, ord("1"), ord("0")).astype(np.uint8)
+    return tuple(row.tobytes().decode() for row in chars)
 
 
 def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",

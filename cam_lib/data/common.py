@@ -49,6 +49,18 @@ def load_image(path: str | Path) -> Image.Image:
         raise BadInputError(f"{path}: cannot decode image ({e})") from None
 
 
+def stored_sizes(paths) -> list[tuple[int, int]]:
+    """``(width, height)`` of each stored image, read from its header (nothing is decoded)."""
+    sizes = []
+    for path in paths:
+        try:
+            with Image.open(path) as im:
+                sizes.append(im.size)
+        except (OSError, ValueError) as e:
+            raise BadInputError(f"{path}: cannot read the image header ({e})") from None
+    return sizes
+
+
 def _high_depth_to_rgb(im: Image.Image, path) -> Image.Image:
     """A 16/32-bit integer or float single-channel image as 8-bit grey RGB, by its nominal range (no clipping)."""
     values = np.asarray(im)

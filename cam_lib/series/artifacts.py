@@ -93,9 +93,8 @@ def baseline_boxes(s: Setup) -> dict[str, list[float]]:
     """Table 2's trivial baselines as normalised boxes, chosen on the TRAINING split's boxes only (cached): the whole
     frame, a centred box of the mean ground-truth size, and the best single fixed box
     (:mod:`cam_lib.metrics.baselines`). Boxes are normalised by each stored image's size (read from its header)."""
-    from PIL import Image
-
     from ..data import build_dataset
+    from ..data.common import stored_sizes
     from ..metrics import choose_baseline_boxes
 
     def compute() -> dict:
@@ -107,11 +106,7 @@ def baseline_boxes(s: Setup) -> dict[str, list[float]]:
         if not boxed:
             return {"missing": f"the training split at {s.train_root} has no boxes to choose the fixed boxes on"}
         boxed = boxed[::max(1, len(boxed) // TRAIN_BOX_IMAGES)]
-        sizes = []
-        for path, _ in boxed:
-            with Image.open(path) as im:
-                sizes.append(im.size)
-        out = choose_baseline_boxes([b.numpy() for _, b in boxed], sizes)
+        out = choose_baseline_boxes([b.numpy() for _, b in boxed], stored_sizes(path for path, _ in boxed))
         return out | {"train_images": out.pop("images")}
     return cached_json(s.checkpoints, "baseline-boxes", {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute)
 
