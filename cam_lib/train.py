@@ -260,14 +260,19 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
 
     rank, world, local_rank = _dist_info()
     dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
-    if world > 1 and not dist.is_initialized():
+    created = world > 1 and not dist.is_initialized()
+    if created:
         dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    if rec.batch_size % world:
-        raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
-                            param="batch_size")
-    with deterministic_algorithms(dev.type == "cuda"):
-        return _train(model, data, root, Path(out), pretrained, width, rec, dev, workers, resume, seed, progress,
-                      max_batches, rank, world, Path(cache_dir) if cache_dir is not None else Path(out))
+    try:
+        if rec.batch_size % world:
+            raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
+                                param="batch_size")
+        with deterministic_algorithms(dev.type == "cuda"):
+            return _train(model, data, root, Path(out), pretrained, width, rec, dev, workers, resume, seed, progress,
+                          max_batches, rank, world, Path(cache_dir) if cache_dir is not None else Path(out))
+    finally:
+        if created:   # shut the group this call opened down cleanly: a live Gloo group at exit can abort the process
+            dist.destroy_process_group()
 
 
 class _NewLayers(nn.Module):
