@@ -5,7 +5,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install reproduce test clean
+.PHONY: install reproduce test lab strip clean
 
 install: $(STAMP)
 
@@ -14,6 +14,11 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m ipykernel install --sys-prefix --name cam-lib --display-name "Python (cam-lib)"
+	@# notebooks/*.ipynb are committed without outputs (.gitattributes): in a git clone of this folder, strip them
+	@# with a clean filter; elsewhere (no git, a tarball) nothing to do, and `make strip` / the tests still apply.
+	if command -v git >/dev/null && [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \
+		git config filter.nbstrip.clean '"$(abspath $(BIN))/python" -m cam_lib.nbstrip'; fi
 	touch $(STAMP)
 
 # The main job: the notebook series (Tables 1-5, figures) on the embedded benchmark, default profile, into
@@ -29,7 +34,16 @@ test: install
 	rm -rf $(NBVAL)
 	$(BIN)/python -m cam_lib reproduce --profile smoke --device cpu --prepare $(NBVAL) --data-root $(NBVAL)/data \
 		--results $(NBVAL)/results --checkpoints $(NBVAL)/checkpoints
-	$(BIN)/python -m pytest --nbval-lax -p no:cacheprovider -q $(NBVAL)/*.ipynb
+	$(BIN)/python -m pytest --nbval-lax --nbval-current-env -p no:cacheprovider -q $(NBVAL)/*.ipynb
+
+# JupyterLab on the repository (notebooks/ and results/ in its file browser), notebooks on the cam-lib kernel
+# (this venv's Python, preferred over kernels of the same name in the user's Jupyter folders).
+lab: install
+	JUPYTER_PREFER_ENV_PATH=1 $(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" $(if $(filter 0,$(shell id -u)),--allow-root)
+
+# Remove outputs and execution counts from the stored notebooks (tests/test_project.py fails while any has them).
+strip: install
+	$(BIN)/python -m cam_lib.nbstrip notebooks/*.ipynb
 
 clean:
 	rm -rf $(VENV) .pytest_cache *.egg-info build

@@ -234,26 +234,32 @@ SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "image
 TEN_CROP_IMAGES = 64
 
 
-def _plain_child(root: str, batch: int = 32, size: int = 224) -> None:
-    """The practical limit of ``localize``: decode every image of ``root/val`` with PIL, resize it to ``size`` (the
-    same torchvision resize), run the forward pass in batches; print the image count. Nothing else."""
-    from torchvision.transforms import v2
+# The practical limit of ``localize``, as a user would write it: decode every image of ``root/val`` with PIL, resize
+# it (the same torchvision resize), run the forward pass in batches, print the image count. Run as ``python -c``
+# so that the process imports only torch, torchvision, timm and the network's module, nothing of the metrics.
+PLAIN_LOOP = """
+import sys
+from pathlib import Path
 
-    from .models import build_model
+import torch
+from PIL import Image
+from torchvision.transforms import v2
 
-    model = build_model(E2E_MODEL, pretrained=True).eval()
-    files = sorted(p for p in (Path(root) / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
-    tf = v2.Compose([v2.ToImage(), v2.Resize((size, size)), v2.ToDtype(torch.float32, scale=True)])
-    from PIL import Image
+from cam_lib.models import build_model
 
-    with torch.inference_mode():
-        for i in range(0, len(files), batch):
-            images = []
-            for path in files[i:i + batch]:
-                with Image.open(path) as im:
-                    images.append(tf(im.convert("RGB")))
-            model(torch.stack(images))
-    print(len(files))
+root, model_name, batch, size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
+model = build_model(model_name, pretrained=True).eval()
+files = sorted(p for p in (root / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
+tf = v2.Compose([v2.ToImage(), v2.Resize((size, size)), v2.ToDtype(torch.float32, scale=True)])
+with torch.inference_mode():
+    for i in range(0, len(files), batch):
+        images = []
+        for path in files[i:i + batch]:
+            with Image.open(path) as im:
+                images.append(tf(im.convert("RGB")))
+        model(torch.stack(images))
+print(len(files))
+"""
 
 
 def _child(command: list[str]) -> str:
@@ -273,7 +279,8 @@ def _wall(command: list[str]) -> float:
 
 def end_to_end(root: Path, reps: int = 2) -> dict:
     """``localize`` against a plain decode + resize + forward loop over the same JPEG files, each a fresh process,
-    interleaved, ``reps`` times; images per second from the median wall time of each; and the peak memory (VmHWM)
+    interleaved, ``reps`` times; images per second from the median wall time of each, the ratio as the median of
+    the ``reps`` pairs' ratios (plain wall / localize wall); and the peak memory (VmHWM)
     of ``localize --frame ten_crop`` on the first images at the default batch size."""
     import tempfile
 
@@ -282,7 +289,8 @@ def end_to_end(root: Path, reps: int = 2) -> dict:
         localize = [sys.executable, "-m", "cam_lib", "localize", "--data", "imagenet", "--root", str(root),
                     "--model", E2E_MODEL, "--pretrained", "--num-classes", "1000", "--no-progress", "--json",
                     str(Path(tmp) / "r.json")]
-        plain = [sys.executable, "-c", f"from cam_lib.bench import _plain_child; _plain_child({str(root)!r})"]
+        plain = [sys.executable, "-c", PLAIN_LOOP, str(root), E2E_MODEL, "32", "224"]
+        _child(localize + ["--limit", "8"])   # untimed: numba compiles the sweep into its cache on a first run
         walls = {"localize": [], "plain": []}
         for _ in range(reps):
             walls["localize"].append(_wall(localize))
@@ -293,9 +301,76 @@ def end_to_end(root: Path, reps: int = 2) -> dict:
         out = _child([sys.executable, "-c", ten])
     localize_ips = n / statistics.median(walls["localize"])
     plain_ips = n / statistics.median(walls["plain"])
+    # the ratio of each interleaved pair, then their median: a pause of the machine slows both runs of a pair
+    pairs = [plain / loc for loc, plain in zip(walls["localize"], walls["plain"])]
     return {"images": n, "localize_ips": localize_ips, "decode_forward_ips": plain_ips,
-            "e2e_vs_decode_forward": localize_ips / plain_ips, "walls": walls,
+            "e2e_vs_decode_forward": statistics.median(pairs), "pair_ratios": pairs, "walls": walls,
             "ten_crop_peak_rss_mb": float(out.strip().splitlines()[-1]), "ten_crop_images": TEN_CROP_IMAGES}
+
+
+# ---------------------------------------------------------------------------------------------------------
+# The CUDA path (bench/gpu.sh): forward only, CAM + boxes, and localize end to end from JPEG files
+
+def cuda_path(root: Path, model_name: str = E2E_MODEL, batch: int = 256, reps: int = 20, repeat: int = 10,
+              workers: int = 8) -> dict:
+    """Images per second on CUDA with bfloat16 autocast and channels-last: (1) the forward pass alone, (2) logits +
+    top-5 CAMs + their boxes (maps moved to the CPU once per batch), both on random images already on the GPU;
+    (3) :func:`cam_lib.localize.evaluate` over the JPEG files of ``root/val`` (repeated ``repeat`` times), once
+    with the JPEGs decoded on the GPU (``set_decode("device")``) and once decoded by PIL in ``workers`` loader
+    processes; and (4) the wall time of a fresh ``localize`` process with the GPU flags on the same files."""
+    from torch.utils.data import ConcatDataset
+
+    from .cam import compute_cams
+    from .data import build_dataset, make_loader
+    from .localize import evaluate
+    from .models import build_model
+
+    if not torch.cuda.is_available():
+        raise BadInputError("the CUDA path needs a GPU: torch.cuda.is_available() is False")
+    device = torch.device("cuda")
+    model = build_model(model_name, pretrained=True).eval().to(device).to(memory_format=torch.channels_last)
+    x = torch.rand(batch, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
+
+    def rate(step, n: int = reps) -> float:
+        for _ in range(3):
+            step()
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        for _ in range(n):
+            step()
+        torch.cuda.synchronize()
+        return batch * n / (time.perf_counter() - start)
+
+    def forward():
+        with torch.inference_mode(), torch.autocast("cuda", dtype=torch.bfloat16):
+            model(x)
+
+    def cam_boxes():
+        with torch.autocast("cuda", dtype=torch.bfloat16):
+            out = compute_cams(model, x, 5)
+        boxes_from_maps(out.maps.cpu(), DEFAULT_THRESHOLD)
+
+    result = {"device_name": torch.cuda.get_device_name(0), "torch": torch.__version__, "batch": batch,
+              "forward_ips": rate(forward), "cam_top5_box_ips": rate(cam_boxes)}
+    for decode, n_workers in (("device", 4), ("cpu", workers)):
+        data = build_dataset("imagenet", root).set_decode(decode)
+        loader = make_loader(ConcatDataset([data] * repeat), batch, n_workers, device)
+        evaluate(model, loader, device, progress=False, amp=True, channels_last=True)   # warm-up
+        torch.cuda.synchronize()
+        start = time.perf_counter()
+        ev = evaluate(model, loader, device, progress=False, amp=True, channels_last=True)
+        result[f"e2e_{decode}_decode_ips"] = ev.n / (time.perf_counter() - start)
+        result[f"e2e_{decode}_decode_gt_known"] = ev.gt_known_loc_acc
+    result["e2e_images"] = len(data) * repeat
+    command = [sys.executable, "-m", "cam_lib", "localize", "--data", "imagenet", "--root", str(root), "--model",
+               model_name, "--pretrained", "--no-progress", "--device", "cuda", "--decode", "device", "--amp",
+               "--channels-last", "--batch-size", str(batch)]
+    result["fresh_localize_s"] = _wall(command)
+    result["fresh_localize_images"] = len(data)
+    result["cam_vs_forward"] = result["cam_top5_box_ips"] / result["forward_ips"]
+    result["e2e_vs_forward"] = result["e2e_device_decode_ips"] / result["forward_ips"]
+    result["gpu_decode_vs_cpu_decode"] = result["e2e_device_decode_ips"] / result["e2e_cpu_decode_ips"]
+    return result
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -339,11 +414,19 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
     reps = reps or (3 if quick else 5)
     n_maps = maps or (48 if quick else 256)
     started = time.perf_counter()
+    # first, while this process holds nothing yet: fresh processes timed beside a parent that has run the
+    # in-process benchmarks measured localize 5-10% slower and the plain loop faster than alone
+    e2e = {"not measured": f"no folder at {e2e_root} (pass --e2e-root)"}
+    if e2e_root is not None and Path(e2e_root).is_dir():
+        progress(f"end to end: localize vs decode + resize + forward, fresh processes, on {e2e_root}")
+        e2e = end_to_end(Path(e2e_root), reps=1 if quick else 3)
     model = build_model(model_name, num_classes=1000, width=width)
     progress(f"throughput: {model_name}, batch sizes {batch_sizes}, {reps} repetitions, {size}x{size}")
     per_batch = throughput(model, batch_sizes, size=size, reps=reps, device=device)
     main = per_batch[max(batch_sizes)]
     result = {JSON_KEYS[name]: main.get(name) for name in METHODS}
+    result.update(e2e_vs_decode_forward=e2e.get("e2e_vs_decode_forward"),
+                  ten_crop_peak_rss_mb=e2e.get("ten_crop_peak_rss_mb"), end_to_end=e2e)
     # the stored score maps: CAM-like maps (7x7 upsampled), the same for both evaluators
     progress(f"MaxBoxAccV2 on {n_maps} maps, steps 0.01 and 0.001")
     stored, boxes, valid = synthetic_maps(n_maps, size, seed=1)
@@ -361,14 +444,6 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
     result["peak_rss_mb_import"] = peak_rss_mb(0, size)      # the process with its imports, no map
     result["peak_rss_mb_1k"] = peak_rss_mb(memory[0], size)
     result["peak_rss_mb_10k"] = peak_rss_mb(memory[1], size)
-    if e2e_root is not None and Path(e2e_root).is_dir():
-        progress(f"end to end: localize vs decode + resize + forward, fresh processes, on {e2e_root}")
-        e2e = end_to_end(Path(e2e_root), reps=1 if quick else 2)
-        result.update({k: e2e[k] for k in ("e2e_vs_decode_forward", "ten_crop_peak_rss_mb")})
-        result["end_to_end"] = e2e
-    else:
-        result.update(e2e_vs_decode_forward=None, ten_crop_peak_rss_mb=None,
-                      end_to_end={"not measured": f"no folder at {e2e_root} (pass --e2e-root)"})
     result["machine"] = machine()
     result["config"] = {"model": model_name, "width": width, "device": str(device), "size": size,
                         "batch_sizes": list(batch_sizes), "batch": max(batch_sizes), "reps": reps, "quick": quick,
@@ -399,6 +474,44 @@ def _targets(result: dict) -> list[dict]:
     return out
 
 
+def _end_to_end_lines(e2e: dict) -> list[str]:
+    if "images" not in e2e:
+        return ["## End to end", "", f"Not measured: {e2e.get('not measured', 'no JPEG folder')}.", ""]
+    walls = ", ".join(f"{k} {' / '.join(f'{w:.2f}' for w in v)} s" for k, v in e2e["walls"].items())
+    return ["## End to end: what a user runs", "",
+            f"`python -m cam_lib localize` ({E2E_MODEL}, pretrained, default flags) on {e2e['images']} JPEG files, in a "
+            "fresh process, against a fresh process that only decodes the same files with PIL, resizes them to 224 "
+            "(the same torchvision resize) and runs the forward pass (`PLAIN_LOOP` in `cam_lib/bench.py`); the two "
+            f"interleaved, medians of the wall times ({walls}).", "",
+            "| process | images / s |", "| --- | ---: |",
+            f"| localize (every metric, boxes, JSON) | {e2e['localize_ips']:.1f} |",
+            f"| decode + resize + forward only | {e2e['decode_forward_ips']:.1f} |",
+            f"| ratio (median of the pairs' ratios: {', '.join(f'{r:.3f}' for r in e2e.get('pair_ratios', []))}) | "
+            f"{e2e['e2e_vs_decode_forward']:.3f} |", "",
+            f"`localize --frame ten_crop` on the first {e2e['ten_crop_images']} images at the default batch size: "
+            f"peak RSS {e2e['ten_crop_peak_rss_mb']:.0f} MB.", ""]
+
+
+def _cuda_lines(cuda: dict | None) -> list[str]:
+    if not cuda:
+        return ["## CUDA path", "", "Not measured on this machine (no GPU): `bash bench/gpu.sh` measures it.", ""]
+    f = cuda["forward_ips"]
+    return ["## CUDA path (`bash bench/gpu.sh`, another machine)", "",
+            f"{cuda['device_name']}, torch {cuda['torch']}, {E2E_MODEL}, batch {cuda['batch']}, bfloat16 autocast, "
+            "channels-last; figures from `results/benchmarks_gpu.json`.", "",
+            "| what runs | images / s | vs forward |", "| --- | ---: | ---: |",
+            f"| forward pass only (random images on the GPU) | {f:,.0f} | 1.000 |",
+            f"| logits + top-5 CAMs + boxes (maps to the CPU once) | {cuda['cam_top5_box_ips']:,.0f} | "
+            f"{cuda['cam_top5_box_ips'] / f:.3f} |",
+            f"| evaluate from {cuda['e2e_images']} JPEG files, decoded on the GPU (nvJPEG) | "
+            f"{cuda['e2e_device_decode_ips']:,.0f} | {cuda['e2e_device_decode_ips'] / f:.4f} |",
+            f"| the same, decoded by PIL in 8 loader workers | {cuda['e2e_cpu_decode_ips']:,.0f} | "
+            f"{cuda['e2e_cpu_decode_ips'] / f:.4f} |", "",
+            f"A fresh `localize` process with the GPU flags on {cuda['fresh_localize_images']} files: "
+            f"{cuda['fresh_localize_s']:.1f} s, start-up included. On the GPU the forward pass is no longer the "
+            "limit: boxes (OpenCV labelling) and the metrics run on the CPU.", ""]
+
+
 def plot(result: dict, path: Path) -> None:
     from matplotlib.figure import Figure   # no pyplot: the process's backend stays as it was
 
@@ -422,8 +535,9 @@ def plot(result: dict, path: Path) -> None:
     fig.savefig(path, dpi=120)
 
 
-def write_page(result: dict, path: Path, command: str, png: Path | None = None) -> None:
-    """The Markdown page: command, machine, versions, figures, ratios against the targets, the plot."""
+def write_page(result: dict, path: Path, command: str, png: Path | None = None, cuda: dict | None = None) -> None:
+    """The Markdown page: command, machine, versions, figures, ratios against the targets, the plot; ``cuda``: the
+    figures of :func:`cuda_path` (``bench/gpu.sh``), measured on another machine, when there are some."""
     cfg, mach = result["config"], result["machine"]
     device = mach["gpu"] if cfg["device"].startswith("cuda") else \
         f"{mach['cpu']}, {mach['cores']} cores, {mach['torch_threads']} torch threads"
@@ -480,8 +594,9 @@ def write_page(result: dict, path: Path, command: str, png: Path | None = None) 
     lines += ["", f"Peak memory (VmHWM of a fresh process streaming the maps through MaxBoxAccV2, batches of "
               f"64): {cfg['memory_maps'][0]} maps {result['peak_rss_mb_1k']:.0f} MB, {cfg['memory_maps'][1]} maps "
               f"{result['peak_rss_mb_10k']:.0f} MB (the same process with its imports and no map: "
-              f"{result['peak_rss_mb_import']:.0f} MB).", "",
-              "## Targets (ratios from this run)", "", "| target | measured | met |", "| --- | ---: | --- |"]
+              f"{result['peak_rss_mb_import']:.0f} MB).", ""]
+    lines += _end_to_end_lines(result.get("end_to_end") or {}) + _cuda_lines(cuda)
+    lines += ["## Targets (ratios from this run)", "", "| target | measured | met |", "| --- | ---: | --- |"]
     for t in result["targets"]:
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
         lines.append(f"| {t['target']} | {ratio} | {'yes' if t['met'] else '**no**'} |")

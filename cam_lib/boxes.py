@@ -23,6 +23,11 @@ is Wu's scan (``CCL_WU``), which numbers components in raster order of their fir
 
 from __future__ import annotations
 
+import functools
+import math
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import cv2
 import numpy as np
 import torch
@@ -140,38 +145,79 @@ def boxes_from_maps(maps: torch.Tensor, threshold: float = DEFAULT_THRESHOLD, mo
     ``mode="largest"``: a ``(..., 4)`` int64 tensor on the maps' device, one box per map.
     ``mode="all"``: a nested list (same leading shape) of ``(n_i, 4)`` int64 tensors, every component's box
     (an empty mask gives the whole frame, as in ``"largest"``).
-    The mask is computed on the maps' device; only the boolean mask crosses to the CPU for labelling.
+    On the CPU the masks are made chunk by chunk on the labelling threads; on another device they are made there
+    and only the boolean masks cross to the CPU.
     """
     _check_maps(maps)
     threshold = _check_threshold(threshold)
     if mode not in ("largest", "all"):
         raise BadInputError(f"mode must be 'largest' or 'all', got {mode!r}")
+    return _boxes_from_maps(maps, threshold, mode)
+
+
+def _boxes_from_maps(maps: torch.Tensor, threshold: float, mode: str = "largest"):
+    """:func:`boxes_from_maps` without its checks, for maps that :func:`cam_lib.cam.compute_cams` normalised (no
+    NaN: a pass over every map saved per batch)."""
     lead, (height, width) = maps.shape[:-2], maps.shape[-2:]
-    masks = (maps >= threshold).reshape(-1, height, width).cpu().numpy()
-    owner, boxes, area = _batch_component_boxes(masks)
+    if maps.device.type == "cpu" and maps.dtype == torch.float32:   # thresholded chunk by chunk on the threads
+        owner, boxes, area = _batch_component_boxes(maps.detach().reshape(-1, height, width).numpy(), threshold)
+    else:   # only the boolean masks cross to the CPU
+        owner, boxes, area = _batch_component_boxes((maps >= threshold).reshape(-1, height, width).cpu().numpy())
+    count = math.prod(lead)
     if mode == "largest":
-        out = np.tile(whole_frame_box(height, width), (len(masks), 1))   # empty masks keep the whole frame
+        out = np.tile(whole_frame_box(height, width), (count, 1))   # empty masks keep the whole frame
         pick = np.lexsort((-area, owner))            # by map, then most pixels, then label (raster order)
         pick = pick[np.r_[True, owner[pick][1:] != owner[pick][:-1]]] if len(pick) else pick
         out[owner[pick]] = boxes[pick]
         return torch.from_numpy(out).reshape(*lead, 4).to(maps.device)
-    bounds = np.searchsorted(owner, np.arange(len(masks) + 1))
+    bounds = np.searchsorted(owner, np.arange(count + 1))
     frame = whole_frame_box(height, width)[None]
     flat = [torch.from_numpy(boxes[lo:hi] if hi > lo else frame).to(maps.device)
             for lo, hi in zip(bounds[:-1], bounds[1:])]
     return _unflatten(flat, tuple(lead))
 
 
-def _batch_component_boxes(masks: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Components of a stack of masks ``(N, H, W)`` in one OpenCV call: each component's map ``(n,)`` (sorted),
-    box ``(n, 4)`` and pixel count ``(n,)``, in raster order within each map."""
+@functools.lru_cache(maxsize=4)
+def workers(pid: int, threads: int) -> ThreadPoolExecutor:
+    """Worker threads kept for the process (keyed by its id: a forked child starts its own), as torch keeps its
+    own: starting fresh threads for every batch costs about as much as labelling a few maps. Shared by the box
+    labelling here and the MaxBoxAcc sweep (:mod:`cam_lib.metrics.maxboxacc`); both release the GIL."""
+    return ThreadPoolExecutor(threads, thread_name_prefix="cam_lib-worker")
+
+
+_MIN_MAPS_PER_THREAD = 8   # fewer maps than this per thread: one call is cheaper than the hand-off
+
+
+def _batch_component_boxes(masks: np.ndarray, threshold: float | None = None, threads: int | None = None
+                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Components of a stack of masks ``(N, H, W)`` (bool; or float32 maps with ``threshold``: the masks are
+    ``maps >= threshold`` compared in float32, as torch compares them): each component's map ``(n,)`` (sorted), box
+    ``(n, 4)`` and pixel count ``(n,)``, in raster order within each map. One OpenCV call per contiguous chunk of
+    maps, chunks on ``threads`` threads (default ``torch.get_num_threads()``), concatenated in order: the same
+    arrays as one call."""
+    count = masks.shape[0]
+    threads = max(1, min(count // _MIN_MAPS_PER_THREAD, torch.get_num_threads() if threads is None else threads))
+    if threads == 1:
+        return _label_stack(masks, threshold)
+    bounds = np.linspace(0, count, threads + 1).astype(int)
+    parts = list(workers(os.getpid(), threads).map(lambda lo_hi: _label_stack(masks[lo_hi[0]:lo_hi[1]], threshold),
+                                                   zip(bounds[:-1], bounds[1:])))
+    return (np.concatenate([owner + lo for (owner, _, _), lo in zip(parts, bounds[:-1])]),
+            np.concatenate([b for _, b, _ in parts]), np.concatenate([a for _, _, a in parts]))
+
+
+def _label_stack(masks: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """:func:`_batch_component_boxes` of a stack of masks (or maps and a threshold) in one OpenCV call."""
     count, height, width = masks.shape
     if count == 0:
         return np.zeros(0, np.int64), np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
-    stacked = np.zeros((count, height + 1, width), np.uint8)   # an empty row after each map: nothing crosses
-    stacked[:, :height] = masks
-    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(stacked.reshape(-1, width), 8, cv2.CV_32S,
-                                                                   cv2.CCL_WU)
+    stacked = np.zeros((count, height + 1, width), bool)   # an empty row after each map: nothing crosses
+    if threshold is None:
+        stacked[:, :height] = masks
+    else:
+        np.greater_equal(masks, np.float32(threshold), out=stacked[:, :height])
+    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(stacked.view(np.uint8).reshape(-1, width), 8,
+                                                                   cv2.CV_32S, cv2.CCL_WU)
     x, y, w, h, area = stats[1:n].astype(np.int64).T
     owner, y = y // (height + 1), y % (height + 1)
     return owner, np.stack([x, y, x + w - 1, y + h - 1], axis=1), area

@@ -85,9 +85,12 @@ def upsample_maps(maps: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
 def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
     """Min-max normalise each map (last two dims) to [0, 1]; a constant map becomes all zeros."""
     flat = maps.float().flatten(-2)
-    lo = flat.amin(-1, keepdim=True)
-    span = flat.amax(-1, keepdim=True) - lo
-    out = torch.where(span > 0, (flat - lo) / span.clamp_min(torch.finfo(flat.dtype).tiny), torch.zeros_like(flat))
+    lo, hi = flat.aminmax(dim=-1, keepdim=True)
+    span = hi - lo
+    out = (flat - lo).div_(span.clamp_min(torch.finfo(flat.dtype).tiny))   # two passes over the maps, not six
+    flat_maps = ~(span > 0)   # constant (or NaN) maps
+    if bool(flat_maps.any()):
+        out.masked_fill_(flat_maps, 0.0)
     return out.view(maps.shape)
 
 
@@ -151,13 +154,12 @@ def check_images(images: torch.Tensor, param: str = "images", dtype: torch.dtype
                             param=param)
     if images.numel() == 0:
         return images
-    flat = images.detach().flatten(1)
-    finite = torch.isfinite(flat).all(1)
-    low, high = flat.float().nan_to_num(0.0).aminmax(dim=1)
-    bad = ~finite | (low < -_RANGE_SLACK) | (high > 1 + _RANGE_SLACK)
+    low, high = images.detach().flatten(1).aminmax(dim=1)   # one pass: NaN propagates, inf is out of range
+    bad = ~((low >= -_RANGE_SLACK) & (high <= 1 + _RANGE_SLACK))
     if bool(bad.any()):
         i = int(bad.nonzero()[0, 0])
-        what = "has NaN or infinite pixels" if not bool(finite[i]) else \
+        finite = bool(torch.isfinite(images[i]).all())
+        what = "has NaN or infinite pixels" if not finite else \
             f"has values in [{float(low[i]):.4g}, {float(high[i]):.4g}]"
         raise BadInputError(f"parameter {param}: image {i} of the batch {what}; expected RGB floats in [0, 1] "
                             "(divide 0..255 images by 255; do not normalise by mean/std: the models do)", param=param)

@@ -13,21 +13,22 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
 from . import bench
 from .boxes import DEFAULT_THRESHOLD
 from .data import DATASETS, build_dataset, make_loader
+from .data.common import DECODES
 from .data.imagenet import LAYOUTS, imagenet_class_names
 from .cam import FRAMES
 from .errors import BadInputError, WeightsUnavailableError
-from .figures import class_names_or_indices, save_topk_overlay
 from .io import atomic_write_json, check_writable, load_checkpoint
-from .localize import METHODS, evaluate, localize_batch
+from .localize import METHODS, evaluate, localize_batch, shard
 from .models import MODEL_NAMES, build_model, check_model_name, resolve_device
 
 BOXED_DATASETS = {"imagenet": "val", "cub": "test"}   # datasets whose evaluation split has ground-truth boxes
 RESULT_KEYS = ("n", "top1_cls_err", "top5_cls_err", "top1_loc_err", "top5_loc_err", "gt_known_loc_acc",
-               "maxboxacc_v2", "threshold", "model")
+               "maxboxacc_v2", "threshold", "model", "world_size")
 
 
 def _add_localize(sub) -> None:
@@ -55,6 +56,12 @@ def _add_localize(sub) -> None:
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--workers", type=int, default=0, help="data loader worker processes (default 0)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, ...")
+    p.add_argument("--decode", choices=DECODES, default="cpu",
+                   help="where images are decoded: cpu (default, PIL in the loader) or device (JPEGs decoded in one "
+                        "call per batch on --device: nvJPEG on CUDA; the same pixels on the CPU)")
+    p.add_argument("--amp", action="store_true", help="bfloat16 autocast for the forward pass (close to, not "
+                                                      "identical with, float32)")
+    p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the forward pass")
     p.add_argument("--limit", type=int, help="evaluate only the first N images")
     p.add_argument("--skip-bad", action="store_true",
                    help="skip unreadable images and bad annotations, counted in the JSON, instead of stopping")
@@ -82,12 +89,28 @@ def _check_args(args) -> None:
 
 
 def cmd_localize(args) -> int:
+    """``localize``; under ``torchrun --nproc_per_node=N`` each rank evaluates a shard (:func:`cam_lib.localize.shard`)
+    and rank 0 prints and writes the whole dataset's numbers (identical to one process's, plus ``world_size``)."""
+    from .train import _dist_info, process_group
+
     _check_args(args)
     if args.json is not None:   # before the evaluation: a bad output path must not cost the metrics
         check_writable(args.json, "json")
     if args.figures is not None:
         check_writable(args.figures, "figures", folder=True)
-    device = resolve_device(args.device)
+    _, world, local_rank = _dist_info()
+    device = resolve_device(f"cuda:{local_rank}" if world > 1 and args.device in ("auto", "cuda")
+                            and torch.cuda.is_available() else args.device)
+    with process_group(device) as (rank, world):
+        return _localize(args, device, rank, world)
+
+
+def _localize(args, device, rank: int, world: int) -> int:
+    import threading
+
+    from .metrics.maxboxacc import load_compiled
+
+    threading.Thread(target=load_compiled, name="cam_lib-load-sweep", daemon=True).start()   # beside the set-up
     labelled = args.data in BOXED_DATASETS
     if labelled and args.split not in (None, BOXED_DATASETS[args.data]):
         raise BadInputError(f"--split {args.split}: localization is evaluated on {args.data} "
@@ -96,6 +119,7 @@ def cmd_localize(args) -> int:
                             frame=args.frame, skip_bad=args.skip_bad, layout=args.layout, limit=args.limit)
     if args.num_classes is not None and args.num_classes < 1:
         raise BadInputError(f"--num-classes {args.num_classes}: must be >= 1 (leave it out to use the dataset's)")
+    dataset.set_decode(args.decode)
     num_classes = args.num_classes if args.num_classes is not None else getattr(dataset, "num_classes", 1000)
     if labelled and dataset.num_classes > num_classes:
         raise BadInputError(f"{args.root} has {dataset.num_classes} classes but --num-classes is {num_classes}")
@@ -108,12 +132,18 @@ def cmd_localize(args) -> int:
                             f"--method backprop")
     model.eval().to(device)
     names = getattr(dataset, "class_names", None) or (imagenet_class_names() if num_classes == 1000 else None)
-    loader = make_loader(dataset, args.batch_size, args.workers, device)
+    loader = make_loader(dataset if world == 1 else shard(dataset, rank, world, args.batch_size), args.batch_size,
+                         args.workers, device)
     written = []
+    progress = not args.no_progress and rank == 0
 
     def save(batch, out) -> None:
+        if args.figures is None or len(written) >= args.max_figures or rank > 0:
+            return
+        from .figures import class_names_or_indices, save_topk_overlay   # matplotlib: only when drawing
+
         for j in range(len(batch.indices)):
-            if len(written) >= args.max_figures or args.figures is None:
+            if len(written) >= args.max_figures:
                 return
             idx = int(batch.indices[j])
             stem = dataset.path(idx).stem
@@ -127,19 +157,24 @@ def cmd_localize(args) -> int:
     if labelled:
         fixed = _baseline_boxes(dataset) if args.baselines else None
         metrics = evaluate(model, loader, device, method=args.method, threshold=args.threshold,
-                           cam_step=args.cam_step, progress=not args.no_progress, on_batch=save,
-                           frame=args.frame, baselines=fixed)
+                           cam_step=args.cam_step, progress=progress,
+                           on_batch=save if args.figures is not None and rank == 0 else None,
+                           frame=args.frame, baselines=fixed, distributed=world > 1, amp=args.amp,
+                           channels_last=args.channels_last)
         result = {k: getattr(metrics, k) for k in RESULT_KEYS if hasattr(metrics, k)}
-        result.update(threshold=args.threshold, model=args.model)
+        result.update(threshold=args.threshold, model=args.model, world_size=world)
         if fixed is not None:
             result.update(_baseline_results(metrics, fixed))
         skipped = dataset.skipped + list(metrics.skipped)
     else:
-        result, bad = _predict(model, loader, device, args, names, save)
+        result, bad = _predict(model, loader, device, args, names, save, dataset, progress, world)
         skipped = list(dataset.skipped) + bad
     if args.skip_bad:
         result["skipped"] = len(skipped)
         result["skipped_files"] = [{"file": s.path, "reason": s.reason} for s in skipped]
+    result["world_size"] = world
+    if rank > 0:
+        return 0
     _print_summary(result, written, args)   # first: the numbers are on the screen whatever happens to the file
     if args.json is not None:
         atomic_write_json(args.json, result)
@@ -173,25 +208,36 @@ def _baseline_results(metrics, fixed: dict) -> dict:
     return out
 
 
-def _predict(model, loader, device, args, names, save) -> tuple[dict, list]:
-    """Unlabelled images: top-5 classes and their boxes per image (no metrics), and the images skipped as bad."""
+def _predict(model, loader, device, args, names, save, dataset, progress: bool, world: int) -> tuple[dict, list]:
+    """Unlabelled images: top-5 classes and their boxes per image (no metrics), and the images skipped as bad;
+    with several ranks, every rank's, gathered in rank order (dataset order)."""
     from tqdm.auto import tqdm
 
+    from .figures import class_names_or_indices
+
     predictions, n, skipped = [], 0, []
-    for batch in tqdm(loader, desc="localize", unit="batch", disable=args.no_progress):
+    for batch in tqdm(loader, desc="localize", unit="batch", disable=not progress):
         skipped.extend(batch.skipped)   # images that failed to decode (--skip-bad)
         if len(batch.indices) == 0:
             continue
-        out = localize_batch(model, batch.images.to(device), threshold=args.threshold, method=args.method,
-                             frame=args.frame)
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
+            out = localize_batch(model, batch.images_on(device), threshold=args.threshold, method=args.method,
+                                 frame=args.frame)
         save(batch, out)
         probs = out.logits.float().softmax(1)
         for j, idx in enumerate(batch.indices.tolist()):
-            path = loader.dataset.path(idx)
+            path = dataset.path(idx)
             predictions.append({"file": str(path.relative_to(args.root) if args.root else path.name), "top5": [
                 {"class": int(c), "name": class_names_or_indices(names, [c])[0], "prob": float(probs[j, c]),
                  "box": [int(v) for v in out.boxes[j, r].tolist()]} for r, c in enumerate(out.classes[j].tolist())]})
         n += len(batch.indices)
+    if world > 1:
+        import torch.distributed as dist
+
+        parts = [None] * world
+        dist.all_gather_object(parts, (predictions, skipped))
+        predictions, skipped = [p for part, _ in parts for p in part], [s for _, part in parts for s in part]
+        n = len(predictions)
     return {"n": n, "threshold": args.threshold, "model": args.model, "predictions": predictions}, skipped
 
 
@@ -305,14 +351,16 @@ def _add_reproduce(sub) -> None:
     p = sub.add_parser("reproduce", help="run the notebook series (Tables 1-5, figures) with papermill into results/")
     p.add_argument("--profile", choices=("smoke", "default", "full"), default="default")
     p.add_argument("--data", choices=("embedded", "imagenet"), default="embedded")
-    p.add_argument("--data-root", default="data", help="embedded: where the benchmark is generated; "
-                                                       "imagenet: the ILSVRC root")
+    p.add_argument("--data-root", default=None, help="embedded: where the benchmark is generated (default: data/ "
+                                                     "of the repository); imagenet: the ILSVRC root")
     p.add_argument("--device", default="auto")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="any notebook parameter (YAML value), e.g. -p models '[alexnet_gap, googlenet_gap]'")
-    p.add_argument("--results", default="results")
-    p.add_argument("--checkpoints", default="checkpoints")
+    p.add_argument("--results", default=None,
+                   help="default: the run's own folder, results/ for the default run (embedded, default, seed 0), "
+                        "results/runs/<data>-<profile>-s<seed>/ for any other; a folder another run wrote is refused")
+    p.add_argument("--checkpoints", default=None, help="default: checkpoints/ of the repository")
     p.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 02_localization)")
     p.add_argument("--force", action="store_true", help="rerun notebooks even when unchanged")
     p.add_argument("--prepare", metavar="DIR", help="only write the parameterised notebooks into DIR (for nbval "
@@ -322,10 +370,10 @@ def _add_reproduce(sub) -> None:
 
 
 def cmd_reproduce(args) -> int:
-    from .reproduce import ReproduceError, parse_value, prepare, reproduce
+    from .reproduce import ReproduceError, parse_value, prepare, reproduce, results_for
 
-    params = {"profile": args.profile, "data": args.data, "data_root": args.data_root, "device": args.device,
-              "seed": args.seed}
+    params = {"profile": args.profile, "data": args.data, "device": args.device, "seed": args.seed,
+              **({"data_root": args.data_root} if args.data_root is not None else {})}
     for name, value in args.parameter:
         if name in ("results", "checkpoints"):
             raise BadInputError(f"-p {name}: use --{name}")
@@ -342,7 +390,8 @@ def cmd_reproduce(args) -> int:
         return 1
     total = sum(r["seconds"] for r in records)
     print(f"series done in {total:.0f} s ({sum(r['status'] == 'ran' for r in records)} run, "
-          f"{sum(r['status'] == 'skipped' for r in records)} skipped); see {Path(args.results) / 'README.md'}")
+          f"{sum(r['status'] == 'skipped' for r in records)} skipped); see "
+          f"{results_for(params, args.results) / 'README.md'}")
     return 0
 
 
@@ -361,6 +410,9 @@ def _add_bench(sub) -> None:
     p.add_argument("--maps", type=int, help="maps for the MaxBoxAcc comparison (default 256; quick: 48)")
     p.add_argument("--e2e-root", type=Path, default=bench.SHARED_SAMPLE,
                    help="ILSVRC-val folder of real JPEGs for the end-to-end figure (default: the shared sample)")
+    p.add_argument("--cuda-path", action="store_true",
+                   help="only the CUDA path (bench/gpu.sh): forward, CAM + boxes and localize from the --e2e-root "
+                        "JPEGs with bf16 autocast, channels-last and GPU decoding; prints and writes --json")
     p.add_argument("--memory", type=int, nargs=2, default=(1000, 10000), metavar=("SMALL", "LARGE"),
                    help="map counts for the peak-memory comparison (default 1000 10000)")
     p.set_defaults(func=cmd_bench)
@@ -378,6 +430,12 @@ def cmd_bench(args) -> int:
     for path, flag in ((args.json, "json"), (args.md, "md")):   # before minutes of measuring
         if path is not None:
             check_writable(path, flag)
+    if args.cuda_path:
+        result = bench.cuda_path(args.e2e_root)
+        print(json.dumps(result, indent=1))
+        if args.json is not None:
+            atomic_write_json(args.json, result)
+        return 0
     result = bench.run(quick=args.quick, model_name=args.model, device=str(device), size=args.size,
                        batch_sizes=tuple(args.batch_sizes) if args.batch_sizes else None, reps=args.reps,
                        maps=args.maps, memory=tuple(args.memory), width=args.width,
@@ -393,7 +451,8 @@ def cmd_bench(args) -> int:
     if args.md is not None:
         png = args.md.with_suffix(".png")
         bench.plot(result, png)
-        bench.write_page(result, args.md, command.strip(), png)
+        gpu = args.md.with_name("benchmarks_gpu.json")   # bench/gpu.sh's figures, from a machine with a GPU
+        bench.write_page(result, args.md, command.strip(), png, json.loads(gpu.read_text()) if gpu.exists() else None)
     for t in result["targets"]:
         ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
         print(f"{'met' if t['met'] else 'NOT met':>8}  {t['target']}: {ratio}")

@@ -8,25 +8,27 @@ ONE forward pass for CAM (the top-k maps and the ground-truth map are one matrix
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .boxes import DEFAULT_THRESHOLD, boxes_from_maps, heuristic_guesses
+from .boxes import DEFAULT_THRESHOLD, _boxes_from_maps, boxes_from_maps, heuristic_guesses
 from .cam import compute_cams
 from .data.common import Skipped
 from .errors import BadInputError
 from .metrics import (ClassificationError, GTKnownLocalization, Interval, LocalizationError, MaxBoxAcc, baseline_hits,
-                      bootstrap_mean, threshold_grid)
+                      best_ious_both, bootstrap_mean, threshold_grid)
 from .models import evaluating
 from .saliency import backprop_saliency
 
 METHODS = ("cam", "backprop")
 
 __all__ = ["METHODS", "Localization", "Evaluation", "HeuristicEvaluation", "localize_batch", "evaluate",
-           "evaluate_heuristic"]
+           "evaluate_heuristic", "shard"]
 
 
 @dataclass
@@ -148,58 +150,131 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
     ground-truth map are one matrix product on the same features). ``method="backprop"``: one forward pass and one
     backward pass per map (the baseline of Table 2). ``frame="ten_crop"``: ten ``crop_size`` crops of the (square)
     images, as the official CAM code does (images resized to 256x256, 224 crops)."""
+    out = _maps(model, images, topk, targets, method, frame, crop_size)
+    return _boxed(out, min(topk, model.num_classes), threshold, targets is not None)
+
+
+def _maps(model, images, topk, targets, method, frame, crop_size=None, only_targets: bool = False):
+    """The network's part of :func:`localize_batch`: logits, the top-k (and ground-truth) classes and their maps;
+    ``only_targets``: logits and the ground-truth classes' maps alone (for :func:`_scored_boxes`)."""
     if method not in METHODS:
         raise BadInputError(f"parameter method={method!r}: choose one of {', '.join(METHODS)}", param="method")
     if frame == "ten_crop" and method != "cam":
         raise BadInputError("parameter frame='ten_crop' is implemented for CAM (method='cam')", param="frame")
     k = min(topk, model.num_classes)
+    if only_targets:
+        if method == "cam":
+            return compute_cams(model, images, "gt", targets=targets, frame=frame, crop_size=crop_size)
+        return backprop_saliency(model, images, "gt", targets=targets)
     if method == "cam":
-        out = compute_cams(model, images, k, extra=targets, frame=frame, crop_size=crop_size)
-    else:
-        out = backprop_saliency(model, images, k, extra=targets)   # one forward pass, one backward per map
+        return compute_cams(model, images, k, extra=targets, frame=frame, crop_size=crop_size)
+    return backprop_saliency(model, images, k, extra=targets)   # one forward pass, one backward per map
+
+
+def _boxed(out, k: int, threshold: float, has_targets: bool) -> Localization:
+    """The boxes' part of :func:`localize_batch`: every map's box, split into the top-k and the ground truth's."""
     logits, classes, maps = out.logits, out.classes, out.maps
-    boxes = boxes_from_maps(maps, threshold)
-    if targets is None:
-        return Localization(logits, classes, maps, boxes, None, None)
-    return Localization(logits, classes[:, :k], maps[:, :k], boxes[:, :k], maps[:, k], boxes[:, k])
+    if not has_targets:
+        return Localization(logits, classes, maps, boxes_from_maps(maps, threshold), None, None)
+    boxes = _boxes_from_maps(maps[:, :k], threshold)   # maps normalised by compute_cams / backprop_saliency
+    return Localization(logits, classes[:, :k], maps[:, :k], boxes, maps[:, k], _gt_boxes(classes, maps, boxes, k,
+                                                                                          threshold))
+
+
+def _scored_boxes(out, k: int, threshold: float) -> Localization:
+    """What the metrics of :func:`evaluate` read, from the maps of the ground-truth classes alone (``out``: one map
+    per image, :func:`_maps` with ``only_targets``): every metric scores only the ground-truth class's box (a
+    top-k guess of another class is wrong whatever its box, by the ILSVRC rule), and a guess of the ground-truth
+    class has the ground-truth class's map. The other guesses' maps and boxes are placeholders (the ground truth's),
+    never scored and never returned to a caller. A sixth of the maps, upsampling and labelling of
+    :func:`localize_batch`, for the same numbers."""
+    gt_maps = out.maps[:, 0]
+    gt = _boxes_from_maps(gt_maps, threshold)   # maps normalised by compute_cams / backprop_saliency
+    return Localization(out.logits, out.logits.topk(k, dim=1).indices, gt_maps[:, None].expand(-1, k, -1, -1),
+                        gt[:, None].expand(-1, k, -1), gt_maps, gt)
+
+
+def _gt_boxes(classes, maps, boxes, k: int, threshold: float) -> torch.Tensor:
+    """The ground-truth map's box: where the ground-truth class is among the top-k and its map is bit for bit that
+    top-k map (one matrix product gives both), the box already found; else labelled here. The same boxes as
+    labelling every ground-truth map, for a sixth less labelling when the classifier is right."""
+    rank = (classes[:, :k] == classes[:, k:k + 1]).int().argmax(1)   # first matching rank (0 when none)
+    rows = torch.arange(len(classes), device=classes.device)
+    same = (classes[rows, rank] == classes[:, k]) & (maps[rows, rank] == maps[:, k]).flatten(1).all(1)
+    gt = boxes[rows, rank].clone()
+    if not bool(same.all()):
+        gt[~same] = _boxes_from_maps(maps[~same, k], threshold)
+    return gt
 
 
 def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str = "cam",
              threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01,
              progress: bool = True, on_batch=None, frame: str = "resize",
-             baselines: dict[str, np.ndarray] | None = None) -> Evaluation:
+             baselines: dict[str, np.ndarray] | None = None, distributed: bool = False, amp: bool = False,
+             channels_last: bool = False) -> Evaluation:
     """Stream a labelled dataset through :func:`localize_batch` into an :class:`Evaluation`. ``on_batch(batch,
     localization)`` is called after each batch. ``baselines``: name -> a fixed normalised box (Table 2's trivial
     baselines, :mod:`cam_lib.metrics.baselines`), scored on the same images by the same hit rule as the CAM's
     GT-known box; each image's hit lands in ``per_image["baseline:<name>"]`` (paired with the CAM's outcomes).
-    The model is left on its device and in its mode afterwards."""
+    The model is left on its device and in its mode afterwards.
+
+    The network's work on a batch overlaps the boxes and metrics of the batch before (one worker thread, batches
+    accounted in order: the numbers are those of a plain loop). ``distributed``: this process is one rank of a
+    ``torch.distributed`` group and ``loader`` holds its shard (:func:`shard`: contiguous, in rank order); the
+    ranks' accumulators are gathered after the loop, so every rank returns the Evaluation of the whole dataset,
+    identical to one process's.
+
+    The GPU path (numbers close to, not identical with, float32): ``amp`` runs the forward pass under bfloat16
+    autocast, ``channels_last`` in that memory format; a loader over a dataset with ``set_decode("device")``
+    decodes the JPEGs on ``device``. Maps move to the CPU once per batch, for the boxes and metrics."""
     device = torch.device(device)
     cls_err, loc_err = ClassificationError((1, min(5, model.num_classes))), LocalizationError()
     grid = threshold_grid(cam_step)
     gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(grid)
     gt_curve = MaxBoxAcc(grid, iou_thresholds=(0.5,), all_components=False)   # GT-known at every threshold
-    skipped, n = [], 0
+    skipped = []
     fixed = {name: [] for name in baselines or {}}
-    with evaluating(model, device):
+    k = min(topk, model.num_classes)
+    sweep_threads = 1 if device.type == "cpu" else None   # on the CPU the forward pass of the next batch has the cores
+
+    def account(batch, maps, frame_size) -> None:   # boxes and metrics of one batch (on the worker thread)
+        if maps.maps.device.type != "cpu":   # one copy per batch; the main thread goes on with the next batch
+            maps = type(maps)(maps.logits.float().cpu(), maps.classes.cpu(), maps.maps.cpu())
+        out = _boxed(maps, k, threshold, True) if on_batch is not None else _scored_boxes(maps, k, threshold)
+        targets = batch.labels.to(out.classes.device)
+        cls_err.update(out.logits, targets)
+        loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
+        gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
+        every, largest = best_ious_both(out.gt_maps.detach().float().cpu().numpy(), grid, batch.gt_boxes.numpy(),
+                                        batch.gt_valid.numpy(), sweep_threads)   # MaxBoxAccV2, GT-known curve
+        maxbox.add_ious(every)
+        gt_curve.add_ious(largest)
+        for name, box in (baselines or {}).items():
+            fixed[name].append(baseline_hits(box, batch.gt_boxes, batch.gt_valid, *frame_size))
+        if on_batch is not None:
+            on_batch(batch, out)
+
+    with evaluating(model, device), _memory_format(model, channels_last), \
+            ThreadPoolExecutor(1, thread_name_prefix="cam_lib-evaluate") as worker:
+        pending = None
         for batch in tqdm(loader, desc=f"localize ({method})", unit="batch", disable=not progress):
             skipped.extend(batch.skipped)
             if len(batch.labels) == 0:
                 continue
-            images = batch.images.to(device, non_blocking=True)
-            targets = batch.labels.to(device)
-            out = localize_batch(model, images, topk=topk, threshold=threshold, targets=targets, method=method,
-                                 frame=frame)
-            cls_err.update(out.logits, targets)
-            loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
-            gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
-            maxbox.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
-            gt_curve.update(out.gt_maps, batch.gt_boxes, batch.gt_valid)
-            for name, box in (baselines or {}).items():
-                fixed[name].append(baseline_hits(box, batch.gt_boxes, batch.gt_valid, images.shape[-1],
-                                                 images.shape[-2]))
-            n += len(targets)
-            if on_batch is not None:
-                on_batch(batch, out)
+            images = batch.images_on(device)
+            if channels_last:
+                images = images.contiguous(memory_format=torch.channels_last)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
+                maps = _maps(model, images, topk, batch.labels.to(device), method, frame,
+                             only_targets=on_batch is None)
+            if pending is not None:
+                pending.result()   # one batch in flight: bounded memory, errors raised here
+            pending = worker.submit(account, batch, maps, (images.shape[-1], images.shape[-2]))
+        if pending is not None:
+            pending.result()
+    if distributed:
+        skipped = _gather_ranks(cls_err, loc_err, gt_known, maxbox, gt_curve, fixed, skipped)
+    n = cls_err.n
     if n == 0:
         raise BadInputError(f"no images were evaluated ({len(skipped)} skipped)")
     cls, loc, box = cls_err.compute(), loc_err.compute(), maxbox.compute()
@@ -216,6 +291,65 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
                       per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()},
                       thresholds=tuple(grid.tolist()),
                       gt_known_hits=_hit_strings(gt_curve.per_image()["best_iou"] >= 0.5))
+
+
+@contextmanager
+def _memory_format(model: torch.nn.Module, channels_last: bool):
+    """The model's weights in channels-last memory format inside the block (back to contiguous afterwards)."""
+    if not channels_last:
+        yield model
+        return
+    model.to(memory_format=torch.channels_last)
+    try:
+        yield model
+    finally:
+        model.to(memory_format=torch.contiguous_format)
+
+
+def shard(dataset, rank: int, world: int, batch_size: int):
+    """Rank ``rank``'s part of ``dataset`` among ``world`` processes: a contiguous block of WHOLE batches of
+    ``batch_size`` (each batch holds the images a single process would batch together, so the network sees the
+    same batches), blocks in rank order. A ``torch.utils.data.Subset``; items keep their dataset index."""
+    from torch.utils.data import Subset
+
+    if not 0 <= rank < world:
+        raise BadInputError(f"rank {rank} is not in [0, world size {world})")
+    if batch_size < 1:
+        raise BadInputError(f"parameter batch_size={batch_size!r}: must be >= 1", param="batch_size")
+    batches = -(-len(dataset) // batch_size)
+    lo, hi = batches * rank // world * batch_size, batches * (rank + 1) // world * batch_size
+    return Subset(dataset, range(min(lo, len(dataset)), min(hi, len(dataset))))
+
+
+def _gather_ranks(cls_err, loc_err, gt_known, maxbox, gt_curve, fixed: dict, skipped: list) -> list:
+    """Every rank's per-image outcomes (on the CPU), gathered in rank order into the accumulators of each rank:
+    the shards are contiguous blocks in dataset order (:func:`shard`), so the accumulators then hold the whole
+    dataset in the order one process would have counted it, and every sum is an exact integer count. Returns the
+    skipped images of all ranks."""
+    import torch.distributed as dist
+
+    mine = {"cls": [m.cpu() for m in cls_err.misses], "loc": [m.cpu() for m in loc_err.misses],
+            "gt": [h.cpu() for h in gt_known.hits], "box": maxbox.best, "curve": gt_curve.best,
+            "fixed": {k: [np.asarray(v) for v in hits] for k, hits in fixed.items()}, "skipped": skipped}
+    parts = [None] * dist.get_world_size()
+    dist.all_gather_object(parts, mine)
+    for acc in (cls_err, loc_err, gt_known, maxbox, gt_curve):
+        acc.reset()
+    for hits in fixed.values():
+        hits.clear()
+    for part in parts:
+        for m in part["cls"]:
+            cls_err.add_misses(m)
+        for m in part["loc"]:
+            loc_err.add_misses(m)
+        for h in part["gt"]:
+            gt_known.add_hits(h)
+        for acc, key in ((maxbox, "box"), (gt_curve, "curve")):
+            for best in part[key]:
+                acc.add_ious(best)
+        for name, hits in part["fixed"].items():
+            fixed[name].extend(hits)
+    return [s for part in parts for s in part["skipped"]]
 
 
 def _hit_strings(hits: np.ndarray) -> tuple[str, ...]:
@@ -238,7 +372,7 @@ def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | st
             if len(batch.labels) == 0:
                 continue
             targets = batch.labels.to(device)
-            out = localize_batch(model, batch.images.to(device), topk=5, threshold=threshold)
+            out = localize_batch(model, batch.images_on(device), topk=5, threshold=threshold)
             plain.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
             classes, boxes = heuristic_guesses(out.classes[:, :3], out.maps[:, :3])
             heuristic.update(classes, boxes, targets, batch.gt_boxes, batch.gt_valid)

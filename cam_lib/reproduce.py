@@ -6,6 +6,15 @@ cell. ``results/executed/state.json`` records, for every notebook that completed
 notebook, the parameters, the cam_lib sources and the outputs of the notebooks before it) and the sha256 of every
 file it wrote under ``results/`` and the checkpoint folder; a rerun skips a notebook whose inputs are unchanged
 and whose outputs are all still there, unchanged.
+
+Results never mix (:mod:`cam_lib.runs`): without a results folder, the default run (embedded, profile ``default``,
+seed 0) writes ``results/`` and every other run ``results/runs/<data>-<profile>-s<seed>/``; a folder written by
+another run (``run.json``) is refused before any notebook runs.
+
+Progress: the kernel's training code appends one line per network and epoch to a file named by
+``$CAM_LIB_PROGRESS_LOG`` (:mod:`cam_lib.progress`); the runner follows that file and prints each line in its own
+terminal while the notebook runs. The kernel is started with CurveZMQ keys (``transport_encryption``), so it does
+not warn "Kernel is running over TCP without encryption" once per notebook.
 """
 
 from __future__ import annotations
@@ -16,16 +25,22 @@ import hashlib
 import json
 import os
 import re
+import tempfile
+import threading
 import time
 from pathlib import Path
 
 from .errors import BadInputError
 from .io import atomic_write_json, check_writable, file_sha256
+from .progress import PROGRESS_LOG_ENV
+from .runs import RUNS_FOLDER, check_results, claim_results, repo_path, results_folder
 
-__all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value"]
+__all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value", "results_for"]
 
 NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 UNTRACKED = ("README.md", "executed/state.json", "executed/.lock")   # rewritten by every notebook / the runner
+# The project kernel, named in every notebook's metadata; `make install` registers it in the venv for JupyterLab.
+KERNEL, KERNEL_DISPLAY_NAME = "cam-lib", "Python (cam-lib)"
 
 
 
@@ -40,7 +55,9 @@ def notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     return found
 
 
-# The parameters of every notebook's ``parameters`` cell, with the types a value may have (None: leave unset).
+# The parameters of every notebook's ``parameters`` cell, with the types a value may have (None: leave unset). The
+# cells annotate them with the same types (``seed: int = 0``, ``models: Optional[list[str]] = None``), which
+# ``papermill --help-notebook`` shows; a test checks that both agree.
 PARAMETERS = {"profile": (str,), "data": (str,), "data_root": (str,), "models": (list,), "device": (str,),
               "seed": (int,), "checkpoints": (str,), "results": (str,), "cub_root": (str,), "transfer": (dict,),
               "test_root": (str,)}
@@ -89,37 +106,58 @@ def _sources_hash() -> str:
 
 def _snapshot(folders: list[Path], results: Path) -> dict[str, tuple[int, int]]:
     skip = {str(results / u) for u in UNTRACKED}
+    others = results / RUNS_FOLDER   # results/runs/<run>/: other runs' folders, never this run's outputs
     out = {}
     for folder in folders:
         if folder.exists():
             for p in folder.rglob("*"):
-                if p.is_file() and str(p) not in skip and ".tmp" not in p.name:
+                if p.is_file() and str(p) not in skip and ".tmp" not in p.name and others not in p.parents:
                     st = p.stat()
                     out[str(p)] = (st.st_size, st.st_mtime_ns)
     return out
 
 
-def _resolved(params: dict, results: Path, checkpoints: Path) -> dict:
-    params = {**params, "results": str(results), "checkpoints": str(checkpoints)}
+def _resolved(params: dict, results: Path | None, checkpoints: Path | None) -> dict:
+    """``params`` with the folders added (when given) and paths made absolute: paths given to the runner are read
+    from the working directory, as a command line's are."""
+    params = {**params, **({"results": str(results)} if results is not None else {}),
+              **({"checkpoints": str(checkpoints)} if checkpoints is not None else {})}
     for key in ("data_root", "cub_root", "test_root"):
         if isinstance(params.get(key), str):
             params[key] = str(Path(params[key]).resolve())
     return params
 
 
-def prepare(params: dict, out: str | Path, results: str | Path, checkpoints: str | Path,
+def _run_of(params: dict) -> tuple[str, str, int]:
+    """(data, profile, seed) of the run ``params`` describe, with the notebooks' defaults."""
+    seed = params.get("seed")
+    return params.get("data") or "embedded", params.get("profile") or "default", 0 if seed is None else seed
+
+
+def results_for(params: dict, results: str | Path | None = None) -> Path:
+    """The results folder of the run ``params`` describe: ``results`` when given (relative to the working
+    directory), else the run's own folder (:func:`cam_lib.runs.results_folder`: ``results/`` for the default run,
+    ``results/runs/<data>-<profile>-s<seed>/`` for any other)."""
+    return Path(results).resolve() if results not in (None, "") else results_folder(*_run_of(params))
+
+
+def prepare(params: dict, out: str | Path, results: str | Path | None = None, checkpoints: str | Path | None = None,
             folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     """Write the series with ``params`` injected but not executed into ``out`` (for nbval, or to open in
-    JupyterLab with a profile's parameters)."""
+    JupyterLab with a profile's parameters). ``results`` / ``checkpoints`` None: not injected, the notebooks'
+    defaults apply (this run's own results folder, ``checkpoints/`` of the repository). A ``results`` folder that
+    another run wrote is refused here already."""
     import papermill as pm
 
-    params = _resolved(params, Path(results).resolve(), Path(checkpoints).resolve())
+    if results not in (None, ""):
+        results = check_results(results_for(params, results), *_run_of(params))
+    params = _resolved(params, results or None, Path(checkpoints).resolve() if checkpoints not in (None, "") else None)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for book in notebooks(folder):
         pm.execute_notebook(str(book), str(out / book.name), parameters=params, prepare_only=True,
-                            kernel_name="python3", progress_bar=False)
+                            kernel_name=KERNEL, progress_bar=False)
         _expected_outputs(out / book.name)
         written.append(out / book.name)
     return written
@@ -138,20 +176,121 @@ def _expected_outputs(path: Path) -> None:
     nbformat.write(nb, path)
 
 
-def reproduce(params: dict, results: str | Path = "results", checkpoints: str | Path = "checkpoints",
+def _say(line: str) -> None:
+    """Print a line to the terminal above papermill's progress bar, not through it."""
+    from tqdm import tqdm
+
+    tqdm.write(line)
+
+
+def reproduce(params: dict, results: str | Path | None = None, checkpoints: str | Path | None = None,
               folder: str | Path = NOTEBOOKS_DIR, only: list[str] | None = None, force: bool = False,
-              progress: bool = True, log=print) -> list[dict]:
+              progress: bool = True, log=_say) -> list[dict]:
     """Execute the series; returns one record per notebook (``name``, ``status`` ran/skipped, ``seconds``).
-    ``params`` are injected into every notebook (``results`` and ``checkpoints`` are added, absolute). One runner
-    per results folder at a time (a lock in ``executed/``)."""
-    results, checkpoints = Path(results).resolve(), Path(checkpoints).resolve()
+    ``params`` are injected into every notebook (``results`` and ``checkpoints`` are added, absolute).
+    ``results`` None: the run's own folder (:func:`results_for`); a folder that another run (data, profile, seed)
+    wrote is refused before any notebook runs. ``checkpoints`` None: ``checkpoints/`` of the repository. One runner
+    per results folder at a time (a lock in ``executed/``). ``progress``: papermill's bar per notebook; the
+    per-epoch lines of training go to ``log`` either way."""
+    run = _run_of(params)
+    results = results_for(params, results)
+    checkpoints = Path(checkpoints).resolve() if checkpoints not in (None, "") else repo_path("checkpoints")
     check_writable(results, "results", folder=True)   # before any notebook runs
     check_writable(checkpoints, "checkpoints", folder=True)
+    check_results(results, *run)
     params = _resolved(params, results, checkpoints)
     executed = results / "executed"
     executed.mkdir(parents=True, exist_ok=True)
     with _lock(executed / ".lock"):
+        claim_results(results, *run)
         return _run_series(params, results, checkpoints, executed, folder, only, force, progress, log)
+
+
+class _ProgressLines:
+    """Lines the kernel appends to a file named by ``$CAM_LIB_PROGRESS_LOG`` (:mod:`cam_lib.progress`: one per
+    network start and per epoch), passed to ``log`` while a notebook runs: papermill keeps the kernel's own output
+    in the notebook, this file reaches the runner's terminal. The variable is set for the kernel's environment
+    (inherited when papermill starts it) until :meth:`stop`, which prints what is left and removes the file."""
+
+    def __init__(self, log, indent: str = "    "):
+        fd, self.path = tempfile.mkstemp(prefix="cam_lib-progress-", suffix=".log")
+        os.close(fd)
+        self.log, self.indent, self.done = log, indent, threading.Event()
+        self.previous = os.environ.get(PROGRESS_LOG_ENV)
+        os.environ[PROGRESS_LOG_ENV] = self.path
+        self.thread = threading.Thread(target=self._follow, name="cam_lib-progress", daemon=True)
+        self.thread.start()
+
+    def _follow(self) -> None:
+        pending = ""
+        with open(self.path, errors="replace") as f:
+            while True:
+                last = self.done.is_set()   # one more read after the notebook ended
+                pending += f.read()
+                *lines, pending = pending.split("\n")
+                for line in lines:
+                    if line.strip():
+                        self.log(self.indent + line)
+                if last:
+                    break
+                self.done.wait(0.5)
+        if pending.strip():
+            self.log(self.indent + pending)
+
+    def stop(self) -> None:
+        self.done.set()
+        self.thread.join(timeout=10)
+        if self.previous is None:
+            os.environ.pop(PROGRESS_LOG_ENV, None)
+        else:
+            os.environ[PROGRESS_LOG_ENV] = self.previous
+        Path(self.path).unlink(missing_ok=True)
+
+
+def current_env_kernelspecs():
+    """A kernelspec manager whose :data:`KERNEL` (``cam-lib``) is ipykernel on THIS interpreter (``sys.executable``),
+    whatever ``cam-lib`` or ``python3`` specs the user's or the system's Jupyter folders hold (one of another
+    Python fails at ``import cam_lib``; one of another clone runs another cam_lib). Other names resolve as usual."""
+    import ipykernel.kernelspec
+    from jupyter_client.kernelspec import KernelSpecManager
+
+    class CurrentEnvKernelSpecs(KernelSpecManager):
+        def get_kernel_spec(self, kernel_name):
+            if kernel_name != KERNEL:
+                return super().get_kernel_spec(kernel_name)
+            spec = dict(ipykernel.kernelspec.get_kernel_dict(), display_name=KERNEL_DISPLAY_NAME)
+            return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
+
+    return CurrentEnvKernelSpecs()
+
+
+def _kernel_manager_class():
+    """jupyter_client's kernel manager, starting the project kernel on this interpreter
+    (:func:`current_env_kernelspecs`), with CurveZMQ keys provisioned for the kernel where its kernelspec declares
+    support (ipykernel's does): the kernel's sockets are encrypted, so it no longer warns "Kernel is running over
+    TCP without encryption" in the terminal once per notebook. Where pyzmq lacks Curve, the kernel talks over IPC
+    (Unix sockets beside its connection file) instead, the other transport the warning names (TCP on Windows)."""
+    import zmq
+    from jupyter_client.manager import AsyncKernelManager
+    from traitlets import default
+
+    curve = zmq.has("curve")
+
+    class KernelManager(AsyncKernelManager):
+        if "transport_encryption" in AsyncKernelManager.class_trait_names():
+            @default("transport_encryption")
+            def _encrypted(self):
+                return "auto" if curve else "disabled"
+
+        @default("transport")
+        def _transport(self):
+            return "tcp" if curve or os.name == "nt" else "ipc"
+
+        @default("kernel_spec_manager")
+        def _kernel_specs(self):
+            return current_env_kernelspecs()
+
+    return KernelManager
 
 
 @contextlib.contextmanager
@@ -208,13 +347,18 @@ def _run_series(params, results, checkpoints, executed, folder, only, force, pro
             continue
         log(f"[{i}/{len(books)}] {book.stem}: running -> {out}")
         before, t0 = _snapshot([results, checkpoints], results), time.perf_counter()
+        follow = _ProgressLines(log)   # the kernel's per-network, per-epoch lines, printed here as they come
         try:
-            pm.execute_notebook(str(book), str(out), parameters=params, kernel_name="python3",
-                                cwd=str(book.parent), progress_bar=progress, log_output=False)
+            pm.execute_notebook(str(book), str(out), parameters=params, kernel_name=KERNEL,
+                                cwd=str(book.parent), progress_bar=progress, log_output=False,
+                                kernel_manager_class=_kernel_manager_class(),
+                                coalesce_streams=True)   # a cell's printed lines: one stdout output
         except pm.PapermillExecutionError as err:
             raise ReproduceError(f"notebooks/{book.name} failed at cell {err.cell_index} (execution count "
                                  f"{err.exec_count}): {err.ename}: {err.evalue}. The partly executed notebook is "
                                  f"{out}.") from None
+        finally:
+            follow.stop()
         seconds = time.perf_counter() - t0
         after = _snapshot([results, checkpoints], results)
         written = sorted(p for p, sig in after.items() if before.get(p) != sig)

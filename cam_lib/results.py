@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 
 from .io import atomic_write_text
+from .runs import DEFAULT_RUN, is_default_run, recorded_run, results_folder
 
 __all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "TableRow", "comparison",
-           "write_table", "read_table", "markdown", "claim_row", "write_claims", "claims", "check_table", "write_index"]
+           "write_table", "read_table", "markdown", "readable", "readable_markdown", "claim_row", "write_claims",
+           "claims", "check_table", "write_index"]
 
 # Paper numbers (Zhou et al. 2016), in percent. Keys are our registry names where we run the row.
 PAPER_TABLE1 = {  # classification error on ILSVRC val: (row, top-1, top-5)
@@ -121,31 +124,104 @@ def comparison(rows: list[TableRow]) -> pd.DataFrame:
     return df
 
 
-FIGURE_CAPTIONS = {  # file-name prefix -> one line: what the figure shows and what the paper claims about it
+FIGURE_CAPTIONS = {  # file-name prefix -> what the figure draws; used only for a PNG without its own caption
+    # (the series' figures write a caption from the run's numbers into the PNG: cam_lib.figures.read_caption)
     "00_samples": "Samples with their ground-truth boxes (red).",
     "01_training_curves": "Validation top-1 error per epoch of every network trained by notebook 01.",
-    "01_table1": "Table 1 as bars. Paper: GAP costs a few points of classification error against the FC originals.",
-    "02_table2": "Table 2 as bars. Paper: CAM on GAP networks beats Backprop, and GAP beats GMP.",
+    "01_table1": "Table 1 as charts: our values with their 95% intervals, the paper's as diamonds.",
+    "02_table2": "Table 2 as charts: our values with their 95% intervals, the paper's as diamonds.",
     "02_cam_vs_backprop": "The ground-truth class's CAM (GAP networks) against Backprop (FC networks), with boxes "
-                          "(green) and ground truth (red). Paper: CAM highlights whole objects, Backprop scattered "
-                          "edges.",
-    "02_gap_vs_gmp": "GoogLeNet-GAP against GoogLeNet-GMP. Paper: GMP maps cover only the most discriminative part.",
+                          "(green) and ground truth (red).",
+    "02_gap_vs_gmp": "GoogLeNet-GAP against GoogLeNet-GMP (green: box at 20%, red: ground truth). Paper: GMP maps "
+                     "cover only the most discriminative part.",
     "02_pretrained": "EfficientNet-Lite0-GAP (ImageNet backbone): CAM, Backprop on the same network, and the GMP "
                      "variant, on the same images (green: box at 20%, red: ground truth).",
-    "03_table3": "Table 3 as bars. Paper: the tight/loose heuristic beats the plain top-5 boxes.",
-    "04_table4": "Table 4 as bars. Paper: CAM crop beats the full image, the ground-truth box beats both.",
-    "04_birds_cam_boxes": "The paper's Figure 7: CAM boxes (green; CAMs from the linear SVM's weights for the species "
-                          "it predicts) and ground truth (red) on test birds.",
-    "05_table5": "Table 5 as bars. Paper: GAP features match GoogLeNet's average pool and beat AlexNet's fc7.",
+    "03_table3": "Table 3 as a chart: our values with their 95% intervals, the paper's as diamonds.",
+    "04_table4": "Table 4 as charts: accuracies and the CAM boxes' localization rate on separate axes.",
+    "04_birds_cam_boxes": "CAM boxes (green; CAMs from the linear SVM's weights for the species it predicts) and "
+                          "ground truth (red) on test birds.",
+    "05_table5": "Table 5 as charts, one per dataset, with chance.",
     "05_cams": "CAMs of the top-1 object class on transfer images (classes the network never saw).",
-    "06_top5_cams": "The paper's Figure 4: the CAMs of the top-5 classes of one image.",
-    "06_class_maps": "The paper's Figure 5: maps of different classes on the same image.",
-    "06_photos_imagenet": "The paper's Figure 1 on real photographs: the offline ImageNet network's top-1 CAM and box.",
+    "06_top5_cams": "The CAMs of the top-5 classes of one image.",
+    "06_class_maps": "Maps of different classes on the same image, the true class first.",
+    "06_photos_imagenet": "The offline ImageNet network's top-1 CAM and box on real photographs.",
 }
 
 
-def _caption(stem: str) -> str:
-    return next((c for prefix, c in FIGURE_CAPTIONS.items() if stem.startswith(prefix)), "")
+def _caption(fig: Path) -> str:
+    """The caption a figure carries (written from the run's numbers), else the fixed line of its prefix."""
+    from .figures import read_caption
+
+    try:
+        own = read_caption(fig)
+    except (OSError, ValueError):
+        own = ""
+    return own or next((c for prefix, c in FIGURE_CAPTIONS.items() if fig.stem.startswith(prefix)), "")
+
+
+_ID_COLUMNS = ("model", "method", "key", "feature")   # machine names: in the CSV, not in the readable table
+
+
+def _cell(ours: float, low: float, high: float) -> str:
+    if not math.isfinite(ours):
+        return "—"
+    return f"{ours:.1f} [{low:.1f}, {high:.1f}]" if math.isfinite(low) and math.isfinite(high) else f"{ours:.1f}"
+
+
+def readable(df: pd.DataFrame) -> tuple[pd.DataFrame, list[str]]:
+    """A long table of :func:`comparison` as one row per network (or method) and one column per metric (and
+    dataset): our value with its 95% interval, and beside each metric the paper's value where it has one. Returns
+    the table (strings) and notes: the networks not run in this profile (left out of the table) and the paper's
+    values that are the same for every row (e.g. its fixed 20% threshold)."""
+    labels = [c for c in df.columns if c not in _VALUE_COLUMNS]
+    df = df.copy()   # a label read back from a CSV as NaN (pandas reads "n/a" so) is a label, not a number
+    df[labels] = df[labels].astype(object).where(df[labels].notna(), "n/a")
+    index = [c for c in labels if c not in (*_ID_COLUMNS, "dataset")] or labels[:1]
+    levels = [c for c in ("dataset", "metric") if c in df.columns]
+    shown = [c for c in levels if df[c].nunique() > 1] or levels[-1:]
+    items = list(dict.fromkeys(tuple(r) for r in df[index].itertuples(index=False)))
+    columns = list(dict.fromkeys(tuple(r) for r in df[levels].itertuples(index=False)))
+    notes, out, not_run = [], [], []
+    paper_cols = {}
+    for col in columns:
+        sel = df[(df[levels] == pd.Series(col, index=levels)).all(axis=1)]
+        paper = sel["paper"].dropna()
+        name = " · ".join(str(v) for v, lv in zip(col, levels) if lv in shown)
+        if paper.nunique() == 1 and len(paper) > 1:
+            notes.append(f"The paper's value of {name} is {paper.iloc[0]:g} for every row.")
+        elif len(paper):
+            paper_cols[col] = f"{name} (paper)"
+    for item in items:
+        sel = df[(df[index] == pd.Series(item, index=index)).all(axis=1)]
+        if "model" in df.columns and sel["ours"].isna().all() and not sel["model"].isin(["-"]).all():
+            not_run.append(" / ".join(str(v) for v in item))
+            continue
+        row = dict(zip(index, item))
+        for col in columns:
+            name = " · ".join(str(v) for v, lv in zip(col, levels) if lv in shown)
+            cell = sel[(sel[levels] == pd.Series(col, index=levels)).all(axis=1)]
+            if len(cell):
+                c = cell.iloc[0]
+                row[name] = _cell(float(c["ours"]), float(c["ci_low"]), float(c["ci_high"]))
+                if col in paper_cols:
+                    paper = float(c["paper"])
+                    row[paper_cols[col]] = f"{paper:.1f}" if math.isfinite(paper) else "—"
+            else:
+                row[name] = "—"
+                if col in paper_cols:
+                    row[paper_cols[col]] = "—"
+        out.append(row)
+    if not_run:
+        notes.insert(0, f"Not run in this profile (the paper's numbers are in the CSV): {', '.join(not_run)}.")
+    table = pd.DataFrame(out)
+    return table.fillna("—"), notes
+
+
+def readable_markdown(df: pd.DataFrame) -> str:
+    """:func:`readable` as Markdown: the table, then its notes; cells are ours [95% interval]."""
+    table, notes = readable(df)
+    return "\n\n".join([markdown(table), "Cells: this run's value [95% interval over images]; \"(paper)\" "
+                        "columns: the published value.", *notes]) + "\n"
 
 
 def _fmt(v) -> str:
@@ -178,8 +254,10 @@ def write_table(results: str | Path, name: str, df: pd.DataFrame, env: dict, not
     folder = Path(results) / "tables"
     header = _header(env, "embedded" in str(env.get("data", "")))
     csv = "".join(f"# {line}\n" for line in [TABLES[name], *header]) + df.to_csv(index=False, float_format="%.4f")
-    md = "\n".join([f"## {TABLES[name]}", "", *[f"- {line}" for line in header], "", markdown(df), "",
-                    notes, ""])
+    full = df[df["ours"].notna() | df["paper"].notna()]   # rows with a number on either side
+    md = "\n".join([f"## {TABLES[name]}", "", *[f"- {line}" for line in header], "", readable_markdown(df),
+                    notes, "", "<details><summary>Every row with its 95% interval and the difference to the paper "
+                    "(as in the CSV)</summary>", "", markdown(full), "", "</details>", ""])
     return atomic_write_text(folder / f"{name}.csv", csv), atomic_write_text(folder / f"{name}.md", md)
 
 
@@ -228,11 +306,28 @@ def check_table(results: str | Path, name: str, models=()) -> str:
     return f"{name}: ok"
 
 
+def _run_note(results: Path, run: dict) -> str:
+    """Which run a results page shows, and where the project's default run is (:mod:`cam_lib.runs`)."""
+    what = f"data {run['data']}, profile {run['profile']}, seed {run['seed']}"
+    if is_default_run(run["data"], run["profile"], run["seed"]):
+        return (f"The project's default run ({what}): the results this repository commits. Every other run writes "
+                "its own folder, `results/runs/<data>-<profile>-s<seed>/`, with its own page.")
+    default = results_folder(**DEFAULT_RUN) / "README.md"
+    try:
+        link = os.path.relpath(default, results.resolve())
+    except ValueError:   # another drive (Windows)
+        link = str(default)
+    return (f"**Run {run['run']} ({what}), not the project's default run**: its numbers are this run's only. The "
+            f"default run's results: [{default.parent.name}/README.md]({link}).")
+
+
 def write_index(results: str | Path) -> Path:
     """(Re)generate ``results/README.md``: every table and figure present, and the claims with our verdicts."""
     results = Path(results)
-    lines = ["# Results", "", "Generated by `cam_lib.results.write_index` after each notebook of the series "
-             "(`python -m cam_lib reproduce`). Do not edit by hand.", ""]
+    run = recorded_run(results)
+    lines = ["# Results" + (f" of run {run['run']}" if run else ""), "",
+             "Generated by `cam_lib.results.write_index` after each notebook of the series "
+             "(`python -m cam_lib reproduce`). Do not edit by hand.", ""] + ([_run_note(results, run), ""] if run else [])
     header = next((t for t in (results / "tables" / f"{n}.csv" for n in TABLES) if t.exists()), None)
     if header is not None:
         lines += [f"- {line[2:]}" for line in header.read_text().splitlines()[1:] if line.startswith("# ")] + [""]
@@ -254,7 +349,7 @@ def write_index(results: str | Path) -> Path:
                      else f"- {title}: not written yet")
     lines += ["", "## Figures", ""]
     for fig in sorted((results / "figures").glob("*.png")):
-        lines += [f"### {fig.stem}", "", _caption(fig.stem), "", f"![{fig.stem}](figures/{fig.name})", ""]
+        lines += [f"### {fig.stem}", "", _caption(fig), "", f"![{fig.stem}](figures/{fig.name})", ""]
     executed = sorted((results / "executed").glob("*.ipynb"))
     if executed:
         lines += ["## Executed notebooks", ""] + [f"- [{p.name}](executed/{p.name})" for p in executed] + [""]

@@ -41,7 +41,6 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
-from tqdm.auto import tqdm
 
 from .data import build_dataset, collate
 from .data.common import Batch, eval_transform, train_transform
@@ -49,6 +48,7 @@ from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text, read_checkpoint
 from .metrics.classification import topk_wrong
 from .models import build_model, check_model_name, resolve_device
+from .progress import TrainingProgress
 
 EVAL_SPLIT = {"imagenet": "val", "cub": "test"}   # every other dataset: "test"
 
@@ -119,6 +119,24 @@ def lr_factor(rec: Recipe, steps_per_epoch: int):
 def _dist_info() -> tuple[int, int, int]:
     """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) for a plain process."""
     return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
+
+
+@contextlib.contextmanager
+def process_group(device: torch.device):
+    """Join torchrun's process group (NCCL on CUDA, Gloo on the CPU) when this process is one of several and no
+    group is open yet; yields ``(rank, world size)``. A group this call opened is destroyed on the way out: a
+    live Gloo group at interpreter exit can abort the process. Shared by ``train`` and ``localize``."""
+    rank, world, _ = _dist_info()
+    created = world > 1 and not dist.is_initialized()
+    if created:
+        if device.type == "cuda":
+            torch.cuda.set_device(device)
+        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    try:
+        yield rank, world
+    finally:
+        if created:
+            dist.destroy_process_group()
 
 
 _AUGMENT, _PROCESS = 0, 1   # the two kinds of random streams (one per image and epoch; one per rank and epoch)
@@ -216,8 +234,11 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
           resume: bool = False, seed: int = 0, progress: bool = True, max_batches: int | None = None,
           cache_dir: str | Path | None = None) -> dict:
     """Train ``model`` on ``data`` (its train split), evaluating top-1/top-5 on its eval split each epoch.
-    Writes ``out/checkpoint.pt`` (every epoch, atomically), ``out/log.csv`` and ``out/model.pt`` (final weights).
-    With a ``frozen`` recipe the backbone's maps are cached under ``cache_dir`` (default ``out``), keyed by the
+    Writes ``out/checkpoint.pt`` (every epoch, atomically), ``out/log.csv`` (per epoch: loss, top-1/top-5 error,
+    ``lr`` the mean learning rate of the epoch's steps, images/s) and ``out/model.pt`` (final weights). With
+    ``progress``, a line per epoch names the network, the epoch, loss, error, images/s and the time left
+    (:mod:`cam_lib.progress`: plain lines under ``reproduce``, one bar per network in JupyterLab). With a
+    ``frozen`` recipe the backbone's maps are cached under ``cache_dir`` (default ``out``), keyed by the
     backbone's weights and the images, so networks sharing a backbone (GAP, GMP, other seeds) compute them once.
     Returns the last epoch's log row."""
     check_model_name(model)
@@ -260,19 +281,13 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
 
     rank, world, local_rank = _dist_info()
     dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
-    created = world > 1 and not dist.is_initialized()
-    if created:
-        dist.init_process_group("nccl" if dev.type == "cuda" else "gloo")
-    try:
+    with process_group(dev):
         if rec.batch_size % world:
             raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
                                 param="batch_size")
         with deterministic_algorithms(dev.type == "cuda"):
             return _train(model, data, root, Path(out), pretrained, width, rec, dev, workers, resume, seed, progress,
                           max_batches, rank, world, Path(cache_dir) if cache_dir is not None else Path(out))
-    finally:
-        if created:   # shut the group this call opened down cleanly: a live Gloo group at exit can abort the process
-            dist.destroy_process_group()
 
 
 class _NewLayers(nn.Module):
@@ -290,7 +305,7 @@ class _NewLayers(nn.Module):
 
 
 @torch.inference_mode()
-def _backbone_maps(net, dataset, dev, cache_dir: Path, mirror: bool, progress: bool) -> dict:
+def _backbone_maps(net, dataset, dev, cache_dir: Path, mirror: bool, progress: TrainingProgress) -> dict:
     """The frozen backbone's maps of every image of ``dataset`` (float32, dataset order) and of its mirror image
     (``mirror``), with the labels: cached under ``cache_dir`` by the backbone's weights and the images."""
     from .io import cached_arrays, weights_hash
@@ -304,13 +319,18 @@ def _backbone_maps(net, dataset, dev, cache_dir: Path, mirror: bool, progress: b
         net.eval()
         maps, flipped, labels = [], [], []
         loader = DataLoader(dataset, batch_size=32, shuffle=False, collate_fn=collate)
-        for batch in tqdm(loader, desc="backbone maps", disable=not progress, unit="batch"):
+        t0 = time.perf_counter()
+        split = getattr(dataset, "split", "")
+        progress.say(f"the frozen backbone's maps of {len(dataset)} {split + ' ' if split else ''}images"
+                     f"{' and their mirror images' if mirror else ''}: computed once, cached")
+        for batch in loader:
             x = batch.images.to(dev)
             maps.append(backbone((x - net.mean) / net.std).float().cpu())
             if mirror:
                 flipped.append(backbone((x.flip(-1) - net.mean) / net.std).float().cpu())
             labels.append(batch.labels)
         net.train(was_training)
+        progress.say(f"backbone maps done in {time.perf_counter() - t0:.0f} s")
         out = {"maps": torch.cat(maps).numpy(), "labels": torch.cat(labels).numpy()}
         return out | ({"flipped": torch.cat(flipped).numpy()} if mirror else {})
     return cached_arrays(cache_dir, "backbone-maps", key, compute)
@@ -350,10 +370,14 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     if cuda:
         net = net.to(memory_format=torch.channels_last)
     trained = net
+    ckpt = out / "checkpoint.pt"
+    # the network's name shows when it starts: one bar per network (JupyterLab, terminal) or plain lines (reproduce)
+    report = TrainingProgress(model if seed == 0 else f"{model} (seed {seed})", rec.epochs,
+                              enabled=progress and rank == 0)
     if rec.frozen:   # only the new layers see gradients; the sets become the backbone's cached maps
         trained = _NewLayers(net)
-        train_set = _CachedMaps(_backbone_maps(net, train_set, dev, cache_dir, rec.mirror, progress and rank == 0), seed)
-        eval_set = _CachedMaps(_backbone_maps(net, eval_set, dev, cache_dir, False, progress and rank == 0), seed)
+        train_set = _CachedMaps(_backbone_maps(net, train_set, dev, cache_dir, rec.mirror, report), seed)
+        eval_set = _CachedMaps(_backbone_maps(net, eval_set, dev, cache_dir, False, report), seed)
         for p in net.parameters():
             p.requires_grad_(False)
         for p in trained.parameters():
@@ -378,7 +402,7 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
                         generator=torch.Generator().manual_seed(seed))
     steps = len(loader) if max_batches is None else min(len(loader), max_batches)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
-    start, ckpt = 0, out / "checkpoint.pt"
+    start = 0
     if resume and ckpt.exists():
         state = read_checkpoint(ckpt, weights_only=False)   # CRC-checked: a truncated file stops, naming it
         if state["num_classes"] != num_classes or state["model_name"] != model:
@@ -404,13 +428,17 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     amp = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
         if cuda else torch.autocast("cpu", enabled=False)
     row = {}
+    report.start = start
+    report.begin(steps, f"resuming at epoch {start + 1}/{rec.epochs}" if start else
+                 f"training {rec.epochs} epochs on {len(train_set)} images ({rec.optimizer}, {rec.image_size} px, "
+                 f"{dev.type})")
     for epoch in range(start, rec.epochs):
         sampler.set_epoch(epoch)
         _seed_everything(stream_seed(seed, _PROCESS, epoch, rank))   # dropout: (seed, epoch, rank) alone
         ddp.train()
         t0, seen, loss_sum = time.perf_counter(), torch.zeros((), device=dev), torch.zeros((), device=dev)
-        bar = tqdm(loader, desc=f"epoch {epoch + 1}/{rec.epochs}", disable=not progress or rank != 0, unit="batch")
-        for i, batch in enumerate(bar):
+        lr_sum, n_steps = 0.0, 0
+        for i, batch in enumerate(loader):
             if max_batches is not None and i >= max_batches:
                 break
             x = batch.images.to(dev, non_blocking=True)
@@ -425,23 +453,25 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
                                     f"(learning rate too high, or bad input?); {kept}")
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            lr_sum, n_steps = lr_sum + opt.param_groups[-1]["lr"], n_steps + 1   # the rate this step applies
             opt.step()
             sched.step()
             loss_sum += loss.detach() * len(y)
             seen += len(y)
+            report.step()
         stats = _reduce(torch.stack([loss_sum, seen]), world)
         elapsed = time.perf_counter() - t0
-        lr_now = opt.param_groups[-1]["lr"]
+        lr_used = lr_sum / max(n_steps, 1)   # the mean rate of the epoch's steps (after them the schedule may be at 0)
         top = evaluate_classification(trained, eval_loader, dev, world)
-        row = {"epoch": epoch + 1, "loss": float(stats[0] / stats[1].clamp_min(1)), **top, "lr": lr_now,
+        row = {"epoch": epoch + 1, "loss": float(stats[0] / stats[1].clamp_min(1)), **top, "lr": lr_used,
                "images_per_s": float(stats[1]) / elapsed}
         if rank == 0:
             _append_log(out / "log.csv", row)
             save_checkpoint(ckpt, model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                             epoch=epoch, seed=seed, model_name=model, num_classes=num_classes,
                             width=width, recipe=asdict(rec), data=data, class_names=class_names)
-            if progress:
-                print(", ".join(f"{k} {v:.4g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items()))
+            report.epoch(epoch + 1, row["loss"], row["top1_err"], row["images_per_s"])
+    report.close()
     if rank == 0:
         save_checkpoint(out / "model.pt", model=net.state_dict(), model_name=model, num_classes=num_classes,
                         width=width, data=data, class_names=class_names)

@@ -81,7 +81,10 @@ def test_bench_command_writes_every_key(tmp_path):
         assert key in result, key
     e2e = result["end_to_end"]
     assert e2e["images"] == 6 and e2e["localize_ips"] > 0 and e2e["decode_forward_ips"] > 0
-    assert result["e2e_vs_decode_forward"] == e2e["localize_ips"] / e2e["decode_forward_ips"]
+    walls = e2e["walls"]
+    assert len(walls["localize"]) == len(walls["plain"]) == len(e2e["pair_ratios"]) == 1   # quick: one pair
+    assert result["e2e_vs_decode_forward"] == e2e["pair_ratios"][0] == walls["plain"][0] / walls["localize"][0]
+    assert "End to end" in md.read_text() and "CUDA path" in md.read_text()
     assert 100 < result["ten_crop_peak_rss_mb"] < 4096
     assert {t["target"].split(" ")[0] for t in result["targets"]} >= {"e2e_vs_decode_forward", "ten_crop_peak_rss_mb"}
     assert result["maxboxacc_identical"] is True

@@ -1,5 +1,6 @@
 """Pins the box conventions of conventions.md with hand-computed cases: each test fails if a convention changes."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -152,3 +153,19 @@ def test_box_checker_accepts_inclusive_boxes_and_names_the_first_bad_one():
         check_boxes_tensor("boxes", torch.zeros(2, 3))
     with pytest.raises(BadInputError, match="validity mask of gt_boxes"):
         check_boxes_tensor("gt_boxes", bad, torch.tensor([True, False]))
+
+
+def test_labelling_in_chunks_on_threads_gives_the_arrays_of_one_call():
+    """Issue 14: the masks of a batch are labelled in contiguous chunks on worker threads (the GPU path is bound
+    by this CPU work); owners, boxes and pixel counts equal those of one OpenCV call over the whole stack."""
+    from cam_lib.boxes import _batch_component_boxes
+
+    rng = np.random.default_rng(0)
+    masks = rng.random((37, 19, 23)) > 0.6     # many components per map; an odd count for uneven chunks
+    masks[5] = False                            # an empty map in the middle
+    one = _batch_component_boxes(masks, threads=1)
+    for threads in (2, 3, 4):
+        for a, b in zip(one, _batch_component_boxes(masks, threads=threads)):
+            assert np.array_equal(a, b), threads
+    maps = torch.from_numpy(rng.random((2, 20, 16, 16)).astype(np.float32))
+    assert torch.equal(boxes_from_maps(maps, 0.5), torch.stack([boxes_from_maps(m, 0.5) for m in maps]))

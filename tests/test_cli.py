@@ -3,6 +3,7 @@ here (plain timm, numpy, scipy.ndimage, Python loops), the photos run behind ``m
 
 import csv
 import json
+import os
 import subprocess
 import sys
 
@@ -137,6 +138,28 @@ def test_localize_baselines_score_fixed_boxes_on_the_same_images(imagenet_sample
         assert b["cam_minus_baseline_ci"][0] <= b["cam_minus_baseline"] <= b["cam_minus_baseline_ci"][1]
     # chosen on these images' own boxes: the best fixed box is at least as right as the whole frame here
     assert got["baselines"]["best_fixed"]["gt_known_loc_acc"] >= frame["gt_known_loc_acc"]
+
+
+@pytest.mark.parametrize("data", ["imagenet", "photos"])
+def test_torchrun_localize_on_two_gloo_processes_gives_the_json_of_one(data, imagenet_sample, tmp_path):
+    """Issue 14: `torchrun --nproc_per_node=2 -m cam_lib localize` shards the images across two CPU processes
+    (Gloo) and gathers their outcomes; the JSON is the single process's, plus world_size. The batch size leaves
+    the two ranks unequal shares (90 images in 8-image batches: 6 and 6 batches, the last one short)."""
+    args = ["-m", "cam_lib", "localize", "--data", data, "--model", "tf_efficientnet_lite0", "--pretrained",
+            "--batch-size", "8", "--no-progress"]
+    if data == "imagenet":
+        args += ["--root", str(imagenet_sample), "--limit", "90", "--baselines", "--skip-bad"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    subprocess.run([sys.executable, *args, "--json", str(tmp_path / "one.json")], check=True, env=env,
+                   capture_output=True, timeout=300)
+    two = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+                          *args, "--json", str(tmp_path / "two.json")], env=env, capture_output=True, text=True,
+                         timeout=300)
+    assert two.returncode == 0, two.stderr[-3000:]
+    one, two = (json.loads((tmp_path / f"{k}.json").read_text()) for k in ("one", "two"))
+    assert (one.pop("world_size"), two.pop("world_size")) == (1, 2)
+    assert one == two
+    assert one["n"] == (90 if data == "imagenet" else 6)
 
 
 def test_localize_photos_like_make_reproduce(tmp_path):
@@ -288,3 +311,24 @@ def test_embedded_benchmark_builds_and_is_read_by_the_real_loaders(tmp_path, cap
 def test_bench_zero_is_refused_not_read_as_the_default(flags, message, capsys):
     rc, err = _run(["bench", *flags], capsys)
     assert rc == 2 and message in err
+
+
+@pytest.mark.parametrize("method, frame, n", [("cam", "resize", 48), ("cam", "ten_crop", 16), ("backprop", "resize", 16)])
+def test_evaluate_maps_only_the_scored_classes_and_gives_the_numbers_of_mapping_all(imagenet_sample, method, frame, n):
+    """Issue 14: without a caller that reads the boxes (on_batch), evaluate maps and labels only the ground-truth
+    classes (every metric scores only the ground-truth class's box, and a top-k guess of that class has its map);
+    the Evaluation is identical to mapping and labelling all top-k classes."""
+    from cam_lib.data import build_dataset, make_loader
+    from cam_lib.localize import evaluate
+    from cam_lib.models import build_model
+
+    model = build_model("tf_efficientnet_lite0", pretrained=True)
+    loader = make_loader(build_dataset("imagenet", imagenet_sample, limit=n, frame=frame), 8)
+    seen = []
+    full = evaluate(model, loader, progress=False, method=method, frame=frame,
+                    on_batch=lambda batch, out: seen.append(out.boxes.shape))
+    fast = evaluate(model, loader, progress=False, method=method, frame=frame)
+    assert seen == [(8, 5, 4)] * (n // 8)
+    assert full.to_json() == fast.to_json()
+    if n == 48:
+        assert 0 < full.top5_loc_err < full.top1_loc_err < 1   # guesses of the right class were scored

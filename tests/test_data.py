@@ -302,3 +302,36 @@ def test_non_finite_box_coordinates_stop_with_the_file_and_line(imagenet_folder,
     xml.write_text(xml.read_text().replace("<ymin>3</ymin>", f"<ymin>{bad}</ymin>"))
     with pytest.raises(BadInputError, match=r"ILSVRC2012_val_00000001.xml: invalid box .*finite"):
         ImageNetVal(imagenet_folder, layout="devkit")
+
+
+@pytest.mark.parametrize("frame", ["resize", "center_crop", "ten_crop"])
+def test_device_decoding_gives_the_pixels_and_boxes_of_pil_on_the_cpu(imagenet_sample, frame):
+    """Issue 14: with set_decode("device") the loader passes the JPEG files' bytes and Batch.images_on decodes them
+    with torchvision's decode_jpeg on the model's device (nvJPEG on CUDA); on the CPU the images, boxes and sizes
+    are those of the PIL path, bit for bit."""
+    from cam_lib.data import build_dataset, make_loader
+
+    pil = make_loader(build_dataset("imagenet", imagenet_sample, frame=frame, limit=24), 12)
+    dev = make_loader(build_dataset("imagenet", imagenet_sample, frame=frame, limit=24).set_decode("device"), 12)
+    for a, b in zip(pil, dev):
+        assert b.encoded is not None and a.encoded is None
+        assert torch.equal(a.images_on("cpu"), b.images_on("cpu"))
+        for key in ("gt_boxes", "gt_valid", "sizes", "labels", "indices"):
+            assert torch.equal(getattr(a, key), getattr(b, key)), key
+
+
+def test_device_decoding_names_a_bad_file_and_refuses_a_custom_transform(tmp_path):
+    from torchvision.transforms import v2
+
+    from cam_lib.data import make_loader
+    from cam_lib.data.photos import ImageFolderFlat
+
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0" + bytes(200))   # a JPEG header, then nothing decodable
+    ds = ImageFolderFlat(tmp_path).set_decode("device")
+    with pytest.raises(BadInputError, match="broken.jpg"):
+        next(iter(make_loader(ds, 4))).images_on("cpu")
+    with pytest.raises(BadInputError, match="custom transform"):
+        ImageFolderFlat(tmp_path, transform=v2.Identity()).set_decode("device")
+    with pytest.raises(BadInputError, match="decode='gpu'"):
+        ImageFolderFlat(tmp_path).set_decode("gpu")

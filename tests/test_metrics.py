@@ -150,7 +150,7 @@ def test_metric_input_errors():
 
 from cam_lib.bench import synthetic_maps  # noqa: E402
 from cam_lib.boxes import box_iou, largest_component_box  # noqa: E402
-from cam_lib.metrics import best_ious, map_levels  # noqa: E402
+from cam_lib.metrics import best_ious, best_ious_both, map_levels  # noqa: E402
 from cam_lib.metrics.reference import baseline_best_ious, baseline_maxboxacc  # noqa: E402
 
 
@@ -226,6 +226,53 @@ def test_fast_maxboxacc_v1_equals_the_largest_component_per_threshold(kind):
                             torch.from_numpy(gt[0])).amax().item() for tau in grid]
         acc = MaxBoxAcc(grid, iou_thresholds=(0.5,), all_components=False)
         assert np.array_equal(acc.best_iou(m, gt[0]), np.array(expected)), (kind, h, w)
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_one_sweep_for_both_component_rules_equals_two_sweeps(kind):
+    """Issue 14: evaluate takes MaxBoxAccV2 (every component) and the GT-known curve (largest component) from ONE
+    sweep per map; both equal the single-rule sweeps, which equal the per-threshold algorithms above."""
+    rng = np.random.default_rng(20 + KINDS.index(kind))
+    for h, w in [(1, 1), (5, 9), (23, 16)]:
+        maps = np.stack([_random_case(rng, kind, h, w) for _ in range(6)]).astype(np.float32)
+        gt, valid = _gt(rng, 6, h, w)
+        for grid in (threshold_grid(0.01), np.array([0.5, 0.1, 0.9, 0.1])):
+            every, largest = best_ious_both(maps, grid, gt, valid, threads=2)
+            assert np.array_equal(every, best_ious(maps, grid, gt, valid, all_components=True))
+            assert np.array_equal(largest, best_ious(maps, grid, gt, valid, all_components=False))
+
+
+def test_accumulators_merge_outcomes_in_order_as_one_stream():
+    """What distributed evaluate does with each rank's outcomes: adding them batch by batch (add_misses /
+    add_hits / add_ious) gives the counts and per-image outcomes of one accumulator fed every batch."""
+    rng = np.random.default_rng(0)
+    logits, targets = torch.tensor(rng.random((12, 7))), torch.tensor(rng.integers(0, 7, 12))
+    maps, gt, valid = synthetic_maps(12, 32, seed=1)
+    boxes = torch.tensor([[2, 3, 20, 25]]).repeat(12, 1)
+    whole, parts = [ClassificationError(), GTKnownLocalization(), MaxBoxAcc()], [[], [], []]
+    for lo, hi in ((0, 5), (5, 12)):
+        part = [ClassificationError(), GTKnownLocalization(), MaxBoxAcc()]
+        for accs in (whole, part):
+            accs[0].update(logits[lo:hi], targets[lo:hi])
+            accs[1].update(boxes[lo:hi], gt[lo:hi], valid[lo:hi])
+            accs[2].update(maps[lo:hi], gt[lo:hi], valid[lo:hi])
+        for i, (acc, key) in enumerate(zip(part, ("misses", "hits", "best"))):
+            parts[i] += getattr(acc, key)
+    merged = [ClassificationError(), GTKnownLocalization(), MaxBoxAcc()]
+    for m in parts[0]:
+        merged[0].add_misses(m)
+    for h in parts[1]:
+        merged[1].add_hits(h)
+    for b in parts[2]:
+        merged[2].add_ious(b)
+    for a, b in zip(whole, merged):
+        assert a.n == b.n == 12 and a.compute() == b.compute()
+        for key, value in a.per_image().items():
+            assert np.array_equal(value, b.per_image()[key])
+    with pytest.raises(BadInputError, match=r"misses must be bool \(2, B\)"):
+        merged[0].add_misses(torch.zeros(3, 4, dtype=torch.bool))
+    with pytest.raises(BadInputError, match=r"best IoUs must be \(B, T=100\)"):
+        merged[2].add_ious(np.zeros((4, 3)))
 
 
 def test_fast_maxboxacc_on_wide_maps_infinities_and_huge_grids():

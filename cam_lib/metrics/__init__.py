@@ -26,14 +26,14 @@ training), :mod:`.localization` (Tables 2-3: the hit rule :func:`box_hits` / :fu
 
 from .classification import ClassificationError, topk_wrong
 from .localization import IOU_THRESHOLD, GTKnownLocalization, LocalizationError, box_hits, guess_hits
-from .maxboxacc import V2_IOU_THRESHOLDS, MaxBoxAcc, best_ious, ceil_float32, map_levels, threshold_grid
+from .maxboxacc import V2_IOU_THRESHOLDS, MaxBoxAcc, best_ious, best_ious_both, ceil_float32, map_levels, threshold_grid
 from .intervals import VERDICTS, Interval, bootstrap_mean, paired_difference, seed_spread, verdict
 from .maxboxacc import maxboxacc_per_image
 from .classification import topk_misses
 from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_box_norm, choose_baseline_boxes,
                         frame_box, mean_box_size, normalize_boxes, pixel_box)
 
-__all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "box_hits",
+__all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "best_ious_both", "box_hits",
            "ceil_float32", "guess_hits", "map_levels", "threshold_grid", "topk_wrong", "IOU_THRESHOLD",
            "V2_IOU_THRESHOLDS"]
 __all__ += ["Interval", "VERDICTS", "bootstrap_mean", "paired_difference", "seed_spread", "verdict",

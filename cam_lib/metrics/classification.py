@@ -59,11 +59,18 @@ class ClassificationError:
 
     def update(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
         """``logits (B, C)`` (or predicted classes ``(B, k)`` in rank order, integer dtype), ``targets (B,)``."""
-        misses = topk_misses(logits, targets, self.topk)
+        self.add_misses(topk_misses(logits, targets, self.topk))
+
+    def add_misses(self, misses: torch.Tensor) -> None:
+        """Count images whose outcomes are known already: ``misses (len(topk), B)`` bool, as :func:`topk_misses`
+        gives them (e.g. another rank's images, gathered in order by :func:`cam_lib.localize.evaluate`)."""
+        check_batch("misses", misses, 2)
+        if misses.shape[0] != len(self.topk) or misses.dtype != torch.bool:
+            raise BadInputError(f"misses must be bool ({len(self.topk)}, B), got {misses.dtype} {tuple(misses.shape)}")
         wrong = misses.sum(1)
-        self.wrong = wrong if self.wrong is None else self.wrong + wrong
+        self.wrong = wrong if self.wrong is None else self.wrong + wrong.to(self.wrong.device)
         self.misses.append(misses)
-        self.n += logits.shape[0]
+        self.n += misses.shape[1]
 
     def per_image(self) -> dict[str, np.ndarray]:
         """Per-image outcomes in update order: ``top{k}_wrong`` ``(N,)`` bool for each ``k`` of ``topk``; the mean

@@ -75,11 +75,18 @@ class LocalizationError:
                                 f"boxes {tuple(boxes.shape)}")
         check_boxes_tensor("boxes", boxes)
         hit = guess_hits(classes, boxes, targets, gt_boxes, gt_valid, gt_labels, self.iou_threshold)
-        misses = torch.stack([~hit[:, 0], ~hit[:, :5].any(1)])
+        self.add_misses(torch.stack([~hit[:, 0], ~hit[:, :5].any(1)]))
+
+    def add_misses(self, misses: torch.Tensor) -> None:
+        """Count images whose outcomes are known already: ``misses (2, B)`` bool, top-1 and top-5 (e.g. another
+        rank's images, gathered in order by :func:`cam_lib.localize.evaluate`)."""
+        check_batch("misses", misses, 2)
+        if misses.shape[0] != 2 or misses.dtype != torch.bool:
+            raise BadInputError(f"misses must be bool (2, B), got {misses.dtype} {tuple(misses.shape)}")
         wrong = misses.sum(1)
-        self.wrong = wrong if self.wrong is None else self.wrong + wrong
+        self.wrong = wrong if self.wrong is None else self.wrong + wrong.to(self.wrong.device)
         self.misses.append(misses)
-        self.n += batch
+        self.n += misses.shape[1]
 
     def per_image(self) -> dict[str, np.ndarray]:
         """Per-image outcomes in update order: ``top1_wrong`` and ``top5_wrong`` ``(N,)`` bool; their means are
@@ -112,11 +119,18 @@ class GTKnownLocalization:
         check_batch("boxes", boxes, 2)
         check_gt(gt_boxes, gt_valid, boxes.shape[0])
         check_boxes_tensor("boxes", boxes)
-        hits = box_hits(boxes, gt_boxes, gt_valid, self.iou_threshold)
+        self.add_hits(box_hits(boxes, gt_boxes, gt_valid, self.iou_threshold))
+
+    def add_hits(self, hits: torch.Tensor) -> None:
+        """Count images whose outcomes are known already: ``hits (B,)`` bool (e.g. another rank's images, gathered
+        in order by :func:`cam_lib.localize.evaluate`)."""
+        check_batch("hits", hits, 1)
+        if hits.dtype != torch.bool:
+            raise BadInputError(f"hits must be bool (B,), got {hits.dtype}")
         right = hits.sum()
-        self.right = right if self.right is None else self.right + right
+        self.right = right if self.right is None else self.right + right.to(self.right.device)
         self.hits.append(hits)
-        self.n += boxes.shape[0]
+        self.n += hits.shape[0]
 
     def per_image(self) -> dict[str, np.ndarray]:
         """Per-image outcomes in update order: ``hit`` ``(N,)`` bool; its mean is ``compute()["gt_known_loc_acc"]``

@@ -6,7 +6,11 @@ they return. Split by what it does:
 - :mod:`~cam_lib.series.artifacts`: trained networks (only :func:`ensure_trained`, called by notebook 01, trains)
   and cached measurements (:func:`evaluation`, ...);
 - :mod:`~cam_lib.series.tables`: Tables 1-5, the paper's numbers beside ours;
-- :mod:`~cam_lib.series.figures`: the figures.
+- :mod:`~cam_lib.series.figures`: the figures (each with a caption written from what it draws) and the charts of
+  the tables (:func:`table_figure`);
+- :mod:`~cam_lib.series.texts`: what the notebooks say, from the run's numbers: the opening :func:`summary`,
+  "What the numbers mean" (:func:`meaning`), a table as a grid of networks x metrics (:func:`table_markdown`) and
+  a figure's :func:`caption`.
 
 Asking for a table or a figure never trains: a missing network raises :class:`NotTrainedError` naming the notebook
 and the command that train it. On real data (``data="imagenet"``) networks are best trained beforehand with
@@ -16,14 +20,16 @@ and the command that train it. On real data (``data="imagenet"``) networks are b
 from .artifacts import (NotTrainedError, checkpoint, cub_evaluation, ensure_trained, evaluation, heuristic_evaluation,
                         load_trained, transfer_evaluation)
 from .figures import (bird_boxes_figure, class_maps_figure, comparison_figure, dataset_figure, methods_figure,
-                      photos_figure, topk_figure, training_curves, transfer_figure)
+                      photo_boxes, photos_figure, table_figure, topk_figure, training_curves, transfer_figure)
 from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_MODELS, PROFILES, TABLE1_MODELS,
                      SeriesProfile, Setup, check_data, data_summary, dataset, environment, seed_variant, setup)
 from .tables import TABLE5_FEATURES, table1, table2, table2_test, table3, table4, table5
+from .texts import caption, finished_line, meaning, summary, table_markdown
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "seed_variant", "table2_test", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
            "setup", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
            "checkpoint", "load_trained", "evaluation", "heuristic_evaluation", "cub_evaluation", "transfer_evaluation",
            "TABLE5_FEATURES", "table1", "table2", "table3", "table4", "table5", "dataset_figure", "methods_figure",
            "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
-           "training_curves", "comparison_figure"]
+           "training_curves", "comparison_figure", "table_figure", "photo_boxes", "summary", "meaning",
+           "table_markdown", "caption", "finished_line"]

@@ -1,9 +1,15 @@
 """The figures of the series (the paper's Figs. 1, 4, 5, 7 and 9, sample grids, charts of the tables): maps and
 boxes from :func:`cam_lib.localize.localize_batch` / :func:`cam_lib.cam.compute_cams`, drawing by
-:mod:`cam_lib.figures`. A figure draws networks the setup has trained and never trains one."""
+:mod:`cam_lib.figures`. A figure draws networks the setup has trained and never trains one.
+
+Every figure carries a caption written from what it draws (how many boxes hit the ground truth, how many are the
+whole frame, which classes were predicted), then what the paper found; it is stored in the PNG and read back with
+:func:`cam_lib.series.texts.caption`."""
 
 from __future__ import annotations
 
+import math
+from collections import Counter
 from pathlib import Path
 
 import torch
@@ -14,9 +20,48 @@ from ..errors import BadInputError
 from ..models import build_model
 from .artifacts import load_trained
 from .setups import GAP_MODELS, PRETRAINED_GAP_MODELS, Setup, dataset
+from .texts import classification_chance, count_phrase
 
 __all__ = ["dataset_figure", "methods_figure", "bird_boxes_figure", "transfer_figure", "topk_figure",
-           "class_maps_figure", "photos_figure", "training_curves", "comparison_figure"]
+           "class_maps_figure", "photos_figure", "training_curves", "comparison_figure", "table_figure", "table_panels",
+           "box_stats", "PHOTO_BOXES", "photo_boxes"]
+
+METHOD_NAMES = {"cam": "CAM", "backprop": "Backprop"}
+
+
+def box_stats(boxes: torch.Tensor, height: int, width: int, gt_boxes: torch.Tensor | None = None,
+              gt_valid: torch.Tensor | None = None) -> dict:
+    """What a figure's boxes ``(N, 4)`` show: ``n``, ``whole`` (boxes that are the whole ``height x width`` frame),
+    ``area`` (mean share of the frame a box covers, %) and, with ground truth ``(N, M, 4)`` / ``(N, M)``, ``hits``
+    (IoU >= 0.5 with a ground-truth box: the rule of every localization number) and ``iou`` (each box's best IoU)."""
+    from ..boxes import box_iou
+    from ..metrics.localization import IOU_THRESHOLD
+
+    boxes = boxes.detach().cpu().long().reshape(-1, 4)
+    whole = (boxes[:, 0] == 0) & (boxes[:, 1] == 0) & (boxes[:, 2] == width - 1) & (boxes[:, 3] == height - 1)
+    area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1) / float(height * width)
+    out = {"n": int(len(boxes)), "whole": int(whole.sum()), "area": 100.0 * float(area.mean()) if len(boxes) else
+           math.nan}
+    if gt_boxes is not None:
+        iou = box_iou(boxes[:, None], gt_boxes.detach().cpu()[:, :, :4])[:, 0]          # (N, M)
+        iou = torch.where(gt_valid.detach().cpu().bool(), iou, torch.zeros_like(iou))
+        best = iou.max(1).values if iou.shape[1] else torch.zeros(len(boxes), dtype=torch.float64)
+        out |= {"hits": int((best >= IOU_THRESHOLD).sum()), "iou": [float(x) for x in best]}
+    return out
+
+
+def _is(k: int) -> str:
+    return "is" if k == 1 else "are"
+
+
+def _stats_sentence(label: str, st: dict) -> str:
+    """``"CAM on x: all 6 boxes are the whole frame, 1 of 6 hits the ground truth (IoU >= 0.5); ..."``."""
+    parts = [f"{count_phrase(st['whole'], st['n'], 'boxes')} {_is(st['whole'])} the whole frame"]
+    if "hits" in st:
+        parts.append(f"{count_phrase(st['hits'], st['n'], 'boxes')} hit{'s' * (st['hits'] == 1)} the ground truth "
+                     "(IoU >= 0.5)")
+    parts.append(f"the boxes cover {st['area']:.0f}% of the image on average")
+    return f"{label}: " + "; ".join(parts) + "."
 
 
 def _cam_model(s: Setup, model: str | None) -> str:
@@ -55,7 +100,15 @@ def dataset_figure(s: Setup, which: str, path: str | Path, n: int = 8) -> Path:
     b = _first(ds, n)
     names = getattr(ds, "class_names", None)
     titles = [[names[int(c)] if names else str(int(c)) for c in b.labels]]
-    return cam_grid(path, b.images, None, None, [which], titles, [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
+    gt = [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)]
+    h, w = b.images.shape[-2:]
+    shares = [float(((g[:, 2] - g[:, 0] + 1) * (g[:, 3] - g[:, 1] + 1)).max()) / (h * w) for g in gt if len(g)]
+    text = (f"{len(b.labels)} images of `{which}` ({len(set(int(c) for c in b.labels))} classes among them), titled "
+            "by their class")
+    median = 100 * float(torch.tensor(shares).median()) if shares else math.nan
+    text += (f", with their ground-truth boxes (red): the largest box covers {median:.0f}% of the image at the "
+             "median of these images." if shares else "; these images have no boxes.")
+    return cam_grid(path, b.images, None, None, [which], titles, gt, caption=text)
 
 
 def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, which: str = "val", n: int = 6) -> Path:
@@ -70,16 +123,36 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
         raise BadInputError(f"parameter specs={specs}: the networks of one figure must share an image size, got "
                             f"{sorted(sizes)} px", param="specs")
     b = _first(dataset(s, which, specs[0][0]), n)
-    maps, boxes, titles = [], [], []
+    maps, boxes, titles, sentences = [], [], [], []
+    h, w = b.images.shape[-2:]
     for model, method in specs:
         out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1, targets=b.labels.to(s.device),
                              method=method)
         maps.append(out.gt_maps.cpu())
         boxes.append(out.gt_boxes.cpu())
         titles.append([s.class_names[int(c)] for c in b.labels])
+        sentences.append(_stats_sentence(f"{METHOD_NAMES.get(method, method)} on {model}",
+                                         box_stats(out.gt_boxes, h, w, b.gt_boxes, b.gt_valid)))
     gt = [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)]
+    text = (f"The ground-truth class's map and its box at 20% of the map's range (green; red: ground truth) on "
+            f"{len(b.labels)} validation images, one row per network and method. " + " ".join(sentences)
+            + " " + _methods_paper(specs))
     return cam_grid(path, b.images, torch.stack(maps), torch.stack(boxes), [f"{m} ({meth})" for m, meth in specs],
-                    titles, gt)
+                    titles, gt, caption=text.strip())
+
+
+def _methods_paper(specs: list[tuple[str, str]]) -> str:
+    """What the paper found about the comparison a methods figure draws."""
+    methods = {meth for _, meth in specs}
+    out = []
+    if {"cam", "backprop"} <= methods:
+        out.append("Paper: the CAMs of the GAP networks cover the discriminative regions of the object while "
+                   "Backprop's saliency is scattered points, and CAM boxes localize better (its Table 2: 56.4 vs 61.3 "
+                   "top-1 localization error on GoogLeNet).")
+    if any(m.endswith("_gmp") for m, _ in specs):
+        out.append("Paper: GMP maps cover only the most discriminative part of the object, GAP maps more of its "
+                   "extent (its Table 2: GoogLeNet-GAP 56.4 vs GoogLeNet-GMP 57.8 top-1 localization error).")
+    return " ".join(out)
 
 
 def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: int = 8) -> Path:
@@ -100,8 +173,15 @@ def bird_boxes_figure(s: Setup, path: str | Path, model: str | None = None, n: i
     b = _first(test, n)
     maps, boxes, predicted = svm_cam_batch(net, estimator, b.images.to(s.device))
     titles = [[f"{test.class_names[int(c)]}\nSVM: {test.class_names[int(p)]}" for c, p in zip(b.labels, predicted)]]
+    st = box_stats(boxes, *b.images.shape[-2:], b.gt_boxes, b.gt_valid)
+    right = sum(int(c) == int(p) for c, p in zip(b.labels, predicted))
+    text = (f"{len(b.labels)} test birds (title: true species, then the SVM's). CAM boxes (green) from the linear "
+            f"SVM's weights for the predicted species, ground truth in red. "
+            + _stats_sentence(f"{model}", st) + f" The SVM names the right species on "
+            f"{count_phrase(right, len(b.labels), 'birds')}. Paper: on CUB-200-2011, 41.0% of the CAM boxes have "
+            "IoU >= 0.5 with the bird, and classifying the CAM crop beats the full image (67.8 vs 63.0%).")
     return cam_grid(path, b.images, maps.cpu()[None], boxes.cpu()[None], [f"{model} CAM (SVM weights)"], titles,
-                    [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)])
+                    [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)], caption=text)
 
 
 def transfer_figure(s: Setup, name: str, path: str | Path, model: str | None = None, n: int = 8) -> Path:
@@ -117,8 +197,18 @@ def transfer_figure(s: Setup, name: str, path: str | Path, model: str | None = N
     b = _first(ds, n)
     out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=1)
     titles = [[f"{ds.class_names[int(c)]}: {s.class_names[int(p)]}" for c, p in zip(b.labels, out.classes[:, 0])]]
+    st = box_stats(out.boxes[:, 0], *b.images.shape[-2:])
+    predicted = Counter(s.class_names[int(p)] for p in out.classes[:, 0])
+    text = (f"{len(b.labels)} `{name}` test images (title: true {name} class: the object class {model} predicts). "
+            f"The map and box (green) of the predicted object class; the network never saw these classes. "
+            + _stats_sentence("Boxes", st)
+            + " Predicted: " + ", ".join(f"{k} ({v})" for k, v in predicted.most_common()) + ". These images have "
+            "no boxes, so the figure cannot show whether the maps find objects. Paper: the GAP features transfer "
+            "to new tasks (Table 5), and the CAMs of a linear classifier trained on them for the new classes "
+            "highlight the regions informative for those classes; this figure draws the network's own classes "
+            "instead.")
     return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [f"{name} ({model})"],
-                    titles)
+                    titles, caption=text)
 
 
 def topk_figure(s: Setup, path: str | Path, model: str | None = None, index: int = 0, k: int = 5) -> Path:
@@ -131,23 +221,63 @@ def topk_figure(s: Setup, path: str | Path, model: str | None = None, index: int
     out = localize_batch(load_trained(s, model), b.images.to(s.device), topk=k)
     probs = out.logits.softmax(1)[0]
     titles = [f"{s.class_names[int(c)]} {float(probs[c]):.2f}" for c in out.classes[0]]
+    true = int(b.labels[0])
+    ranked = [int(c) for c in out.classes[0]]
+    st = box_stats(out.boxes[0].cpu(), *b.images.shape[-2:], b.gt_boxes[:1].expand(len(ranked), -1, -1),
+                   b.gt_valid[:1].expand(len(ranked), -1))
+    rank = (f"the true class is ranked {ranked.index(true) + 1}" if true in ranked
+            else f"the true class is not among the top {k}")
+    top1 = st["iou"][0]
+    text = (f"One validation image of class {s.class_names[true]} (first panel) and the maps of the top-{k} classes "
+            f"of {model}, with their probabilities: {', '.join(titles)}; {rank}. The top-1 class's box (green) has "
+            f"IoU {top1:.2f} with the ground truth (red): {'a hit' if top1 >= 0.5 else 'a miss'} (IoU >= 0.5 needed); "
+            f"{count_phrase(st['whole'], st['n'], 'boxes')} {_is(st['whole'])} the whole frame. Paper (Fig. 4 there): "
+            "the maps of the top-5 classes of one image highlight different regions (dome: the upper round part, "
+            "palace: the lower flat part).")
     return save_topk_overlay(path, b.images[0], out.maps[0].cpu(), out.boxes[0].cpu(), titles,
-                             b.gt_boxes[0][b.gt_valid[0]])
+                             b.gt_boxes[0][b.gt_valid[0]], image_title=f"image: {s.class_names[true]}", caption=text)
 
 
 def class_maps_figure(s: Setup, path: str | Path, model: str | None = None, index: int = 0,
-                      classes: list[int] | None = None) -> Path:
-    """The paper's Figure 5: the maps of several classes (default: every class, up to 6) on the same image."""
+                      classes: list[int] | None = None, k: int = 6) -> Path:
+    """The paper's Figure 5: the maps of several classes on the same image, from one forward pass: the image's
+    true class first, then the other classes in index order (``k`` maps in all), or ``classes`` (the true class is
+    put first when missing). The image is titled by its true class."""
     from ..boxes import boxes_from_maps
     from ..cam import compute_cams
     from ..figures import save_topk_overlay
 
     model = _cam_model(s, model)
     b = collate([dataset(s, "val", model)[index]])
-    classes = list(range(min(6, s.num_classes))) if classes is None else list(classes)
+    true = int(b.labels[0])
+    others = [c for c in (range(s.num_classes) if classes is None else classes) if int(c) != true]
+    classes = [true] + [int(c) for c in others][:max(0, (k if classes is None else len(others) + 1) - 1)]
     out = compute_cams(load_trained(s, model), b.images.to(s.device), torch.tensor([classes], device=s.device))
-    return save_topk_overlay(path, b.images[0], out.maps[0].cpu(), boxes_from_maps(out.maps)[0].cpu(),
-                             [s.class_names[c] for c in classes], b.gt_boxes[0][b.gt_valid[0]])
+    maps, boxes = out.maps[0].cpu(), boxes_from_maps(out.maps)[0].cpu()
+    probs = out.logits.softmax(1)[0].cpu()
+    titles = [f"{s.class_names[c]}{' (true)' if c == true else ''} {float(probs[c]):.2f}" for c in classes]
+    gt, valid = b.gt_boxes[0], b.gt_valid[0]
+    inside = torch.zeros(maps.shape[-2:], dtype=torch.bool)
+    for x0, y0, x1, y1 in gt[valid].long().tolist():
+        inside[y0:y1 + 1, x0:x1 + 1] = True
+    share = [100.0 * float(m[inside].sum() / m.sum()) if float(m.sum()) > 0 else math.nan for m in maps]
+    st = box_stats(boxes, *maps.shape[-2:], gt[None].expand(len(classes), -1, -1), valid[None].expand(len(classes), -1))
+    rest = [x for x in share[1:] if math.isfinite(x)]
+    above = sum(x >= share[0] for x in rest)
+    mass = (f"the true class's map puts {share[0]:.0f}% of its mass inside it"
+            + (f", the other classes' maps {min(rest):.0f}-{max(rest):.0f}% ("
+               + ("none of them more" if above == 0 else f"{count_phrase(above, len(rest), 'of them')} as much or more")
+               + ")" if rest else "")
+            if math.isfinite(share[0]) else "the true class's map is flat (the same value everywhere)")
+    text = (f"One validation image of class {s.class_names[true]} (first panel, titled by its class) and the maps of "
+            f"{len(classes)} classes of {model} from the same forward pass, the true class first (titles: class and "
+            f"probability). The ground-truth box covers {100.0 * float(inside.float().mean()):.0f}% of the image; "
+            + mass + f". The true class's box has IoU {st['iou'][0]:.2f} with the ground truth "
+            f"({'a hit' if st['iou'][0] >= 0.5 else 'a miss'}); {count_phrase(st['whole'], st['n'], 'boxes')} "
+            f"{_is(st['whole'])} the whole frame. Paper: every class has its own map from the same features (one "
+            "weighted sum per class), and the maps of different classes highlight different regions of the image.")
+    return save_topk_overlay(path, b.images[0], maps, boxes, titles, gt[valid],
+                             image_title=f"image: {s.class_names[true]}", caption=text)
 
 
 def photos_figure(path: str | Path, device: str = "cpu", model: str = "tf_efficientnet_lite0") -> Path:
@@ -164,11 +294,49 @@ def photos_figure(path: str | Path, device: str = "cpu", model: str = "tf_effici
     names = imagenet_class_names()
     probs = out.logits.softmax(1)
     titles = [[f"{names[int(c)].split(',')[0]} {float(probs[i, c]):.2f}" for i, c in enumerate(out.classes[:, 0])]]
-    return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [model], titles)
+    gt, valid = photo_boxes(b.images.shape[-1], b.images.shape[-2], [ds.path(i).name for i in range(len(ds))])
+    st = box_stats(out.boxes[:, 0], *b.images.shape[-2:], gt, valid)
+    text = (f"{len(ds)} photographs from the scikit-image and matplotlib wheels and the top-1 ImageNet class of "
+            f"{model} with its probability: {', '.join(titles[0])}. " + _stats_sentence("Top-1 boxes (green)", st)
+            + " The ground truth (red) is a box drawn by hand around the main object of each photo (approximate: "
+            "these photos come without boxes). Paper (Fig. 1 there): the CAM of the predicted class highlights the "
+            "discriminative region of the image, e.g. the toothbrush for 'brushing teeth'.")
+    return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [model], titles,
+                    list(gt), caption=text)
+
+
+# Boxes drawn by hand around the main object of each wheel photo (cam_lib.data.photos.WHEEL_PHOTOS), in the stored
+# image's pixels (inclusive x0, y0, x1, y1) with the image's (width, height): approximate, for the demonstration of
+# notebook 06 and the caption of its photo figure, not a benchmark.
+PHOTO_BOXES = {
+    "chelsea.png": ((451, 300), (0, 0, 450, 299)),              # the cat's head fills the frame
+    "coffee.png": ((600, 400), (95, 45, 580, 350)),             # cup and saucer
+    "astronaut.png": ((512, 512), (0, 25, 470, 511)),           # the astronaut
+    "rocket.jpg": ((640, 427), (285, 140, 345, 415)),           # the rocket on its pad
+    "motorcycle_left.png": ((741, 500), (75, 145, 700, 490)),   # the motorcycle
+    "grace_hopper.jpg": ((512, 600), (60, 15, 511, 599)),       # the person
+}
+
+
+def photo_boxes(width: int = 224, height: int | None = None, names: list[str] | None = None):
+    """The hand-drawn boxes of :data:`PHOTO_BOXES` in a resized ``width x height`` frame (the ``"resize"``
+    evaluation frame), as ``gt_boxes (N, 1, 4)`` and ``gt_valid (N, 1)`` for :func:`cam_lib.metrics.box_hits`, in
+    the order of ``names`` (default: the wheel photos' order)."""
+    from ..data.photos import wheel_photos
+
+    height = width if height is None else height
+    names = [p.name for p in wheel_photos()] if names is None else names
+    boxes = []
+    for name in names:
+        (w, h), (x0, y0, x1, y1) = PHOTO_BOXES[name]
+        sx, sy = width / w, height / h
+        boxes.append([math.floor(x0 * sx), math.floor(y0 * sy), min(width - 1, math.floor((x1 + 1) * sx) - 1),
+                      min(height - 1, math.floor((y1 + 1) * sy) - 1)])
+    return torch.tensor(boxes, dtype=torch.int64)[:, None], torch.ones(len(names), 1, dtype=torch.bool)
 
 
 def training_curves(s: Setup, path: str | Path) -> Path:
-    """Validation top-1 error per epoch of every trained network (from their ``log.csv``)."""
+    """Validation top-1 error per epoch of every trained network (from their ``log.csv``), with chance."""
     import pandas as pd
 
     from ..figures import line_chart
@@ -179,11 +347,139 @@ def training_curves(s: Setup, path: str | Path) -> Path:
         raise BadInputError(f"no training logs under {s.checkpoints}: run notebook 01 first")
     df = pd.concat(logs)
     df["top-1 error (%)"] = 100 * df["top1_err"]
-    return line_chart(path, df, "epoch", "top-1 error (%)", "model", "Validation top-1 error while training")
+    chance = classification_chance(s.num_classes)
+    last = df.groupby("model", sort=False).last()
+    text = (f"Validation top-1 error after each training epoch (network trained by notebook 01, seed {s.seed}); "
+            f"after the last epoch: " + ", ".join(f"{m} {r['top-1 error (%)']:.1f}% ({int(r.epoch)} epochs)"
+                                                    for m, r in last.iterrows())
+            + f". Dashed: chance, {chance:.1f}% for {s.num_classes} classes.")
+    above = [m for m, r in last.iterrows() if r["top-1 error (%)"] >= chance - 1e-9]
+    if above:
+        text += f" Still at chance or worse: {', '.join(above)}."
+    return line_chart(path, df, "epoch", "top-1 error (%)", "model", "Validation top-1 error while training",
+                      xlabel="epoch", ylabel="validation top-1 error (%)",
+                      refs=[(chance, f"chance ({s.num_classes} classes)")], caption=text)
 
 
 def comparison_figure(df, path: str | Path, title: str, x: str = "row") -> Path:
-    """Bars of our numbers in a table returned by table1..table5 (rows without our number left out)."""
+    """Bars of our numbers in a table returned by table1..table5 (rows without our number left out); prefer
+    :func:`table_figure`, which puts each kind of number on its own axis with the paper's values and chance."""
     from ..figures import bar_chart
 
-    return bar_chart(path, df.dropna(subset=["ours"]), x, "ours", "metric", title)
+    return bar_chart(path, df.dropna(subset=["ours"]), x, "ours", "metric", title, xlabel="",
+                     ylabel="this run (%)")
+
+
+METRIC_WORDS = {  # a table's metric column -> the legend's words
+    "top-1 cls err": "top-1 error", "top-5 cls err": "top-5 error",
+    "top-1 loc err": "top-1 localization error", "top-5 loc err": "top-5 localization error",
+    "GT-known loc acc": "GT-known localization (20% threshold)", "MaxBoxAccV2": "MaxBoxAccV2 (best thresholds)",
+    "GT-known loc acc, tau 0.2": "GT-known localization, the paper's 20% threshold",
+    "GT-known loc acc, tau chosen on val": "GT-known localization, threshold chosen on validation",
+}
+
+
+def _rows(df, metrics, item: str = "row", series: str = "metric", paper: bool = True,
+          name: str | None = None) -> list[dict]:
+    """Chart rows of a table: one bar per ``item`` and ``series`` (``name``: one legend entry for all)."""
+    sel = df[df["metric"].isin(metrics)] if metrics is not None else df
+    return [{"item": r[item], "series": name or METRIC_WORDS.get(r[series], r[series]), "value": r["ours"],
+             "low": r["ci_low"],
+             "high": r["ci_high"],
+             "paper": r["paper"] if paper else math.nan}
+            for _, r in sel.iterrows() if not (math.isnan(r["ours"]) and (not paper or math.isnan(r["paper"])))]
+
+
+def _fixed_boxes(df, metric: str = "GT-known loc acc") -> list[tuple[float, str]]:
+    if "method" not in df:
+        return []
+    rows = df[(df["method"] == "fixed box") & (df["metric"] == metric)].dropna(subset=["ours"])
+    return [(float(r.ours), r.row.replace(" (baseline)", "") + ": no image content") for r in rows.itertuples()]
+
+
+def table_figure(s: Setup, name: str, df, path: str | Path) -> Path:
+    """A table of :mod:`cam_lib.series.tables` as charts (:func:`table_panels`), with its caption."""
+    from ..figures import panel_chart
+    from ..results import TABLES
+
+    panels, refs_text = table_panels(s, name, df)
+    title = TABLES[name].split(" (")[0] if name != "table2_test" else "Table 2 on the test split"
+    text = (f"{TABLES[name]} as charts, one axis per kind of number: bars are this run's values (profile "
+            f"{s.profile}) with their 95% intervals over images, black diamonds the paper's values; "
+            + "; ".join(refs_text) + ".")
+    return panel_chart(path, panels, title, caption=text)
+
+
+def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
+    """The panels of :func:`table_figure` and what their reference lines are: one panel per kind of number
+    (errors, accuracies, localization rates, thresholds), each on its own axis labelled in words; bars are this
+    run's values with their 95% intervals, black diamonds the paper's, lines the references that apply (chance,
+    the content-free boxes, the paper's fixed threshold). Networks not run are left out."""
+    from ..figures import Panel
+    from .texts import cub_reference, transfer_classes
+
+    run = df[df["ours"].notna()]
+    kept = df[df["row"].isin(set(run["row"]))] if "model" in df else df
+    nets = kept[kept["method"] != "fixed box"] if "method" in kept else kept
+    refs_text = []
+    if name == "table1":
+        c1, c5 = classification_chance(s.num_classes), classification_chance(s.num_classes, 5)
+        refs = [(c1, f"chance, top-1 ({s.num_classes} classes)"), (c5, "chance, top-5")]
+        panels = [Panel(_rows(nets, ["top-1 cls err", "top-5 cls err"]),
+                        "classification error on the validation split (%): lower is better", refs)]
+        refs_text.append(f"dashed and dotted lines: chance ({c1:.0f}% top-1, {c5:.0f}% top-5 error)")
+    elif name == "table2":
+        base = _fixed_boxes(df)
+        panels = [Panel(_rows(nets, ["top-1 loc err", "top-5 loc err"]),
+                        "localization error on the validation split (%): lower is better"),
+                  Panel(_rows(nets, ["GT-known loc acc", "MaxBoxAccV2"]),
+                        "localization accuracy, ground-truth class known (%): higher is better", base),
+                  Panel(_rows(nets, ["best threshold at IoU 0.5 (% of max)"], paper=False, name="this run"),
+                        "map threshold at which boxes reach IoU 0.5 most often (% of the map's range)",
+                        [(20.0, "the paper's fixed threshold (20%)")])]
+        refs_text.append("vertical lines in the middle panel: GT-known localization of boxes that use no image "
+                         "content; in the bottom panel: the paper's fixed 20% threshold")
+    elif name == "table2_test":
+        base = _fixed_boxes(df)
+        panels = [Panel(_rows(nets, ["GT-known loc acc, tau 0.2", "GT-known loc acc, tau chosen on val",
+                                     "MaxBoxAccV2"]),
+                        "localization accuracy on the test split, ground-truth class known (%): higher is better",
+                        base),
+                  Panel(_rows(nets, ["tau chosen on val (%)"], paper=False, name="this run"),
+                        "map threshold chosen on the validation split (% of the map's range)",
+                        [(20.0, "the paper's fixed threshold (20%)")])]
+        refs_text.append("vertical lines in the top panel: boxes that use no image content; in the bottom panel: "
+                         "the paper's fixed 20% threshold")
+    elif name == "table3":
+        sup = {"weakly": "weakly supervised", "full": "fully supervised"}
+        nets = nets.assign(row=[f"{r} ({sup.get(x, x)})" for r, x in zip(nets["row"], nets["supervision"])])
+        panels = [Panel(_rows(nets, ["top-5 loc err"], name="this run"),
+                        "top-5 localization error on the test split (%): lower is better")]
+        refs_text.append("rows with a diamond only are the paper's fully supervised methods")
+    elif name == "table4":
+        ref = cub_reference(s)
+        key = "key" if "key" in nets else "row"
+        acc = nets[nets[key] != "cam_loc_acc"] if key == "key" else nets[~nets["row"].str.startswith("CAM boxes")]
+        loc = nets[~nets.index.isin(acc.index)]
+        acc = acc.assign(row=[r if str(a) in ("n/a", "nan") else f"{r} ({a})"
+                              for r, a in zip(acc["row"], acc["annotation"])])
+        panels = [Panel(_rows(acc, None, name="this run"),
+                        "classification accuracy of the test birds (%): higher is better",
+                        [(ref["chance"], f"chance ({ref['species']} species)")]),
+                  Panel(_rows(loc, None, name="this run"),
+                        "test birds whose CAM box has IoU >= 0.5 with the bird (%): higher is better",
+                        [(ref["frame"], "the whole frame as the box")])]
+        if math.isfinite(ref["chance"]):
+            refs_text.append(f"lines: chance ({ref['chance']:.1f}%) and the whole frame's localization rate "
+                             f"({ref['frame']:.1f}%)")
+    elif name == "table5":
+        classes = transfer_classes(s)
+        panels = [Panel(_rows(nets[nets["dataset"] == d], None, name="this run"),
+                        f"linear SVM accuracy on `{d}` test images (%): higher is better",
+                        [(100.0 / classes[d], f"chance ({classes[d]} classes)")], title=d)
+                  for d in s.transfer]
+        refs_text.append("dashed lines: chance on each dataset")
+    else:
+        raise BadInputError(f"parameter name={name!r}: one of table1, table2, table2_test, table3, table4, table5",
+                            param="name")
+    return panels, refs_text

@@ -24,6 +24,7 @@ from ..data import build_dataset, synthetic
 from ..data.common import eval_transform
 from ..errors import BadInputError
 from ..models import check_model_name, resolve_device
+from ..runs import check_results, claim_results, repo_path, results_folder, run_name
 from ..train import RECIPES
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile",
@@ -133,11 +134,17 @@ class Setup:
 
 def setup(profile: str = "default", data: str = "embedded", data_root: str | Path = "data",
           models: list[str] | tuple[str, ...] | None = None, device: str = "auto", seed: int = 0,
-          checkpoints: str | Path = "checkpoints", results: str | Path = "results", cub_root: str | Path | None = None,
-          transfer: dict | None = None, test_root: str | Path | None = None) -> Setup:
+          checkpoints: str | Path = "checkpoints", results: str | Path | None = None,
+          cub_root: str | Path | None = None, transfer: dict | None = None,
+          test_root: str | Path | None = None) -> Setup:
     """Check a notebook's parameters and resolve them into a :class:`Setup`; on the embedded benchmark this builds
     (or finds, cached) ``data_root/synthetic-v*-<profile>-s<seed>/``. Bad values raise :class:`BadInputError`
-    naming the parameter."""
+    naming the parameter.
+
+    Relative paths are read from the repository root, not the working directory (:func:`cam_lib.runs.repo_path`).
+    ``results=None``: the run's own folder (:func:`cam_lib.runs.results_folder`: ``results/`` for the default run,
+    ``results/runs/<data>-<profile>-s<seed>/`` for any other). A results folder that another run (data, profile or
+    seed) wrote is refused; a new one records this run (``run.json``, :func:`cam_lib.runs.claim_results`)."""
     if profile not in PROFILES:
         raise BadInputError(f"parameter profile={profile!r}: choose one of {', '.join(PROFILES)}", param="profile")
     if data not in DATA:
@@ -149,6 +156,11 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
     for m in chosen:
         check_model_name(m, "models")
     device = str(resolve_device(device))
+    # the results folder belongs to one run: refused before any work when another run wrote it
+    results = check_results(repo_path(results) if results not in (None, "") else results_folder(data, profile, seed),
+                            data, profile, seed)
+    data_root = repo_path(data_root if data_root not in (None, "") else "data")
+    cub_root, test_root = (repo_path(p) if p not in (None, "") else None for p in (cub_root, test_root))
     if data == "embedded":
         root = synthetic.build(profile, data_root, seed=seed)
         train_root = val_root = root / "objects"
@@ -172,8 +184,9 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
             raise BadInputError(f"parameter transfer[{name!r}] must be (dataset kind, root), got {spec!r}", param="transfer")
     val = build_dataset("imagenet", val_root, split="val")
     size = RECIPES[recipe].image_size
-    run = Path(checkpoints) / f"{data}-{profile}-s{seed}"
-    return Setup(profile, data, chosen, recipe, width, pretrained, lr, fine_tuned, extra_seeds, seeded, device, seed, run, Path(results),
+    run = repo_path(checkpoints or "checkpoints") / run_name(data, profile, seed)
+    claim_results(results, data, profile, seed)   # the parameters hold: the folder is this run's from now on
+    return Setup(profile, data, chosen, recipe, width, pretrained, lr, fine_tuned, extra_seeds, seeded, device, seed, run, results,
                  train_root, val_root, test_root_p, cub, {k: tuple(v) for k, v in transfer_sets.items()}, size,
                  val.num_classes, tuple(val.class_names))
 
@@ -218,7 +231,8 @@ def environment(s: Setup) -> dict:
     command = f"python -m cam_lib reproduce --profile {s.profile} --data {s.data} --seed {s.seed}"
     if s.data == "embedded" and s.models != PROFILES[s.profile].models:
         command += f" -p models '[{', '.join(s.models)}]'"
-    return {"command": command, "data": data, "profile": s.profile, "hardware": device, "seed": s.seed,
+    return {"command": command, "run": run_name(s.data, s.profile, s.seed), "data": data, "profile": s.profile,
+            "hardware": device, "seed": s.seed,
             "commit": commit,
             "versions": f"python {platform.python_version()}, torch {torch.__version__}, torchvision "
                         f"{torchvision.__version__}, timm {timm.__version__}, numpy {numpy.__version__}, "

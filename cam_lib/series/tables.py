@@ -215,11 +215,13 @@ def table3(s: Setup, model: str | None = None, backprop_model: str | None = None
     bp = evaluation(s, backprop_model, which="test", method="backprop") if backprop_model in s.models else None
     ours = {"heuristic": (h, "heuristic_top5_loc_err"), "plain": (h, "plain_top5_loc_err"),
             "backprop": (bp, "top5_loc_err")}
-    rows = [_row({"key": key, "row": name, "supervision": sup}, "top-5 loc err", *ours.get(key, (None, "")), paper)
+    rows = [_row({"key": key, "row": _ours_name(name, key, model, backprop_model), "supervision": sup},
+                 "top-5 loc err", *ours.get(key, (None, "")), paper)
             for key, (name, sup, paper) in PAPER_TABLE3.items()]
     df = comparison(rows)
     write_table(s.results, "table3", df, environment(s), notes=f"Heuristic and plain rows: {model}; Backprop: "
-                f"{backprop_model}. Fully supervised rows are the paper's (we train no box regressor). "
+                f"{backprop_model}; the paper's column: GoogLeNet-GAP and Backprop on GoogLeNet. Fully supervised "
+                "rows are the paper's (we train no box regressor). "
                 + ("ILSVRC test boxes are not public: on real data this split is the one given as test_root."
                    if s.data != "embedded" else "Test split: objects_test."))
     p3 = {k: f"{row[-1]:.1f}" for k, row in PAPER_TABLE3.items()}
@@ -233,6 +235,19 @@ def table3(s: Setup, model: str | None = None, backprop_model: str | None = None
                       [np.asarray(bp.per_image["top5_loc_err"], float)] if bp is not None else [], -1,
                       " top-5 loc err")])
     return df
+
+
+def _display(model: str) -> str:
+    """A network's name as the paper's tables write it (EfficientNet-Lite0-GAP, GoogLeNet-GAP, ...)."""
+    return PAPER_TABLE2.get(("cam", model), PAPER_TABLE1.get(model, (model,)))[0]
+
+
+def _ours_name(name: str, key: str, model: str, backprop_model: str | None = None) -> str:
+    """A row label of Tables 3-4 naming the network this run measured (the paper's rows name GoogLeNet-GAP; rows
+    without our number keep the paper's name)."""
+    if key == "backprop" and backprop_model is not None:
+        return f"Backprop on {_display(backprop_model)}"
+    return name.replace("GoogLeNet-GAP", _display(model)) if "GoogLeNet-GAP" in name else name
 
 
 def _score_row(labels: dict, metric: str, score: float | None, outcomes, paper: float) -> TableRow:
@@ -252,10 +267,12 @@ def table4(s: Setup, model: str | None = None, batch_size: int = 32):
     model = model or s.main_gap
     ours = cub_evaluation(s, model, batch_size) if model in s.models else {}
     per = ours.get("per_image", {})
-    rows = [_score_row({"key": key, "row": name, "annotation": ann}, "accuracy", ours.get(key), per.get(key), paper)
+    rows = [_score_row({"key": key, "row": _ours_name(name, key, model), "annotation": ann}, "accuracy",
+                       ours.get(key), per.get(key), paper)
             for key, (name, ann, paper) in PAPER_TABLE4.items()]
     df = comparison(rows)
-    write_table(s.results, "table4", df, environment(s), notes=f"Features: {model} trained in notebook 01, "
+    write_table(s.results, "table4", df, environment(s), notes=f"Features: {model} trained in notebook 01 (the "
+                "paper's column: GoogLeNet-GAP), "
                 "linear SVM (C by 3-fold CV on train). The CAM of a bird uses the weights of the linear SVM trained on "
                 "the full images' GAP features, for the species the SVM predicts (the paper's generic localization: "
                 "the network has no bird classes). ci_low/ci_high: 95% bootstrap interval over test images. Rows "
@@ -277,7 +294,8 @@ def table5(s: Setup, batch_size: int = 32):
     features against fc7 on each dataset."""
     rows, correct = [], {}
     for feature, model in TABLE5_ROWS:
-        row = PAPER_TABLE5[feature][0] if model == TABLE5_FEATURES.get(feature) else f"{feature} from {model}"
+        row = PAPER_TABLE5[feature][0] if model == TABLE5_FEATURES.get(feature) else \
+            f"{feature} from {PAPER_TABLE2.get(('cam', model), (model,))[0]}"
         paper = paper_table5(feature, "-") if model != TABLE5_FEATURES.get(feature) else None
         for name in s.transfer:
             result = transfer_evaluation(s, model, feature, name, batch_size) if model in s.models else {}

@@ -1,0 +1,403 @@
+"""What the notebooks say, written from the run's own numbers: the summary that opens every notebook
+(:func:`summary`), "What the numbers mean" under each table (:func:`meaning`: this run's numbers first, then what
+the paper found) and the captions of the figures (built by :mod:`cam_lib.series.figures` from what each figure
+draws, stored in its PNG and read back by :func:`caption`). No sentence here states a result it did not compute:
+a word such as "hit", "beats" or "whole frame" comes from the number beside it.
+
+The notebooks show these with ``IPython.display.Markdown``; tests/test_texts.py builds tables whose numbers
+contradict the paper and checks that the text says so."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from pathlib import Path
+
+import pandas as pd
+
+from ..results import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, readable_markdown
+from .setups import Setup
+
+__all__ = ["PROFILE_NOTES", "summary", "meaning", "caption", "table_markdown", "count_phrase", "verdict_phrase",
+           "classification_chance", "finished_line"]
+
+PROFILE_NOTES = {
+    "smoke": "a pipeline check in seconds (two epochs on small images): its numbers mean nothing",
+    "default": "the embedded benchmark at CPU scale: compare the directions of the differences with the paper's, "
+               "not the values",
+    "full": "every network of Table 1 on the embedded benchmark: compare the directions of the differences with "
+            "the paper's, not the values",
+}
+VERDICT_PHRASES = {
+    "same direction": "**same direction as the paper** (the 95% interval of the difference excludes 0)",
+    "opposite direction": "**opposite direction to the paper** (the 95% interval of the difference excludes 0)",
+    "not resolved": "**not resolved** (the 95% interval of the difference contains 0)",
+    "—": "**not run** in this profile",
+}
+
+
+# --- small pieces --------------------------------------------------------------------------------------------------
+
+def count_phrase(k: int, n: int, what: str) -> str:
+    """``"3 of 6 boxes"`` / ``"all 6 boxes"`` / ``"none of the 6 boxes"``."""
+    if n > 1 and k == n:
+        return f"all {n} {what}"
+    if n > 1 and k == 0:
+        return f"none of the {n} {what}"
+    return f"{k} of {n} {what}"
+
+
+def verdict_phrase(verdict: str) -> str:
+    return VERDICT_PHRASES.get(verdict, f"**{verdict}**")
+
+
+def classification_chance(num_classes: int, k: int = 1) -> float:
+    """The error (%) of guessing ``k`` classes at random among ``num_classes``."""
+    return 100.0 * (1.0 - min(k, num_classes) / num_classes) if num_classes else math.nan
+
+
+def _pct(x: float) -> str:
+    return "—" if x is None or not math.isfinite(float(x)) else f"{float(x):.1f}%"
+
+
+def _num(x: float) -> str:
+    return "—" if x is None or not math.isfinite(float(x)) else f"{float(x):.1f}"
+
+
+def _claims(s: Setup, table: str) -> list[dict]:
+    path = Path(s.results) / "tables" / f"{table}.claims.json"
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def _claim_lines(s: Setup, table: str) -> list[str]:
+    out = []
+    for c in _claims(s, table):
+        seeds = f" ({c['seeds']})" if c.get("seeds") else ""
+        ours = "" if c["verdict"] == "—" else f" This run: {c['ours']}{seeds}:"
+        out.append(f"- {c['claim']}.{ours} {verdict_phrase(c['verdict'])}.")
+    return out
+
+
+def _value(df: pd.DataFrame, metric: str, **labels) -> float:
+    sel = df[df["metric"] == metric]
+    for k, v in labels.items():
+        sel = sel[sel[k] == v]
+    return float(sel["ours"].iloc[0]) if len(sel) else math.nan
+
+
+def _ran(df: pd.DataFrame) -> pd.DataFrame:
+    return df.dropna(subset=["ours"])
+
+
+def _profile_line(s: Setup) -> str:
+    note = PROFILE_NOTES.get(s.profile, "") if s.data == "embedded" else "real data"
+    return f"Profile `{s.profile}`" + (f": {note}." if note else ".")
+
+
+def table_markdown(df: pd.DataFrame) -> str:
+    """A table of :mod:`cam_lib.series.tables` as the notebooks show it: one row per network, one column per
+    metric, each value with its 95% interval, the paper's beside it (:func:`cam_lib.results.readable`)."""
+    return readable_markdown(df)
+
+
+def caption(path: str | Path) -> str:
+    """The caption stored in a figure of the series (what it draws, from the run's numbers; then the paper)."""
+    from ..figures import read_caption
+
+    text = read_caption(path)
+    return text or f"`{Path(path).name}`"
+
+
+def finished_line(path: str | Path) -> str:
+    """What a notebook's last cell prints: the results page it regenerated."""
+    return f"Results page regenerated: {Path(path)}"
+
+
+# --- the summary that opens every notebook ---------------------------------------------------------------------------
+
+def _link(target: Path) -> str:
+    """A Markdown link to ``target`` relative to the kernel's folder (the notebook's, in JupyterLab)."""
+    try:
+        rel = os.path.relpath(Path(target).resolve(), Path.cwd())
+    except ValueError:   # another drive
+        rel = str(Path(target).resolve())
+    return f"[{rel}]({rel.replace(' ', '%20')})"
+
+
+def summary(s: Setup) -> str:
+    """A few lines of Markdown on what this run is: profile, data, networks, seeds, device, where the results go."""
+    lines = [f"**This run.** {_profile_line(s)}"]
+    if s.data == "embedded":
+        extra = ", ".join(["birds (Table 4)"] * (s.cub_root is not None) + [f"`{n}`" for n in s.transfer])
+        lines.append(f"- Data: the embedded benchmark generated for this profile with seed {s.seed}: "
+                     f"{s.num_classes} object classes (Tables 1-3)" + (f"; {extra} (Table 5)" if extra else "") + ".")
+    else:
+        lines.append(f"- Data: `{s.data}` at `{s.val_root}`, {s.num_classes} classes"
+                     + (f"; CUB at `{s.cub_root}`" if s.cub_root else "")
+                     + (f"; transfer: {', '.join(s.transfer)}" if s.transfer else "") + ".")
+    nets = []
+    for m in s.models:
+        how = ("ImageNet backbone, new layers fine-tuned" if m in s.fine_tuned
+               else "fine-tuned from ImageNet" if s.pretrained_of(m) else f"from scratch, width {s.width_of(m):g}")
+        nets.append(f"`{m}` ({how}{'; the main GAP network' if m == s.main_gap else ''})")
+    lines.append(f"- Networks ({len(nets)}): " + ", ".join(nets) + ".")
+    seeds = f"- Training seed {s.seed}"
+    if s.extra_seeds and s.seeded:
+        seeds += (f"; {', '.join(f'`{m}`' for m in s.seeded)} also with seed{'s' * (len(s.extra_seeds) > 1)} "
+                  f"{', '.join(map(str, s.extra_seeds))}")
+    lines.append(seeds + f". Device: `{s.device}`.")
+    lines.append(f"- Results (tables, figures, the paper's claims with this run's verdicts): "
+                 f"{_link(Path(s.results) / 'README.md')}.")
+    return "\n".join(lines) + "\n"
+
+
+# --- "What the numbers mean" ----------------------------------------------------------------------------------------
+
+def meaning(s: Setup, table: str, df: pd.DataFrame) -> str:
+    """"What the numbers mean" under ``table`` (``table1`` ... ``table5``, ``table2_test``), from ``df`` (what the
+    table function returned) and the claims it wrote: this run's numbers first, then what the paper found."""
+    make = {"table1": _table1, "table2": _table2, "table2_test": _table2_test, "table3": _table3,
+            "table4": _table4, "table5": _table5}
+    if table not in make:
+        raise ValueError(f"table must be one of {sorted(make)}, got {table!r}")
+    body = make[table](s, df)
+    smoke = ("\n\n*Smoke profile: a pipeline check; the numbers above mean nothing about the method.*"
+             if s.profile == "smoke" and s.data == "embedded" else "")
+    return "**What the numbers mean.** " + body.strip() + smoke + "\n"
+
+
+def _half_width(df: pd.DataFrame) -> float:
+    ok = _ran(df).dropna(subset=["ci_low", "ci_high"])
+    return float(((ok.ci_high - ok.ci_low) / 2).median()) if len(ok) else math.nan
+
+
+def _table1(s: Setup, df: pd.DataFrame) -> str:
+    top1 = _ran(df[df.metric == "top-1 cls err"])
+    if top1.empty:
+        return "No network of Table 1 was evaluated in this run."
+    lo, hi = top1.loc[top1.ours.idxmin()], top1.loc[top1.ours.idxmax()]
+    chance = classification_chance(s.num_classes)
+    first = (f"In this run the top-1 classification error of the {len(top1)} networks ranges from {_pct(lo.ours)} "
+             f"({lo.row}) to {_pct(hi.ours)} ({hi.row}); guessing among the {s.num_classes} classes errs "
+             f"{_pct(chance)} of the time. The 95% intervals over the validation images are about "
+             f"+-{_num(_half_width(top1))} points wide.")
+    above = top1[top1.ours >= chance - 1e-9]
+    if len(above):
+        first += f" No better than chance: {', '.join(above.row)}."
+    out = [first, "", "GAP against the original networks, image by image:"] + _claim_lines(s, "table1") + [""]
+    p = PAPER_TABLE1
+    out.append(f"The paper (ILSVRC val): replacing the fully connected layers by global average pooling costs a few "
+               f"points of top-1 error (GoogLeNet-GAP {p['googlenet_gap'][1]} vs GoogLeNet {p['googlenet'][1]}, "
+               f"VGGnet-GAP {p['vgg16_gap'][1]} vs VGGnet {p['vgg16'][1]}, AlexNet-GAP {p['alexnet_gap'][1]} vs "
+               f"AlexNet {p['alexnet'][1]}), and GMP classifies about as well as GAP (GoogLeNet-GMP "
+               f"{p['googlenet_gmp'][1]}).")
+    return "\n".join(out)
+
+
+def _baselines(df: pd.DataFrame, metric: str = "GT-known loc acc") -> dict[str, float]:
+    rows = df[(df["method"] == "fixed box") & (df.metric == metric)] if "method" in df else df.iloc[:0]
+    return {r.row.replace(" (baseline)", "").lower(): float(r.ours) for r in rows.itertuples() if math.isfinite(r.ours)}
+
+
+def _against_baselines(rows: pd.DataFrame, base: dict[str, float]) -> list[str]:
+    """Sentences placing each row's GT-known localization (with its interval) against the content-free boxes."""
+    if not base or rows.empty:
+        return []
+    best_name, best = max(base.items(), key=lambda kv: kv[1])
+    frame = base.get("whole frame", min(base.values()))
+    above = rows[rows.ci_low > best]
+    below = rows[rows.ci_high < frame]
+    between = rows[~rows.index.isin(above.index) & ~rows.index.isin(below.index)]
+    out = [f"Boxes that use no image content reach {', '.join(f'{_pct(v)} ({k})' for k, v in base.items())}."]
+    if len(above):
+        out.append(f"Above the best of them ({best_name}, {_pct(best)}) by more than the interval: "
+                   + ", ".join(f"{r.row} {_pct(r.ours)}" for r in above.itertuples()) + ".")
+    else:
+        out.append(f"No network's GT-known localization is above the best content-free box ({best_name}, "
+                   f"{_pct(best)}) by more than its interval.")
+    if len(below):
+        out.append("Below the whole frame: " + ", ".join(f"{r.row} {_pct(r.ours)}" for r in below.itertuples())
+                   + ".")
+    if len(between):
+        out.append("Within the baselines' reach: " + ", ".join(f"{r.row} {_pct(r.ours)}"
+                                                              for r in between.itertuples()) + ".")
+    return out
+
+
+def _networks(df: pd.DataFrame) -> pd.DataFrame:
+    return df[df["method"] != "fixed box"] if "method" in df else df
+
+
+def _table2(s: Setup, df: pd.DataFrame) -> str:
+    nets = _networks(df)
+    top1 = _ran(nets[nets.metric == "top-1 loc err"])
+    if top1.empty:
+        return "No network of Table 2 was evaluated in this run."
+    gt = _ran(nets[nets.metric == "GT-known loc acc"])
+    thr = _ran(nets[nets.metric.str.startswith("best threshold")])
+    best = top1.loc[top1.ours.idxmin()]
+    out = [f"In this run the top-1 localization error (right class and IoU >= 0.5) of the {len(top1)} "
+           f"rows ranges from {_pct(best.ours)} ({best.row}) to {_pct(top1.ours.max())} "
+           f"({top1.loc[top1.ours.idxmax()].row})."]
+    none = gt[gt.ours <= 0.0]
+    if len(none):
+        out.append(f"{', '.join(none.row)}: no ground-truth-class box reaches IoU 0.5 (GT-known localization 0%).")
+    out.append("GT-known localization (the ground-truth class's map, so classification does not count): "
+               + ", ".join(f"{r.row} {_pct(r.ours)}" for r in gt.itertuples()) + ".")
+    out += _against_baselines(gt, _baselines(df))
+    if len(thr):
+        out.append(f"The map threshold at which boxes reach IoU 0.5 most often runs from {_num(thr.ours.min())}% "
+                   f"({thr.loc[thr.ours.idxmin()].row}) to {_num(thr.ours.max())}% ({thr.loc[thr.ours.idxmax()].row}) "
+                   f"of the map's range, against the paper's fixed 20%: "
+                   f"{count_phrase(int((thr.ours > 20).sum()), len(thr), 'rows')} lie above 20% (broad maps, "
+                   "whose 20% boxes are too large), "
+                   f"{count_phrase(int((thr.ours < 20).sum()), len(thr), 'rows')} below (peaky maps, small boxes).")
+    out += ["", "The paper's comparisons, image by image in this run:"] + _claim_lines(s, "table2") + [""]
+    p = PAPER_TABLE2
+    out.append(f"The paper (ILSVRC val, top-1 localization error): CAM on GoogLeNet-GAP "
+               f"{p['cam', 'googlenet_gap'][1]:.1f} against Backprop on GoogLeNet {p['backprop', 'googlenet'][1]:.1f}, "
+               f"and GAP against GMP {p['cam', 'googlenet_gap'][1]:.1f} vs {p['cam', 'googlenet_gmp'][1]:.1f}: the "
+               "average pool rewards every discriminative part, the max pool only the strongest, so GMP boxes are "
+               "smaller. GT-known localization, MaxBoxAccV2 and the content-free baselines are not in the paper "
+               "(Choe et al. 2020 report vanilla CAM MaxBoxAccV2 of 60-64% on ImageNet).")
+    return "\n".join(out)
+
+
+def _table2_test(s: Setup, df: pd.DataFrame) -> str:
+    nets = _networks(df)
+    chosen = _ran(nets[nets.metric == "GT-known loc acc, tau chosen on val"])
+    if chosen.empty:
+        return "No network was evaluated on the test split in this run."
+    main = df[(df["model"] == s.main_gap) & (df["method"] == "cam")] if {"model", "method"} <= set(df) else df.iloc[:0]
+    tau = _value(main, "tau chosen on val (%)")
+    at20 = _value(main, "GT-known loc acc, tau 0.2")
+    atc = _value(main, "GT-known loc acc, tau chosen on val")
+    out = []
+    if math.isfinite(atc):
+        out.append(f"The main GAP network ({s.main_gap}) localizes {_pct(at20)} of the test images at the paper's "
+                   f"20% threshold and {_pct(atc)} at the threshold chosen on the validation split ({_num(tau)}%).")
+    out.append("With each network's threshold chosen on validation: "
+               + ", ".join(f"{r.row} {_pct(r.ours)}" for r in chosen.itertuples()) + ".")
+    out += _against_baselines(chosen, _baselines(df))
+    out += ["", "CAM against the content-free boxes, image by image:"] + _claim_lines(s, "table2_test") + [""]
+    out.append("Not in the paper, which fixes the threshold at 20% for its networks on ImageNet; Choe et al. "
+               "(CVPR 2020) showed that the best threshold depends on the network and must be chosen on held-out "
+               "data, and that with it vanilla CAM is hard to beat.")
+    return "\n".join(out)
+
+
+def _table3(s: Setup, df: pd.DataFrame) -> str:
+    key = "key" if "key" in df else "row"
+    h, plain, bp = (_value(df, "top-5 loc err", **{key: k}) for k in ("heuristic", "plain", "backprop"))
+    if not any(math.isfinite(x) for x in (h, plain, bp)):
+        return "Table 3 was not run in this profile."
+    out = [f"In this run ({s.main_gap} on the test split), top-5 localization error: the tight/loose heuristic "
+           f"{_pct(h)}, the plain top-5 boxes {_pct(plain)}, Backprop {_pct(bp)}."]
+    if math.isfinite(h) and math.isfinite(plain):
+        gain = plain - h
+        out.append(f"The heuristic {'gains' if gain > 0 else 'loses'} {abs(gain):.1f} points against the plain "
+                   "boxes." if gain else "The heuristic and the plain boxes tie.")
+    out += ["", "Image by image:"] + _claim_lines(s, "table3") + [""]
+    p = {k: v[-1] for k, v in PAPER_TABLE3.items()}
+    out.append(f"The paper (GoogLeNet-GAP, ILSVRC test): the heuristic spends the five guesses on two box sizes for "
+               f"the two most likely classes instead of one box each for five classes and gains "
+               f"{p['plain'] - p['heuristic']:.1f} points ({p['plain']} -> {p['heuristic']}); Backprop "
+               f"{p['backprop']}; fully supervised methods {min(p['googlenet_full'], p['overfeat_full']):.1f}-"
+               f"{p['alexnet_full']:.1f}.")
+    return "\n".join(out)
+
+
+def frame_hit_rate(dataset) -> tuple[float, int]:
+    """The fraction of a box dataset's images whose whole frame has IoU >= 0.5 with a ground-truth box (the
+    content-free reference of a localization rate) and the number of images; from the stored boxes and image
+    headers, nothing decoded."""
+    import torch
+
+    from ..boxes import box_iou
+    from ..data.common import stored_sizes
+
+    samples = getattr(dataset, "samples", None)
+    if not samples:
+        return math.nan, 0
+    sizes = stored_sizes([p for p, _, _ in samples])
+    hits = 0
+    for (_, _, boxes), (w, h) in zip(samples, sizes):
+        boxes = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
+        if len(boxes):
+            frame = torch.tensor([[0.0, 0.0, w - 1.0, h - 1.0]], dtype=torch.float64)
+            hits += bool((box_iou(frame, boxes) >= 0.5).any())
+    return hits / len(samples), len(samples)
+
+
+def cub_reference(s: Setup) -> dict:
+    """Chance (%), the whole frame's localization rate (%) and the number of test images of the setup's birds."""
+    if s.cub_root is None:
+        return {"chance": math.nan, "frame": math.nan, "n": 0, "species": 0}
+    from ..data.cub import CUB200
+
+    test = CUB200(s.cub_root, "test")
+    rate, n = frame_hit_rate(test)
+    return {"chance": 100.0 / test.num_classes, "frame": 100.0 * rate, "n": n, "species": test.num_classes}
+
+
+def _table4(s: Setup, df: pd.DataFrame) -> str:
+    key = "key" if "key" in df else "row"
+    full, crop, box, loc = (_value(df, "accuracy", **{key: k}) for k in ("full", "cam_crop", "gt_box", "cam_loc_acc"))
+    if not any(math.isfinite(x) for x in (full, crop, box, loc)):
+        return "Table 4 was not run in this profile (no birds)."
+    ref = cub_reference(s)
+    out = [f"In this run (linear SVM on the GAP features of {s.main_gap}): {_pct(full)} of the test birds are "
+           f"classified right from the full image, {_pct(crop)} from the crop of the CAM box, {_pct(box)} from the "
+           "ground-truth box" + (f"; guessing among the {ref['species']} species is right {_pct(ref['chance'])} "
+                                 "of the time." if ref["species"] else ".")]
+    hits = round(loc / 100 * ref["n"]) if math.isfinite(loc) and ref["n"] else None
+    if math.isfinite(loc):
+        if loc <= 0.0:
+            birds = f"{ref['n']} test birds" if ref["n"] else "test birds"
+            out.append(f"No CAM box of the {birds} reaches IoU 0.5 with the bird: the localization rate is 0%.")
+        else:
+            out.append(f"The CAM box (from the SVM's weights for the predicted species) has IoU >= 0.5 with the "
+                       f"bird on {_pct(loc)} of the test images"
+                       + (f" ({hits} of {ref['n']})" if hits is not None else "") + ".")
+        if math.isfinite(ref["frame"]):
+            rel = ("above" if loc > ref["frame"] else "below" if loc < ref["frame"] else "no better than")
+            out.append(f"The whole frame as the box reaches {_pct(ref['frame'])}: the CAM boxes are {rel} it.")
+    out += ["", "Image by image:"] + _claim_lines(s, "table4") + [""]
+    p = {k: v[-1] for k, v in PAPER_TABLE4.items()}
+    out.append(f"The paper (GoogLeNet-GAP on CUB-200-2011): the CAM box, found without box annotation, recovers much "
+               f"of the gain of the ground-truth box ({p['full']} full image -> {p['cam_crop']} CAM crop -> "
+               f"{p['gt_box']} box), and {p['cam_loc_acc']}% of its CAM boxes have IoU >= 0.5.")
+    return "\n".join(out)
+
+
+def transfer_classes(s: Setup) -> dict[str, int]:
+    """The number of classes of each transfer dataset of the setup."""
+    from ..data.transfer import build_transfer
+
+    return {name: build_transfer(kind, root, split="test").num_classes for name, (kind, root) in s.transfer.items()}
+
+
+def _table5(s: Setup, df: pd.DataFrame) -> str:
+    ran = _ran(df)
+    if ran.empty:
+        return "Table 5 was not run in this profile."
+    classes = transfer_classes(s)
+    out = ["In this run (linear SVM, accuracy on the test images):"]
+    for name in s.transfer:
+        sel = ran[ran.dataset == name].sort_values("ours", ascending=False)
+        chance = 100.0 / classes[name] if classes.get(name) else math.nan
+        out.append(f"- `{name}` ({classes.get(name, '?')} classes, chance {_pct(chance)}): "
+                   + ", ".join(f"{r.row} {_pct(r.ours)}" for r in sel.itertuples())
+                   + (f"; at chance or below: {', '.join(sel[sel.ours <= chance + 1e-9].row)}"
+                      if (sel.ours <= chance + 1e-9).any() else "") + ".")
+    out.append(f"The networks learned only the {s.num_classes} object classes of notebook 01: the transfer classes "
+               "are new to them.")
+    out += ["", "GAP features against fc7, image by image:"] + _claim_lines(s, "table5") + [""]
+    p = PAPER_TABLE5
+    out.append(f"The paper (networks trained on ILSVRC): the GAP features are as good as GoogLeNet's average pool and "
+               f"better than AlexNet's fc7 on every dataset (gap / ave pool / fc7: Scene15 {p['gap'][1][2]:.2f} / "
+               f"{p['avepool'][1][2]:.2f} / {p['fc7'][1][2]:.2f}, Caltech101 {p['gap'][1][4]:.2f} / "
+               f"{p['avepool'][1][4]:.2f} / {p['fc7'][1][4]:.2f}): the GAP "
+               "layer does not cost generality.")
+    return "\n".join(out)
