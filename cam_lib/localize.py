@@ -3,7 +3,10 @@
 :func:`localize_batch` turns one batch into ranked (class, box) guesses and the ground-truth class's map, from
 ONE forward pass for CAM (the top-k maps and the ground-truth map are one matrix product on the same features).
 :func:`evaluate` streams a dataset through it into the metrics of :mod:`cam_lib.metrics` and returns a typed
-:class:`Evaluation` (``to_json`` / ``from_json`` for caches and files).
+:class:`Evaluation` (``to_json`` / ``from_json`` for caches and files): only the ground-truth class's map is made and
+labelled when no caller reads the boxes (the only box any metric scores), the boxes and metrics of a batch overlap
+the next forward pass, and under torchrun each rank evaluates a :func:`shard` whose outcomes are gathered in order,
+so that N processes give one process's numbers.
 """
 
 from __future__ import annotations
