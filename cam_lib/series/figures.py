@@ -410,6 +410,14 @@ def table_figure(s: Setup, name: str, df, path: str | Path) -> Path:
     return panel_chart(path, panels, title, caption=text)
 
 
+def _threshold_panel(nets, column: str, title: str):
+    """Table 2's panel of map thresholds (this run's only), with the paper's fixed 20% drawn."""
+    from ..figures import Panel
+
+    return Panel(_rows(nets, [column], paper=False, name="this run"), title,
+                 [(20.0, "the paper's fixed threshold (20%)")])
+
+
 def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
     """The panels of :func:`table_figure` and what their reference lines are: one panel per kind of number
     (errors, accuracies, localization rates, thresholds), each on its own axis labelled in words; bars are this
@@ -434,9 +442,8 @@ def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
                         "localization error on the validation split (%): lower is better"),
                   Panel(_rows(nets, ["GT-known loc acc", "MaxBoxAccV2"]),
                         "localization accuracy, ground-truth class known (%): higher is better", base),
-                  Panel(_rows(nets, ["best threshold at IoU 0.5 (% of max)"], paper=False, name="this run"),
-                        "map threshold at which boxes reach IoU 0.5 most often (% of the map's range)",
-                        [(20.0, "the paper's fixed threshold (20%)")])]
+                  _threshold_panel(nets, "best threshold at IoU 0.5 (% of max)",
+                                   "map threshold at which boxes reach IoU 0.5 most often (% of the map's range)")]
         refs_text.append("vertical lines in the middle panel: GT-known localization of boxes that use no image "
                          "content; in the bottom panel: the paper's fixed 20% threshold")
     elif name == "table2_test":
@@ -445,9 +452,8 @@ def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
                                      "MaxBoxAccV2"]),
                         "localization accuracy on the test split, ground-truth class known (%): higher is better",
                         base),
-                  Panel(_rows(nets, ["tau chosen on val (%)"], paper=False, name="this run"),
-                        "map threshold chosen on the validation split (% of the map's range)",
-                        [(20.0, "the paper's fixed threshold (20%)")])]
+                  _threshold_panel(nets, "tau chosen on val (%)",
+                                   "map threshold chosen on the validation split (% of the map's range)")]
         refs_text.append("vertical lines in the top panel: boxes that use no image content; in the bottom panel: "
                          "the paper's fixed 20% threshold")
     elif name == "table3":
