@@ -14,7 +14,9 @@ $(STAMP): requirements.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -r requirements.txt
 	$(BIN)/python -m pip install --no-deps -e .
-	$(BIN)/python -m ipykernel install --sys-prefix --name cam-lib --display-name "Python (cam-lib)"
+	@# the kernel gets the allocator policy of `python -m cam_lib` (cam_lib/__main__.py: freed memory kept for reuse)
+	$(BIN)/python -m ipykernel install --sys-prefix --name cam-lib --display-name "Python (cam-lib)" \
+		--env MALLOC_MMAP_THRESHOLD_ 1073741824 --env MALLOC_TRIM_THRESHOLD_ 2147483647
 	@# notebooks/*.ipynb are committed without outputs (.gitattributes): in a git clone of this folder, strip them
 	@# with a clean filter; elsewhere (no git, a tarball) nothing to do, and `make strip` / the tests still apply.
 	if command -v git >/dev/null && [ "$$(git rev-parse --show-toplevel 2>/dev/null)" = "$(CURDIR)" ]; then \

@@ -4,7 +4,7 @@
 #   bash bench/gpu.sh [SAMPLE_DIR] [OUT_JSON]
 #
 # SAMPLE_DIR: an ILSVRC-val folder of real JPEGs (default ../shared/data/imagenet-val-sample); OUT_JSON: where the
-# figures go (default results/benchmarks_gpu.json). Prints, then writes with `python -m cam_lib bench --cuda-path`:
+# figures go (default results/benchmarks_gpu.json). Prints, then writes with `python bench/run.py --cuda-path`:
 # images/s of the forward pass alone and of logits + top-5 CAMs + boxes (bf16 autocast, channels-last), of
 # `evaluate` over the JPEG files decoded on the GPU (nvJPEG) and by PIL in loader workers, their ratios, and the
 # wall time of a fresh `localize` process. Before that, the checks: CUDA localize agrees with the CPU one in fp32,
@@ -36,7 +36,7 @@ for k in keys:
 worst = max(abs(cpu[k] - cuda[k]) for k in keys)
 print(f"largest |cpu - cuda| over the fp32 metrics on 96 images: {worst:.4f} ({worst * 96:.0f} image(s))")
 PY
-$PY -m cam_lib bench --cuda-path --e2e-root "$SAMPLE" --json "$OUT_JSON"
+$PY bench/run.py --cuda-path --e2e-root "$SAMPLE" --json "$OUT_JSON"
 # where the time of a batch goes, phase by phase (ms per image)
 $PY bench/gpu_phases.py "$SAMPLE"
 rm -rf "$tmp"

@@ -11,22 +11,21 @@ take the bounding box that covers the largest connected component in the segment
 - boxes are ``[x0, y0, x1, y1]`` in inclusive pixel coordinates of the map's frame;
 - an empty mask (a constant map, or a threshold above every value) gives the whole frame.
 
-``mode="all"`` returns the box of every component (MaxBoxAccV2 of Choe et al. 2020 boxes every contour).
-:func:`heuristic_guesses` is the five-guess test-set heuristic of Table 3.
+:func:`heuristic_guesses` is the five-guess test-set heuristic of Table 3. (MaxBoxAccV2 boxes every component of
+every threshold in its own compiled sweep: :mod:`cam_lib.metrics.maxboxacc`.)
 
 Connected-component labelling runs in OpenCV (neither torch nor torchvision labels components): the masks of a
 whole batch are stacked with an empty row between them and labelled in ONE call, and the largest component of
-each map is picked with vectorised numpy, so there is no Python loop per map (nor per threshold). The labeller
+each map is picked with vectorised numpy, so there is no Python loop per map (nor per threshold). (Cutting the stack
+into chunks labelled on several threads measured the same as the one call, on 2 CPU cores and beside an H200, so
+there is one call.) The labeller
 is Wu's scan (``CCL_WU``), which numbers components in raster order of their first pixel: the tie rule above
 (OpenCV's default block-based labeller numbers them by 2x2 blocks, which breaks it on some ties).
 """
 
 from __future__ import annotations
 
-import functools
 import math
-import os
-from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -42,7 +41,7 @@ LOOSE_THRESHOLD = 0.2
 
 __all__ = [
     "DEFAULT_THRESHOLD", "TIGHT_THRESHOLD", "LOOSE_THRESHOLD",
-    "component_boxes", "largest_component_box", "boxes_from_maps", "heuristic_guesses", "whole_frame_box",
+    "boxes_from_maps", "heuristic_guesses", "whole_frame_box",
     "box_iou", "check_boxes_tensor", "pad_boxes",
 ]
 
@@ -62,26 +61,28 @@ def box_iou(a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
     return inter / (area_a + area_b - inter)
 
 
-def check_boxes_tensor(name: str, boxes: torch.Tensor, valid: torch.Tensor | None = None) -> None:
+def check_boxes_tensor(name: str, boxes: torch.Tensor, valid: torch.Tensor | None = None,
+                       valid_name: str = "valid") -> None:
     """Check the one box convention of every metric (conventions.md): ``boxes (..., 4)`` are inclusive 0-based
     pixel boxes ``[x0, y0, x1, y1]`` with finite coordinates, ``x1 >= x0`` and ``y1 >= y0``, scored by
     :func:`box_iou` (+1 convention). ``valid (...)``: only the boxes where it is True must follow it (padded
-    ground-truth rows may hold anything). Raises :class:`BadInputError` naming ``name``, the index of the first
-    bad box and its value; NaN coordinates are bad."""
+    ground-truth rows may hold anything). Raises :class:`BadInputError` naming ``name`` (or ``valid_name``, the
+    caller's name of the mask), the index of the first bad box and its value; NaN coordinates are bad."""
     if not isinstance(boxes, torch.Tensor) or boxes.dim() < 1 or boxes.shape[-1] != 4:
-        raise BadInputError(f"{name} must be a tensor of boxes (..., 4), got shape "
-                            f"{tuple(getattr(boxes, 'shape', ()))}")
+        raise BadInputError(f"parameter {name}: {name} must be a tensor of boxes (..., 4), got shape "
+                            f"{tuple(getattr(boxes, 'shape', ()))}", param=name)
     boxes = boxes.detach()
     bad = ~(torch.isfinite(boxes).all(-1) & (boxes[..., 2] >= boxes[..., 0]) & (boxes[..., 3] >= boxes[..., 1]))
     if valid is not None:
         if not isinstance(valid, torch.Tensor) or valid.shape != boxes.shape[:-1]:
-            raise BadInputError(f"the validity mask of {name} must have shape {tuple(boxes.shape[:-1])}, got "
-                                f"{tuple(getattr(valid, 'shape', ()))}")
+            raise BadInputError(f"parameter {valid_name}: the validity mask of {name} must have shape "
+                                f"{tuple(boxes.shape[:-1])}, got {tuple(getattr(valid, 'shape', ()))}",
+                                param=valid_name)
         bad &= valid.to(device=bad.device, dtype=torch.bool)
     if bool(bad.any()):
         index = [int(i) for i in bad.nonzero()[0]]
-        raise BadInputError(f"{name}{index} = {boxes[tuple(index)].tolist()} is not an inclusive box [x0, y0, x1, y1] "
-                            f"with finite coordinates, x1 >= x0 and y1 >= y0")
+        raise BadInputError(f"parameter {name}: {name}{index} = {boxes[tuple(index)].tolist()} is not an inclusive "
+                            f"box [x0, y0, x1, y1] with finite coordinates, x1 >= x0 and y1 >= y0", param=name)
 
 
 def pad_boxes(boxes: list, labels: list | None = None) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor | None]:
@@ -103,16 +104,17 @@ def pad_boxes(boxes: list, labels: list | None = None) -> tuple[torch.Tensor, to
 
 def _check_maps(maps: torch.Tensor) -> None:
     if not isinstance(maps, torch.Tensor) or maps.dim() < 2:
-        raise BadInputError(f"maps must be a tensor of shape (..., H, W), got {type(maps).__name__} "
-                            f"with shape {tuple(getattr(maps, 'shape', ()))}")
+        raise BadInputError(f"parameter maps: must be a tensor of shape (..., H, W), got {type(maps).__name__} "
+                            f"with shape {tuple(getattr(maps, 'shape', ()))}", param="maps")
     if maps.is_floating_point() and bool(torch.isnan(maps).any()):
-        raise BadInputError("maps contain NaN values")
+        raise BadInputError("parameter maps: the maps contain NaN values", param="maps")
 
 
-def _check_threshold(threshold: float) -> float:
+def _check_threshold(threshold: float, param: str = "threshold") -> float:
     threshold = float(threshold)
     if not 0.0 <= threshold <= 1.0:
-        raise BadInputError(f"threshold must be in [0, 1] (maps are min-max normalised), got {threshold}")
+        raise BadInputError(f"parameter {param}={threshold!r}: must be in [0, 1] (maps are min-max normalised)",
+                            param=param)
     return threshold
 
 
@@ -121,93 +123,33 @@ def whole_frame_box(height: int, width: int) -> np.ndarray:
     return np.array([0, 0, width - 1, height - 1], dtype=np.int64)
 
 
-def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Boxes ``(n, 4)`` (inclusive ``x0, y0, x1, y1``) and pixel counts ``(n,)`` of the 8-connected components of a
-    2-D boolean mask, in raster order of each component's first pixel. Empty mask: zero components."""
-    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(np.ascontiguousarray(mask).view(np.uint8), 8,
-                                                                   cv2.CV_32S, cv2.CCL_WU)
-    stats = stats[1:n].astype(np.int64)  # label 0 is the background; labels in raster order of first pixels
-    x, y, w, h, area = stats.T
-    return np.stack([x, y, x + w - 1, y + h - 1], axis=1), area
-
-
-def largest_component_box(mask: np.ndarray) -> np.ndarray:
-    """Box of the 8-connected component with the most pixels (first in raster order on ties); whole frame if empty."""
-    boxes, area = component_boxes(mask)
-    if len(area) == 0:
-        return whole_frame_box(*mask.shape)
-    return boxes[int(np.argmax(area))]  # argmax returns the first maximum: raster-order tie rule
-
-
-def boxes_from_maps(maps: torch.Tensor, threshold: float = DEFAULT_THRESHOLD, mode: str = "largest"):
-    """Boxes of a batch of normalised maps ``(..., H, W)`` at ``map >= threshold``.
-
-    ``mode="largest"``: a ``(..., 4)`` int64 tensor on the maps' device, one box per map.
-    ``mode="all"``: a nested list (same leading shape) of ``(n_i, 4)`` int64 tensors, every component's box
-    (an empty mask gives the whole frame, as in ``"largest"``).
-    On the CPU the masks are made chunk by chunk on the labelling threads; on another device they are made there
-    and only the boolean masks cross to the CPU.
-    """
+def boxes_from_maps(maps: torch.Tensor, threshold: float = DEFAULT_THRESHOLD) -> torch.Tensor:
+    """Boxes ``(..., 4)`` (int64, on the maps' device) of a batch of normalised maps ``(..., H, W)``: the box of the
+    largest 8-connected component of ``map >= threshold`` of each map (the whole frame for an empty mask). On
+    another device than the CPU the masks are made there and only the boolean masks cross to the CPU."""
     _check_maps(maps)
-    threshold = _check_threshold(threshold)
-    if mode not in ("largest", "all"):
-        raise BadInputError(f"mode must be 'largest' or 'all', got {mode!r}")
-    return _boxes_from_maps(maps, threshold, mode)
+    return _boxes_from_maps(maps, _check_threshold(threshold))
 
 
-def _boxes_from_maps(maps: torch.Tensor, threshold: float, mode: str = "largest"):
-    """:func:`boxes_from_maps` without its checks, for maps that :func:`cam_lib.cam.compute_cams` normalised (no
-    NaN: a pass over every map saved per batch)."""
+def _boxes_from_maps(maps: torch.Tensor, threshold: float) -> torch.Tensor:
+    """:func:`boxes_from_maps` without its checks, for maps that a map method normalised (no NaN: a pass over every
+    map saved per batch)."""
     lead, (height, width) = maps.shape[:-2], maps.shape[-2:]
-    if maps.device.type == "cpu" and maps.dtype == torch.float32:   # thresholded chunk by chunk on the threads
-        owner, boxes, area = _batch_component_boxes(maps.detach().reshape(-1, height, width).numpy(), threshold)
+    if maps.device.type == "cpu" and maps.dtype == torch.float32:   # thresholded while stacked for the labeller
+        owner, boxes, area = _label_stack(maps.detach().reshape(-1, height, width).numpy(), threshold)
     else:   # only the boolean masks cross to the CPU
-        owner, boxes, area = _batch_component_boxes((maps >= threshold).reshape(-1, height, width).cpu().numpy())
-    count = math.prod(lead)
-    if mode == "largest":
-        out = np.tile(whole_frame_box(height, width), (count, 1))   # empty masks keep the whole frame
-        pick = np.lexsort((-area, owner))            # by map, then most pixels, then label (raster order)
-        pick = pick[np.r_[True, owner[pick][1:] != owner[pick][:-1]]] if len(pick) else pick
-        out[owner[pick]] = boxes[pick]
-        return torch.from_numpy(out).reshape(*lead, 4).to(maps.device)
-    bounds = np.searchsorted(owner, np.arange(count + 1))
-    frame = whole_frame_box(height, width)[None]
-    flat = [torch.from_numpy(boxes[lo:hi] if hi > lo else frame).to(maps.device)
-            for lo, hi in zip(bounds[:-1], bounds[1:])]
-    return _unflatten(flat, tuple(lead))
-
-
-@functools.lru_cache(maxsize=4)
-def workers(pid: int, threads: int) -> ThreadPoolExecutor:
-    """Worker threads kept for the process (keyed by its id: a forked child starts its own), as torch keeps its
-    own: starting fresh threads for every batch costs about as much as labelling a few maps. Shared by the box
-    labelling here and the MaxBoxAcc sweep (:mod:`cam_lib.metrics.maxboxacc`); both release the GIL."""
-    return ThreadPoolExecutor(threads, thread_name_prefix="cam_lib-worker")
-
-
-_MIN_MAPS_PER_THREAD = 8   # fewer maps than this per thread: one call is cheaper than the hand-off
-
-
-def _batch_component_boxes(masks: np.ndarray, threshold: float | None = None, threads: int | None = None
-                           ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Components of a stack of masks ``(N, H, W)`` (bool; or float32 maps with ``threshold``: the masks are
-    ``maps >= threshold`` compared in float32, as torch compares them): each component's map ``(n,)`` (sorted), box
-    ``(n, 4)`` and pixel count ``(n,)``, in raster order within each map. One OpenCV call per contiguous chunk of
-    maps, chunks on ``threads`` threads (default ``torch.get_num_threads()``), concatenated in order: the same
-    arrays as one call."""
-    count = masks.shape[0]
-    threads = max(1, min(count // _MIN_MAPS_PER_THREAD, torch.get_num_threads() if threads is None else threads))
-    if threads == 1:
-        return _label_stack(masks, threshold)
-    bounds = np.linspace(0, count, threads + 1).astype(int)
-    parts = list(workers(os.getpid(), threads).map(lambda lo_hi: _label_stack(masks[lo_hi[0]:lo_hi[1]], threshold),
-                                                   zip(bounds[:-1], bounds[1:])))
-    return (np.concatenate([owner + lo for (owner, _, _), lo in zip(parts, bounds[:-1])]),
-            np.concatenate([b for _, b, _ in parts]), np.concatenate([a for _, _, a in parts]))
+        owner, boxes, area = _label_stack((maps >= threshold).reshape(-1, height, width).cpu().numpy())
+    out = np.tile(whole_frame_box(height, width), (math.prod(lead), 1))   # empty masks keep the whole frame
+    pick = np.lexsort((-area, owner))            # by map, then most pixels, then label (raster order)
+    pick = pick[np.r_[True, owner[pick][1:] != owner[pick][:-1]]] if len(pick) else pick
+    out[owner[pick]] = boxes[pick]
+    return torch.from_numpy(out).reshape(*lead, 4).to(maps.device)
 
 
 def _label_stack(masks: np.ndarray, threshold: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """:func:`_batch_component_boxes` of a stack of masks (or maps and a threshold) in one OpenCV call."""
+    """The components of a stack of masks ``(N, H, W)`` (bool; or float32 maps with ``threshold``: the masks are
+    ``maps >= threshold`` compared in float32, as torch compares them), in ONE OpenCV call: each component's map
+    ``(n,)`` (sorted), box ``(n, 4)`` and pixel count ``(n,)``, in raster order within each map."""
     count, height, width = masks.shape
     if count == 0:
         return np.zeros(0, np.int64), np.zeros((0, 4), np.int64), np.zeros(0, np.int64)
@@ -223,15 +165,6 @@ def _label_stack(masks: np.ndarray, threshold: float | None = None) -> tuple[np.
     return owner, np.stack([x, y, x + w - 1, y + h - 1], axis=1), area
 
 
-def _unflatten(items: list, shape: tuple[int, ...]):
-    if len(shape) == 0:
-        return items[0]
-    if len(shape) == 1:
-        return items
-    step = len(items) // shape[0]
-    return [_unflatten(items[i * step:(i + 1) * step], shape[1:]) for i in range(shape[0])]
-
-
 def heuristic_guesses(classes: torch.Tensor, maps: torch.Tensor, tight: float = TIGHT_THRESHOLD,
                       loose: float = LOOSE_THRESHOLD) -> tuple[torch.Tensor, torch.Tensor]:
     """The test-set heuristic of Table 3: five (class, box) guesses per image.
@@ -242,11 +175,13 @@ def heuristic_guesses(classes: torch.Tensor, maps: torch.Tensor, tight: float = 
     ``boxes (B, 5, 4)`` in the order top1-tight, top1-loose, top2-tight, top2-loose, top3-loose.
     """
     if classes.dim() != 2 or classes.shape[1] < 3 or maps.dim() != 4 or maps.shape[:2] != classes.shape:
-        raise BadInputError(f"heuristic_guesses needs classes (B, k>=3) and maps (B, k, H, W), got "
-                            f"{tuple(classes.shape)} and {tuple(maps.shape)}")
-    tight, loose = _check_threshold(tight), _check_threshold(loose)
+        bad = "classes" if classes.dim() != 2 or classes.shape[1] < 3 else "maps"
+        raise BadInputError(f"parameter {bad}: heuristic_guesses needs classes (B, k>=3) and maps (B, k, H, W), got "
+                            f"{tuple(classes.shape)} and {tuple(maps.shape)}", param=bad)
+    tight, loose = _check_threshold(tight, "tight"), _check_threshold(loose, "loose")
     if tight < loose:
-        raise BadInputError(f"tight threshold ({tight}) must be >= loose threshold ({loose})")
+        raise BadInputError(f"parameter tight={tight!r}: the tight threshold must be >= the loose threshold "
+                            f"({loose})", param="tight")
     tight_boxes = boxes_from_maps(maps[:, :2], tight)
     loose_boxes = boxes_from_maps(maps[:, :3], loose)
     boxes = torch.stack([tight_boxes[:, 0], loose_boxes[:, 0], tight_boxes[:, 1], loose_boxes[:, 1],

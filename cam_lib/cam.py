@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from .errors import BadInputError
 
 __all__ = ["CAMModel", "FRAMES", "check_images", "model_dtype", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
-           "select_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
+           "select_classes", "chosen_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
 
 # The evaluated frames (conventions.md): the whole image resized, a center crop, or the official ten crops.
 FRAMES = ("resize", "center_crop", "ten_crop")
@@ -48,16 +48,20 @@ class CAMModel(Protocol):
     def num_classes(self) -> int: ...
 
 
-def _check_classes(classes: torch.Tensor, num_classes: int, batch: int) -> torch.Tensor:
+def _check_classes(classes: torch.Tensor, num_classes: int, batch: int, param: str = "classes") -> torch.Tensor:
+    """``classes`` as ``(B, n)`` int64 indices; ``param``: the caller's parameter that gave them (errors name it)."""
     if classes.dim() == 1:
         classes = classes[:, None]
     if classes.dim() != 2 or classes.shape[0] != batch:
-        raise BadInputError(f"classes must have shape (B,) or (B, n) with B={batch}, got {tuple(classes.shape)}")
+        raise BadInputError(f"parameter {param}: must have shape (B,) or (B, n) with B={batch}, got "
+                            f"{tuple(classes.shape)}", param=param)
     if classes.is_floating_point():
-        raise BadInputError(f"classes must be integer class indices, got dtype {classes.dtype}")
+        raise BadInputError(f"parameter {param}: must be integer class indices, got dtype {classes.dtype}",
+                            param=param)
     if classes.numel() and (int(classes.min()) < 0 or int(classes.max()) >= num_classes):
         bad = classes[(classes < 0) | (classes >= num_classes)][0].item()
-        raise BadInputError(f"class index {bad} out of range for a model with {num_classes} classes")
+        raise BadInputError(f"parameter {param}: class index {bad} out of range for a model with {num_classes} "
+                            "classes", param=param)
     return classes.long()
 
 
@@ -68,8 +72,9 @@ def class_activation_maps(fmap: torch.Tensor, weights: torch.Tensor, classes: to
     ``classes``: ``(B,)`` or ``(B, n)`` class indices (checked against ``C``).
     """
     if fmap.dim() != 4 or weights.dim() != 2 or fmap.shape[1] != weights.shape[1]:
-        raise BadInputError(f"fmap (B, K, h, w) and weights (C, K) must agree on K, got {tuple(fmap.shape)} "
-                            f"and {tuple(weights.shape)}")
+        bad = "fmap" if fmap.dim() != 4 else "weights"
+        raise BadInputError(f"parameter {bad}: fmap (B, K, h, w) and weights (C, K) must agree on K, got "
+                            f"{tuple(fmap.shape)} and {tuple(weights.shape)}", param=bad)
     classes = _check_classes(classes, weights.shape[0], fmap.shape[0])
     w = weights[classes].to(fmap.dtype)  # (B, n, K)
     return torch.einsum("bnk,bkhw->bnhw", w, fmap)
@@ -106,13 +111,14 @@ def select_classes(logits: torch.Tensor, classes: str | int | torch.Tensor, targ
         return _check_classes(classes.to(logits.device), num_classes, batch)
     if classes == "gt":
         if targets is None:
-            raise BadInputError("classes='gt' needs targets (the ground-truth class of each image)")
-        return _check_classes(targets.to(logits.device), num_classes, batch)
+            raise BadInputError("parameter targets=None: classes='gt' needs targets (the ground-truth class of each "
+                                "image)", param="targets")
+        return _check_classes(targets.to(logits.device), num_classes, batch, "targets")
     if isinstance(classes, str) and classes.startswith("top") and classes[3:].isdigit():
         classes = int(classes[3:])
     if isinstance(classes, bool) or not isinstance(classes, int) or not 1 <= classes <= num_classes:
-        raise BadInputError(f"classes must be 'top1', 'top5', 'gt', an int k in [1, {num_classes}] or a tensor, "
-                            f"got {classes!r}")
+        raise BadInputError(f"parameter classes={classes!r}: must be 'top1', 'top5', 'gt', an int k in "
+                            f"[1, {num_classes}] or a tensor", param="classes")
     return logits.topk(classes, dim=1).indices
 
 
@@ -201,7 +207,7 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
                  for lo in range(0, images.shape[0], group)]
         return MapOutput(*(torch.cat(field) for field in zip(*((p.logits, p.classes, p.maps) for p in parts))))
     logits, fmap = model.forward_features(images)
-    chosen = _chosen(logits, classes, targets, extra)
+    chosen = chosen_classes(logits, classes, targets, extra)
     maps = upsample_maps(class_activation_maps(fmap, weights, chosen), size or tuple(images.shape[-2:]))
     return MapOutput(logits=logits, classes=chosen, maps=normalize_maps(maps) if normalize else maps.float())
 
@@ -211,7 +217,9 @@ def _rows(x, lo: int, n: int):
     return x[lo:lo + n] if isinstance(x, torch.Tensor) else x
 
 
-def _chosen(logits: torch.Tensor, classes, targets, extra) -> torch.Tensor:
+def chosen_classes(logits: torch.Tensor, classes, targets=None, extra=None) -> torch.Tensor:
+    """``(B, n)``: the classes a map method maps, :func:`select_classes` of ``classes`` (and ``targets``), then the
+    columns of ``extra`` (e.g. the ground truth), all on the logits' device: the one rule of every map method."""
     chosen = select_classes(logits, classes, targets)
     if extra is not None:
         chosen = torch.cat([chosen, select_classes(logits, extra.to(chosen.device))], dim=1)
@@ -224,7 +232,7 @@ def _ten_crop_cams(model, weights, images, classes, targets, extra, crop_size, n
     crop_size = ten_crop_size(images.shape[-1]) if crop_size is None else crop_size
     crop_logits, fmap = model.forward_features(ten_crops(images, crop_size))
     logits = crop_logits.view(images.shape[0], 10, -1).mean(1)
-    chosen = _chosen(logits, classes, targets, extra)
+    chosen = chosen_classes(logits, classes, targets, extra)
     crop_maps = upsample_maps(class_activation_maps(fmap, weights, chosen.repeat_interleave(10, 0)),
                               (crop_size, crop_size))
     maps = merge_ten_crop_maps(crop_maps.view(images.shape[0], 10, *crop_maps.shape[1:]), images.shape[-1])

@@ -67,7 +67,7 @@ def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device
             for batch in tqdm(make_loader(dataset, batch_size, workers, device), desc=f"features {kind}",
                               disable=not progress):
                 if batch.skipped:
-                    raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}")
+                    raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}", param="dataset")
                 feats.append(model.feature(batch.images.to(device), kind).float().cpu())
                 labels.append(batch.labels)
         features = torch.cat(feats).numpy()
@@ -168,7 +168,7 @@ class CroppedDataset(Dataset):
 
     def __init__(self, base, boxes: torch.Tensor, transform=None):
         if len(boxes) != len(base):
-            raise BadInputError(f"{len(boxes)} crop boxes for {len(base)} images")
+            raise BadInputError(f"parameter boxes: {len(boxes)} crop boxes for {len(base)} images", param="boxes")
         self.base, self.boxes = base, boxes
         self.transform = transform if transform is not None else base.transform
         self.targets = base.targets
@@ -208,7 +208,7 @@ def cam_boxes(model, dataset, weights, rows, device="cpu", batch_size: int = 64,
         w = torch.as_tensor(weights, dtype=torch.float32, device=device)
         for batch in make_loader(dataset, batch_size, 0, device):
             if batch.skipped:
-                raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}")
+                raise BadInputError(f"{batch.skipped[0].path}: {batch.skipped[0].reason}", param="dataset")
             images = batch.images.to(device)
             _, fmap = model.forward_features(images)
             maps = svm_cam_maps(fmap.float(), w, rows[batch.indices].to(device), tuple(images.shape[-2:]))
@@ -261,7 +261,7 @@ def transfer_protocol(model, make_dataset, n_folds: int, kind: str = "gap", devi
     multi-label targets), its standard deviation over folds, the per-fold scores and, single-label, ``correct``: each
     test image's outcome, folds one after the other (the images of a fold in dataset order)."""
     if n_folds < 1:
-        raise BadInputError(f"n_folds must be >= 1, got {n_folds}")
+        raise BadInputError(f"parameter n_folds={n_folds!r}: must be >= 1", param="n_folds")
     scores, correct = [], []
     for fold in range(n_folds):
         tr = extract_features(model, make_dataset("train", fold), kind, device, batch_size, cache_dir=cache_dir,

@@ -82,10 +82,11 @@ def atomic_write_json(path: str | Path, obj) -> Path:
     return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def read_checkpoint(path: str | Path, weights_only: bool = True):
+def read_checkpoint(path: str | Path, weights_only: bool = True, param: str = "path"):
     """``torch.load`` of a checkpoint file after checking its integrity: every record of torch's zip archive is
     read and its CRC-32 compared (``zipfile.ZipFile.testzip``), so flipped or truncated bytes stop with
-    BadInputError naming the file instead of loading wrong weights."""
+    BadInputError naming the file instead of loading wrong weights. ``param``: the caller's parameter that named
+    the file, which the errors carry (``BadInputError.param``)."""
     import zipfile
 
     import torch
@@ -94,40 +95,42 @@ def read_checkpoint(path: str | Path, weights_only: bool = True):
 
     path = Path(path)
     if not path.is_file():
-        raise BadInputError(f"{path}: checkpoint not found")
+        raise BadInputError(f"{path}: checkpoint not found", param=param)
     try:
         with zipfile.ZipFile(path) as archive:
             bad = archive.testzip()
     except (zipfile.BadZipFile, OSError, EOFError) as e:
-        raise BadInputError(f"{path}: not a readable checkpoint, truncated or not torch's zip format ({e})") from None
+        raise BadInputError(f"{path}: not a readable checkpoint, truncated or not torch's zip format ({e})",
+                            param=param) from None
     if bad is not None:
-        raise BadInputError(f"{path}: corrupted checkpoint: record {bad} fails its CRC-32 check")
+        raise BadInputError(f"{path}: corrupted checkpoint: record {bad} fails its CRC-32 check", param=param)
     try:
         return torch.load(path, map_location="cpu", weights_only=weights_only)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
-        raise BadInputError(f"{path}: not a readable checkpoint ({e})") from None
+        raise BadInputError(f"{path}: not a readable checkpoint ({e})", param=param) from None
 
 
-def load_checkpoint(model, path: str | Path, strict: bool = True):
+def load_checkpoint(model, path: str | Path, strict: bool = True, param: str = "path"):
     """Load a model state dict saved by ``cam_lib train`` (a dict with a ``"model"`` entry) or by
-    ``torch.save(model.state_dict())``; a missing, corrupted or mismatched file raises BadInputError naming it."""
+    ``torch.save(model.state_dict())``; a missing, corrupted or mismatched file raises BadInputError naming it
+    (and carrying ``param``, the caller's parameter that named the file, e.g. ``"checkpoint"``)."""
     from .errors import BadInputError
 
     path = Path(path)
-    state = read_checkpoint(path)
+    state = read_checkpoint(path, param=param)
     state = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
-        raise BadInputError(f"{path}: expected a state dict, got {type(state).__name__}")
+        raise BadInputError(f"{path}: expected a state dict, got {type(state).__name__}", param=param)
     own = model.state_dict()
     bad = [k for k, v in state.items() if k in own and own[k].shape != v.shape]
     if bad:
         k = bad[0]
         raise BadInputError(f"{path}: tensor {k} has shape {tuple(state[k].shape)} but the model expects "
-                            f"{tuple(own[k].shape)} (a different model, width or number of classes?)")
+                            f"{tuple(own[k].shape)} (a different model, width or number of classes?)", param=param)
     try:
         model.load_state_dict(state, strict=strict)
     except RuntimeError as e:
-        raise BadInputError(f"{path}: does not match the model ({e})") from None
+        raise BadInputError(f"{path}: does not match the model ({e})", param=param) from None
     return model
 
 

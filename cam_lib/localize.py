@@ -1,126 +1,311 @@
-"""Weakly-supervised localization with CAM or Backprop (Sec. 4.2 of the paper, Tables 2 and 3).
+"""Weakly-supervised localization (Sec. 4.2 of the paper, Tables 2 and 3): maps, boxes and metrics over a dataset.
 
-:func:`localize_batch` turns one batch into ranked (class, box) guesses and the ground-truth class's map, from
-ONE forward pass for CAM (the top-k maps and the ground-truth map are one matrix product on the same features).
-:func:`evaluate` streams a dataset through it into the metrics of :mod:`cam_lib.metrics` and returns a typed
-:class:`Evaluation` (``to_json`` / ``from_json`` for caches and files): only the ground-truth class's map is made and
-labelled when no caller reads the boxes (the only box any metric scores), the boxes and metrics of a batch overlap
-the next forward pass, and under torchrun each rank evaluates a :func:`shard` whose outcomes are gathered in order,
-so that N processes give one process's numbers.
+- :func:`localize_batch`: one batch into ranked (class, box) guesses and the ground-truth class's map and box, by any
+  map method (:mod:`cam_lib.methods`; CAM from ONE forward pass);
+- :func:`evaluate`: a dataset streamed through a map method into a list of metrics (:mod:`cam_lib.metrics.protocol`;
+  by default those of Tables 1-3, :func:`cam_lib.metrics.standard_metrics`), returning a typed :class:`Evaluation`
+  whose :meth:`Evaluation.to_json` is what ``python -m cam_lib localize --json`` writes;
+- :class:`LocalizeConfig` and :func:`localize`: THE localize run (dataset, network, method, frame, threshold,
+  devices, processes), called by the command line, the series and the benchmark.
+
+The loop maps only what its metrics read: every metric of Tables 1-3 scores only the ground-truth class's box (a
+top-k guess of another class is wrong whatever its box, by the ILSVRC rule, and a guess of the ground-truth class
+has that class's map), so without a caller that reads the top-k boxes (``on_batch``, figures, predictions) one map
+per image is made and labelled. The boxes and metrics of a batch overlap the network's work on the next (one worker
+thread, batches accounted in order). Under torchrun each rank evaluates a :func:`cam_lib.distributed.shard` and the
+metrics' states are gathered in rank order, so N processes give one process's numbers.
 """
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
 
-from .boxes import DEFAULT_THRESHOLD, _boxes_from_maps, boxes_from_maps, heuristic_guesses
-from .cam import compute_cams
+from . import distributed
+from .boxes import DEFAULT_THRESHOLD, _boxes_from_maps, heuristic_guesses
+from .cam import FRAMES, MapOutput
 from .data.common import Skipped
 from .errors import BadInputError
-from .metrics import (ClassificationError, GTKnownLocalization, Interval, LocalizationError, MaxBoxAcc, baseline_hits,
-                      best_ious_both, bootstrap_mean, threshold_grid)
+from .methods import CAM, MapMethod, get_method
+from .metrics import (BaselineResult, FixedBox, Interval, LocalizationError, Metric, Result, bootstrap_mean,
+                      paired_difference, result_from_json, standard_metrics, threshold_grid)
 from .models import evaluating
-from .saliency import backprop_saliency
+from .progress import bar
 
-METHODS = ("cam", "backprop")
+__all__ = ["RESULT_KEYS", "Localization", "Evaluation", "HeuristicEvaluation", "TopKPredictions", "PredictionsResult",
+           "LocalizeConfig", "LocalizeRun", "localize", "localize_batch", "evaluate", "evaluate_heuristic"]
 
-__all__ = ["METHODS", "Localization", "Evaluation", "HeuristicEvaluation", "localize_batch", "evaluate",
-           "evaluate_heuristic", "shard"]
+# the headline keys of `localize --json` on a labelled dataset, in the order they are written
+RESULT_KEYS = ("n", "top1_cls_err", "top5_cls_err", "top1_loc_err", "top5_loc_err", "gt_known_loc_acc",
+               "maxboxacc_v2", "threshold", "model", "world_size")
 
 
 @dataclass
 class Localization:
-    """Everything one batch gives, on the model's device."""
+    """What the maps and boxes of one batch give, on one device: ``logits (B, C)``, the top-k predicted
+    ``classes (B, k)`` in rank order, and, when asked for, their maps ``(B, k, H, W)`` and boxes ``(B, k, 4)``
+    (``topk``) and the ground-truth class's map ``(B, H, W)`` and box ``(B, 4)`` (``gt``); what was not asked for is
+    None. ``size``: the frame ``(W, H)``; ``cache``: what metrics compute once per batch (e.g. the MaxBoxAcc sweep)."""
 
-    logits: torch.Tensor            # (B, C)
-    classes: torch.Tensor           # (B, k) top-k predicted classes, rank order
-    maps: torch.Tensor              # (B, k, H, W) their normalised maps
-    boxes: torch.Tensor             # (B, k, 4) their boxes at the threshold
-    gt_maps: torch.Tensor | None    # (B, H, W) the ground-truth class's map, when targets were given
-    gt_boxes: torch.Tensor | None   # (B, 4) its box
+    logits: torch.Tensor
+    classes: torch.Tensor
+    maps: torch.Tensor | None = None
+    boxes: torch.Tensor | None = None
+    gt_maps: torch.Tensor | None = None
+    gt_boxes: torch.Tensor | None = None
+    size: tuple[int, int] = (0, 0)
+    cache: dict = field(default_factory=dict, repr=False)
 
 
-def _float_keys(d: dict) -> dict[float, float]:
-    return {float(k): float(v) for k, v in d.items()}
+def _check_threshold(threshold) -> float:
+    if isinstance(threshold, bool) or not isinstance(threshold, (int, float)) or not 0 <= threshold <= 1:
+        raise BadInputError(f"parameter threshold={threshold!r}: must be in [0, 1] (maps are min-max normalised)",
+                            param="threshold")
+    return float(threshold)
+
+
+def _method_maps(method: MapMethod, model, images, k: int, targets, want_topk: bool, frame: str) -> MapOutput:
+    """The method's maps of a batch: the top-k classes (then the ground truth's, with ``targets``), or only the
+    ground-truth classes; shapes checked (and values, for a method that does not normalise by construction)."""
+    if want_topk:
+        out = method(model, images, k, extra=targets, frame=frame)
+    else:
+        out = method(model, images, "gt", targets=targets, frame=frame)
+    want = (len(images), (k if want_topk else 0) + (targets is not None))
+    if out.maps.dim() != 4 or tuple(out.maps.shape[:2]) != want or tuple(out.classes.shape) != want:
+        raise BadInputError(f"parameter method={method.name!r}: maps (B, n, H, W) and classes (B, n) with (B, n) = "
+                            f"{want}, got {tuple(out.maps.shape)} and {tuple(out.classes.shape)}", param="method")
+    if not method.maps_in_range:
+        low, high = out.maps.detach().float().aminmax()
+        if not (0 <= float(low) and float(high) <= 1):   # NaN fails too
+            raise BadInputError(f"parameter method={method.name!r}: its maps must be normalised to [0, 1], got "
+                                f"[{float(low):.4g}, {float(high):.4g}]", param="method")
+    return out
+
+
+def _boxed(out: MapOutput, k: int, threshold: float, want_topk: bool, has_gt: bool, size) -> Localization:
+    """Boxes of the maps a batch got (:func:`_method_maps`), split into the top-k guesses and the ground truth's."""
+    if not want_topk:   # the ground-truth classes' maps alone
+        gt_maps = out.maps[:, 0]
+        return Localization(out.logits, out.logits.topk(k, dim=1).indices, gt_maps=gt_maps,
+                            gt_boxes=_boxes_from_maps(gt_maps, threshold), size=size)
+    maps, classes = out.maps[:, :k], out.classes[:, :k]
+    boxes = _boxes_from_maps(maps, threshold)
+    if not has_gt:
+        return Localization(out.logits, classes, maps, boxes, size=size)
+    return Localization(out.logits, classes, maps, boxes, out.maps[:, k],
+                        _gt_boxes(out.classes, out.maps, boxes, k, threshold), size)
+
+
+def _gt_boxes(classes, maps, boxes, k: int, threshold: float) -> torch.Tensor:
+    """The ground-truth map's box: where the ground-truth class is among the top-k and its map is bit for bit that
+    top-k map (one matrix product gives both), the box already found; else labelled here."""
+    rank = (classes[:, :k] == classes[:, k:k + 1]).int().argmax(1)   # first matching rank (0 when none)
+    rows = torch.arange(len(classes), device=classes.device)
+    same = (classes[rows, rank] == classes[:, k]) & (maps[rows, rank] == maps[:, k]).flatten(1).all(1)
+    gt = boxes[rows, rank].clone()
+    if not bool(same.all()):
+        gt[~same] = _boxes_from_maps(maps[~same, k], threshold)
+    return gt
+
+
+def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
+                   threshold: float = DEFAULT_THRESHOLD, targets: torch.Tensor | None = None,
+                   method: str | MapMethod = "cam", frame: str = "resize", crop_size: int | None = None
+                   ) -> Localization:
+    """Top-``topk`` classes with their maps and boxes, plus the ground-truth class's map and box if ``targets``.
+
+    ``method``: a map method or its name (:mod:`cam_lib.methods`; ``"cam"``: one forward pass, the top-k and
+    ground-truth maps one matrix product on the same features; ``"backprop"``: one forward and one backward pass per
+    map). ``frame="ten_crop"``: ten ``crop_size`` crops of the (square) images, as the official CAM code does."""
+    method = CAM(crop_size) if crop_size is not None and method == "cam" else get_method(method)
+    method.check(model, frame)
+    k = min(topk, model.num_classes)
+    out = _method_maps(method, model, images, k, targets, True, frame)
+    return _boxed(out, k, _check_threshold(threshold), True, targets is not None, (images.shape[-1], images.shape[-2]))
+
+
+def _dataset_frame(loader, frame: str | None) -> str | None:
+    """The frame the loader's dataset was built for (its ``frame``; a Subset's dataset's), checked against
+    ``frame`` when the caller names one; None when the loader does not say (a list of batches)."""
+    dataset = getattr(loader, "dataset", None)
+    while dataset is not None and not hasattr(dataset, "frame") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset   # torch.utils.data.Subset (a shard)
+    own = getattr(dataset, "frame", None)
+    if frame is not None and frame not in FRAMES:
+        raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
+    if frame is not None and own is not None and frame != own:
+        raise BadInputError(f"parameter frame={frame!r}: the dataset was built for frame {own!r} (its images and "
+                            f"boxes are in that frame); build it with frame={frame!r} or evaluate it with "
+                            f"frame={own!r}", param="frame")
+    return own or frame
+
+
+@dataclass(frozen=True)
+class PredictionsResult(Result):
+    """The top-k predictions of unlabelled images: per image its ``file`` and ``top5`` (class, name, prob, box)."""
+
+    kind = "predictions"
+    predictions: list
+
+    def details(self) -> dict:
+        return {"predictions": self.predictions}
+
+
+class TopKPredictions(Metric):
+    """Not a score: the top-k classes of each image with their probability, name and box, in dataset order (the
+    ``localize`` output for folders of unlabelled images). ``names``: class names (or None); ``file_of(index)``:
+    how an image is named in the output."""
+
+    name, needs = "predictions", frozenset({"topk"})
+
+    def __init__(self, names, file_of) -> None:
+        self.names, self.file_of, self.rows = names, file_of, []
+
+    def update(self, batch, out) -> None:
+        from .figures import class_names_or_indices
+
+        probs = out.logits.float().softmax(1)
+        for j, idx in enumerate(batch.indices.tolist()):
+            self.rows.append({"file": self.file_of(idx), "top5": [
+                {"class": int(c), "name": class_names_or_indices(self.names, [c])[0], "prob": float(probs[j, c]),
+                 "box": [int(v) for v in out.boxes[j, r].tolist()]} for r, c in enumerate(out.classes[j].tolist())]})
+
+    def compute(self) -> PredictionsResult:
+        return PredictionsResult(list(self.rows))
+
+    def state(self) -> dict:
+        return {"rows": self.rows}
+
+    def merge(self, states: list[dict]) -> None:
+        self.rows = [row for state in states for row in state["rows"]]
 
 
 @dataclass(frozen=True)
 class Evaluation:
-    """What :func:`evaluate` measures on one dataset: fractions in [0, 1] (Tables 1 and 2).
+    """What :func:`evaluate` measured on one dataset: ``results`` (metric name -> its typed result, in the order the
+    metrics ran), ``per_image`` (each image's outcome of every headline number, dataset order: the 95% intervals
+    come from them), the images ``skipped``, and the run's facts. Fractions in [0, 1].
 
-    ``maxboxacc`` is MaxBoxAccV2's detail: ``per_iou`` and ``best_threshold`` map each IoU threshold (a float) to
-    its accuracy and to the CAM threshold that reaches it. ``skipped``: the images left out, each with its reason.
-    """
+    The numbers of Tables 1-3 read as attributes (``top1_cls_err``, ..., ``maxboxacc_v2``); :meth:`to_json` is
+    the schema ``localize --json`` writes (with ``outcomes=True``, also everything :meth:`from_json` needs)."""
 
     n: int
-    top1_cls_err: float
-    top5_cls_err: float
-    top1_loc_err: float
-    top5_loc_err: float
-    gt_known_loc_acc: float
-    maxboxacc_v2: float
-    per_iou: dict[float, float] = field(default_factory=dict)
-    best_threshold: dict[float, float] = field(default_factory=dict)
-    skipped: tuple[Skipped, ...] = ()
-    per_image: dict[str, tuple] = field(default_factory=dict)   # each metric's outcome per image, dataset order
-    thresholds: tuple[float, ...] = ()   # the CAM threshold grid of MaxBoxAcc and of gt_known_hits
-    gt_known_hits: tuple[str, ...] = ()  # per image, one "1"/"0" per grid threshold: GT-known hit at that threshold
+    results: dict
+    per_image: dict = field(default_factory=dict)
+    skipped: tuple = ()
+    threshold: float = DEFAULT_THRESHOLD
+    model: str = ""
+    method: str = "cam"
+    frame: str = "resize"
+    world_size: int = 1
+    skip_bad: bool = False
+
+    def score(self, key: str) -> float:
+        """The headline number ``key`` (a key of some result's ``scores()``)."""
+        for result in self.results.values():
+            scores = result.scores()
+            if key in scores:
+                return scores[key]
+        raise BadInputError(f"parameter key={key!r}: no metric of this evaluation gives it "
+                            f"(have {sorted(k for r in self.results.values() for k in r.scores())})", param="key")
+
+    top1_cls_err = property(lambda self: self.score("top1_cls_err"))
+    top5_cls_err = property(lambda self: self.score("top5_cls_err"))
+    top1_loc_err = property(lambda self: self.score("top1_loc_err"))
+    top5_loc_err = property(lambda self: self.score("top5_loc_err"))
+    gt_known_loc_acc = property(lambda self: self.score("gt_known_loc_acc"))
+    maxboxacc_v2 = property(lambda self: self.score("maxboxacc_v2"))
+
+    def _result(self, name: str):
+        if name not in self.results:
+            raise BadInputError(f"parameter name={name!r}: this evaluation ran no such metric (ran "
+                                f"{', '.join(self.results)})", param="name")
+        return self.results[name]
+
+    per_iou = property(lambda self: self._result("maxboxacc").per_iou)
+    best_threshold = property(lambda self: self._result("maxboxacc").best_threshold)
+    thresholds = property(lambda self: self._result("gt_known_curve").thresholds)
+    gt_known_hits = property(lambda self: self._result("gt_known_curve").hits)
 
     def gt_known_curve(self) -> np.ndarray:
-        """``(T,)``: GT-known localization accuracy at every threshold of :attr:`thresholds` (the ground-truth
-        class's map, box of the largest component, IoU >= 0.5: the rule of :attr:`gt_known_loc_acc`)."""
-        return self._hits().mean(0)
+        """``(T,)``: GT-known localization at every threshold of :attr:`thresholds`."""
+        return self._result("gt_known_curve").curve()
 
     def chosen_threshold(self) -> float:
-        """The threshold of :attr:`thresholds` with the best GT-known accuracy on THIS set (the first on ties): the
-        threshold chosen on a validation split, to apply to a test split (Choe et al. 2020)."""
-        return float(self.thresholds[int(np.argmax(self.gt_known_curve()))])
+        """The threshold with the best GT-known accuracy on THIS set (the first on ties): chosen on a validation
+        split, to apply to a test split (Choe et al. 2020)."""
+        return self._result("gt_known_curve").chosen_threshold()
 
     def gt_known_at(self, threshold: float) -> np.ndarray:
         """``(N,)`` float 0/1: each image's GT-known hit at ``threshold`` (a value of :attr:`thresholds`)."""
-        grid = np.asarray(self.thresholds, float)
-        at = np.flatnonzero(np.isclose(grid, threshold, rtol=0, atol=1e-9))
-        if not len(at):
-            raise BadInputError(f"parameter threshold={threshold!r} is not on the evaluated grid "
-                                f"({grid[0]:g}, {grid[1] - grid[0]:g}, ..., {grid[-1]:g})", param="threshold")
-        return self._hits()[:, at[0]].astype(float)
+        return self._result("gt_known_curve").at(threshold)
 
-    def _hits(self) -> np.ndarray:
-        if not self.gt_known_hits:
-            raise BadInputError("this evaluation holds no per-threshold GT-known outcomes (an older cache or file)")
-        return np.frombuffer("".join(self.gt_known_hits).encode(), np.uint8).reshape(self.n, -1) == ord("1")
+    def baselines(self) -> dict[str, BaselineResult]:
+        """The content-free baselines scored on these images, by name."""
+        return {r.name: r for r in self.results.values() if isinstance(r, BaselineResult)}
 
     def interval(self, metric: str, seed: int = 0) -> Interval:
-        """The 95% bootstrap interval over images of ``metric`` (a key of :data:`PER_IMAGE`), from the per-image
-        outcomes (:func:`cam_lib.metrics.bootstrap_mean`)."""
+        """The 95% bootstrap interval over images of ``metric`` (a key of :attr:`per_image`)."""
         if metric not in self.per_image:
             raise BadInputError(f"parameter metric={metric!r}: no per-image outcomes (have {sorted(self.per_image)})",
                                 param="metric")
         return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
 
-    def to_json(self) -> dict:
-        """A JSON-safe dict (IoU thresholds as strings, skipped images as ``{"index", "file", "reason"}``)."""
-        out = asdict(self)
-        out["per_image"] = {k: list(v) for k, v in self.per_image.items()}
-        out["per_iou"] = {str(k): v for k, v in self.per_iou.items()}
-        out["best_threshold"] = {str(k): v for k, v in self.best_threshold.items()}
-        out["skipped"] = [{"index": s.index, "file": str(s.path), "reason": s.reason} for s in self.skipped]
+    def _comparisons(self) -> dict:
+        """GT-known localization's interval and each baseline's, with the paired interval of the method minus it."""
+        fixed = self.baselines()
+        if not fixed:
+            return {}
+        ci, own = self.interval("gt_known_loc_acc"), np.asarray(self.per_image["gt_known_loc_acc"], float)
+        out = {"gt_known_loc_acc_ci": [ci.low, ci.high], "baselines": {}}
+        for name, result in fixed.items():
+            b = self.interval(f"baseline:{name}")
+            d = paired_difference(own, np.asarray(self.per_image[f"baseline:{name}"], float))
+            out["baselines"][name] = {"box": result.box, "gt_known_loc_acc": b.estimate, "ci": [b.low, b.high],
+                                      "cam_minus_baseline": d.estimate, "cam_minus_baseline_ci": [d.low, d.high]}
+        return out
+
+    def to_json(self, outcomes: bool = True) -> dict:
+        """The headline numbers, the run's threshold, model and world size, the baselines' comparisons, larger
+        details (predictions), the skipped images (with ``skip_bad``); ``outcomes``: also every result and per-image
+        outcome (what :meth:`from_json` reads; ``localize --json`` leaves them out)."""
+        out = {"n": self.n}
+        for result in self.results.values():
+            out.update(result.scores())
+        out.update(threshold=self.threshold, model=self.model, world_size=self.world_size)
+        out.update(self._comparisons())
+        for result in self.results.values():
+            out.update(result.details())
+        if self.skip_bad:
+            out["skipped"] = len(self.skipped)
+            out["skipped_files"] = [{"file": s.path, "reason": s.reason} for s in self.skipped]
+        if outcomes:
+            out["outcomes"] = {"method": self.method, "frame": self.frame, "skip_bad": self.skip_bad,
+                               "results": {name: r.to_json() for name, r in self.results.items()},
+                               "per_image": {k: list(v) for k, v in self.per_image.items()},
+                               "skipped": [{"index": s.index, "file": str(s.path), "reason": s.reason}
+                                           for s in self.skipped]}
         return out
 
     @classmethod
     def from_json(cls, data: dict) -> "Evaluation":
-        """The inverse of :meth:`to_json` (keys back to floats, skipped back to :class:`Skipped`)."""
-        return cls(**{**data, "per_iou": _float_keys(data["per_iou"]), "thresholds": tuple(data.get("thresholds", ())),
-                      "gt_known_hits": tuple(data.get("gt_known_hits", ())),
-                      "best_threshold": _float_keys(data["best_threshold"]),
-                      "skipped": tuple(Skipped(s["index"], s["file"], s["reason"]) for s in data["skipped"]),
-                      "per_image": {k: tuple(v) for k, v in data.get("per_image", {}).items()}})
+        """The inverse of :meth:`to_json` with outcomes."""
+        if not isinstance(data, dict) or "outcomes" not in data:
+            raise BadInputError("parameter data: not an Evaluation with outcomes (Evaluation.to_json(outcomes=True))",
+                                param="data")
+        o = data["outcomes"]
+        return cls(n=data["n"], results={k: result_from_json(v) for k, v in o["results"].items()},
+                   per_image={k: tuple(v) for k, v in o["per_image"].items()},
+                   skipped=tuple(Skipped(s["index"], s["file"], s["reason"]) for s in o["skipped"]),
+                   threshold=data["threshold"], model=data["model"], method=o["method"], frame=o["frame"],
+                   world_size=data["world_size"], skip_bad=o["skip_bad"])
 
 
 @dataclass(frozen=True)
@@ -137,163 +322,105 @@ class HeuristicEvaluation:
         return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
 
     def to_json(self) -> dict:
-        return {**asdict(self), "per_image": {k: list(v) for k, v in self.per_image.items()}}
+        return {"n": self.n, "plain_top5_loc_err": self.plain_top5_loc_err,
+                "heuristic_top5_loc_err": self.heuristic_top5_loc_err,
+                "per_image": {k: list(v) for k, v in self.per_image.items()}}
 
     @classmethod
     def from_json(cls, data: dict) -> "HeuristicEvaluation":
         return cls(**{**data, "per_image": {k: tuple(v) for k, v in data.get("per_image", {}).items()}})
 
 
-def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
-                   threshold: float = DEFAULT_THRESHOLD, targets: torch.Tensor | None = None,
-                   method: str = "cam", frame: str = "resize", crop_size: int | None = None) -> Localization:
-    """Top-``topk`` classes with their maps and boxes, plus the ground-truth class's map and box if ``targets``.
+def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str | MapMethod = "cam",
+             threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01, progress: bool = True,
+             on_batch=None, frame: str | None = None, baselines: dict | None = None, metrics: list | None = None,
+             distributed: bool = False, amp: bool = False, channels_last: bool = False) -> Evaluation:
+    """Stream ``loader``'s batches through ``method``'s maps, their boxes at ``threshold`` and ``metrics`` into an
+    :class:`Evaluation`. The model is evaluated in eval mode and handed back on its device and in its mode.
 
-    ``method="cam"``: one forward pass, no backward pass (:func:`cam_lib.cam.compute_cams`: the top-k maps and the
-    ground-truth map are one matrix product on the same features). ``method="backprop"``: one forward pass and one
-    backward pass per map (the baseline of Table 2). ``frame="ten_crop"``: ten ``crop_size`` crops of the (square)
-    images, as the official CAM code does (images resized to 256x256, 224 crops)."""
-    out = _maps(model, images, topk, targets, method, frame, crop_size)
-    return _boxed(out, min(topk, model.num_classes), threshold, targets is not None)
+    ``metrics``: default :func:`cam_lib.metrics.standard_metrics` (Tables 1-3 on a ``cam_step`` grid); ``baselines``
+    (name -> normalised box) adds a :class:`~cam_lib.metrics.FixedBox` each. ``on_batch(batch, localization)`` is
+    called after each batch with the top-k maps and boxes too. ``frame``: the dataset's own frame is used (its
+    images and boxes are in it); naming another raises an error that names both.
 
-
-def _maps(model, images, topk, targets, method, frame, crop_size=None, only_targets: bool = False):
-    """The network's part of :func:`localize_batch`: logits, the top-k (and ground-truth) classes and their maps;
-    ``only_targets``: logits and the ground-truth classes' maps alone (for :func:`_scored_boxes`)."""
-    if method not in METHODS:
-        raise BadInputError(f"parameter method={method!r}: choose one of {', '.join(METHODS)}", param="method")
-    if frame == "ten_crop" and method != "cam":
-        raise BadInputError("parameter frame='ten_crop' is implemented for CAM (method='cam')", param="frame")
+    ``distributed``: this process is one rank of a ``torch.distributed`` group and ``loader`` holds its shard; the
+    metrics' states are gathered, so every rank returns the whole dataset's Evaluation, identical to one process's.
+    The GPU path (numbers close to, not identical with, float32): ``amp`` (bfloat16 autocast), ``channels_last``;
+    a dataset with ``set_decode("device")`` decodes its JPEGs on ``device``. Maps move to the CPU once per batch."""
+    device, method, threshold = torch.device(device), get_method(method), _check_threshold(threshold)
+    frame = _dataset_frame(loader, frame)
+    method.check(model, frame or "resize")
     k = min(topk, model.num_classes)
-    if only_targets:
-        if method == "cam":
-            return compute_cams(model, images, "gt", targets=targets, frame=frame, crop_size=crop_size)
-        return backprop_saliency(model, images, "gt", targets=targets)
-    if method == "cam":
-        return compute_cams(model, images, k, extra=targets, frame=frame, crop_size=crop_size)
-    return backprop_saliency(model, images, k, extra=targets)   # one forward pass, one backward per map
+    threads = 1 if device.type == "cpu" else None   # on the CPU the forward pass of the next batch has the cores
+    if metrics is None:
+        metrics = standard_metrics(model.num_classes, threshold_grid(cam_step), None, threads)
+    metrics = [*metrics, *(FixedBox(name, box) for name, box in (baselines or {}).items())]
+    needs = frozenset().union(*(m.needs for m in metrics)) | ({"topk"} if on_batch is not None else set())
+    want_topk, want_gt = "topk" in needs, "gt" in needs
+    skipped, counted = [], [0]
 
-
-def _boxed(out, k: int, threshold: float, has_targets: bool) -> Localization:
-    """The boxes' part of :func:`localize_batch`: every map's box, split into the top-k and the ground truth's."""
-    logits, classes, maps = out.logits, out.classes, out.maps
-    if not has_targets:
-        return Localization(logits, classes, maps, boxes_from_maps(maps, threshold), None, None)
-    boxes = _boxes_from_maps(maps[:, :k], threshold)   # maps normalised by compute_cams / backprop_saliency
-    return Localization(logits, classes[:, :k], maps[:, :k], boxes, maps[:, k], _gt_boxes(classes, maps, boxes, k,
-                                                                                          threshold))
-
-
-def _scored_boxes(out, k: int, threshold: float) -> Localization:
-    """What the metrics of :func:`evaluate` read, from the maps of the ground-truth classes alone (``out``: one map
-    per image, :func:`_maps` with ``only_targets``): every metric scores only the ground-truth class's box (a
-    top-k guess of another class is wrong whatever its box, by the ILSVRC rule), and a guess of the ground-truth
-    class has the ground-truth class's map. The other guesses' maps and boxes are placeholders (the ground truth's),
-    never scored and never returned to a caller. A sixth of the maps, upsampling and labelling of
-    :func:`localize_batch`, for the same numbers."""
-    gt_maps = out.maps[:, 0]
-    gt = _boxes_from_maps(gt_maps, threshold)   # maps normalised by compute_cams / backprop_saliency
-    return Localization(out.logits, out.logits.topk(k, dim=1).indices, gt_maps[:, None].expand(-1, k, -1, -1),
-                        gt[:, None].expand(-1, k, -1), gt_maps, gt)
-
-
-def _gt_boxes(classes, maps, boxes, k: int, threshold: float) -> torch.Tensor:
-    """The ground-truth map's box: where the ground-truth class is among the top-k and its map is bit for bit that
-    top-k map (one matrix product gives both), the box already found; else labelled here. The same boxes as
-    labelling every ground-truth map, for a sixth less labelling when the classifier is right."""
-    rank = (classes[:, :k] == classes[:, k:k + 1]).int().argmax(1)   # first matching rank (0 when none)
-    rows = torch.arange(len(classes), device=classes.device)
-    same = (classes[rows, rank] == classes[:, k]) & (maps[rows, rank] == maps[:, k]).flatten(1).all(1)
-    gt = boxes[rows, rank].clone()
-    if not bool(same.all()):
-        gt[~same] = _boxes_from_maps(maps[~same, k], threshold)
-    return gt
-
-
-def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu", method: str = "cam",
-             threshold: float = DEFAULT_THRESHOLD, topk: int = 5, cam_step: float = 0.01,
-             progress: bool = True, on_batch=None, frame: str = "resize",
-             baselines: dict[str, np.ndarray] | None = None, distributed: bool = False, amp: bool = False,
-             channels_last: bool = False) -> Evaluation:
-    """Stream a labelled dataset through :func:`localize_batch` into an :class:`Evaluation`. ``on_batch(batch,
-    localization)`` is called after each batch. ``baselines``: name -> a fixed normalised box (Table 2's trivial
-    baselines, :mod:`cam_lib.metrics.baselines`), scored on the same images by the same hit rule as the CAM's
-    GT-known box; each image's hit lands in ``per_image["baseline:<name>"]`` (paired with the CAM's outcomes).
-    The model is left on its device and in its mode afterwards.
-
-    The network's work on a batch overlaps the boxes and metrics of the batch before (one worker thread, batches
-    accounted in order: the numbers are those of a plain loop). ``distributed``: this process is one rank of a
-    ``torch.distributed`` group and ``loader`` holds its shard (:func:`shard`: contiguous, in rank order); the
-    ranks' accumulators are gathered after the loop, so every rank returns the Evaluation of the whole dataset,
-    identical to one process's.
-
-    The GPU path (numbers close to, not identical with, float32): ``amp`` runs the forward pass under bfloat16
-    autocast, ``channels_last`` in that memory format; a loader over a dataset with ``set_decode("device")``
-    decodes the JPEGs on ``device``. Maps move to the CPU once per batch, for the boxes and metrics."""
-    device = torch.device(device)
-    cls_err, loc_err = ClassificationError((1, min(5, model.num_classes))), LocalizationError()
-    grid = threshold_grid(cam_step)
-    gt_known, maxbox = GTKnownLocalization(), MaxBoxAcc(grid)
-    gt_curve = MaxBoxAcc(grid, iou_thresholds=(0.5,), all_components=False)   # GT-known at every threshold
-    skipped = []
-    fixed = {name: [] for name in baselines or {}}
-    k = min(topk, model.num_classes)
-    sweep_threads = 1 if device.type == "cpu" else None   # on the CPU the forward pass of the next batch has the cores
-
-    def account(batch, maps, frame_size) -> None:   # boxes and metrics of one batch (on the worker thread)
-        if maps.maps.device.type != "cpu":   # one copy per batch; the main thread goes on with the next batch
-            maps = type(maps)(maps.logits.float().cpu(), maps.classes.cpu(), maps.maps.cpu())
-        out = _boxed(maps, k, threshold, True) if on_batch is not None else _scored_boxes(maps, k, threshold)
-        targets = batch.labels.to(out.classes.device)
-        cls_err.update(out.logits, targets)
-        loc_err.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
-        gt_known.update(out.gt_boxes, batch.gt_boxes, batch.gt_valid)
-        every, largest = best_ious_both(out.gt_maps.detach().float().cpu().numpy(), grid, batch.gt_boxes.numpy(),
-                                        batch.gt_valid.numpy(), sweep_threads)   # MaxBoxAccV2, GT-known curve
-        maxbox.add_ious(every)
-        gt_curve.add_ious(largest)
-        for name, box in (baselines or {}).items():
-            fixed[name].append(baseline_hits(box, batch.gt_boxes, batch.gt_valid, *frame_size))
+    def account(batch, maps, size) -> None:   # boxes and metrics of one batch (on the worker thread)
+        if maps.maps.device.type != "cpu":     # one copy per batch; the main thread goes on with the next batch
+            maps = MapOutput(maps.logits.float().cpu(), maps.classes.cpu(), maps.maps.cpu())
+        out = _boxed(maps, k, threshold, want_topk, want_gt, size)
+        for metric in metrics:
+            metric.update(batch, out)
+        counted[0] += len(batch.indices)
         if on_batch is not None:
             on_batch(batch, out)
 
     with evaluating(model, device), _memory_format(model, channels_last), \
             ThreadPoolExecutor(1, thread_name_prefix="cam_lib-evaluate") as worker:
         pending = None
-        for batch in tqdm(loader, desc=f"localize ({method})", unit="batch", disable=not progress):
+        for batch in bar(loader, progress, desc=f"localize ({method.name})", unit="batch"):
             skipped.extend(batch.skipped)
-            if len(batch.labels) == 0:
+            if len(batch.indices) == 0:
                 continue
+            frame = _batch_frame(batch, frame)
+            if want_gt and bool((batch.labels < 0).any()):
+                raise BadInputError("parameter loader: the metrics score ground-truth classes, but the dataset has "
+                                    "no labels (predictions only: metrics=[TopKPredictions(...)])", param="loader")
             images = batch.images_on(device)
             if channels_last:
                 images = images.contiguous(memory_format=torch.channels_last)
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=amp):
-                maps = _maps(model, images, topk, batch.labels.to(device), method, frame,
-                             only_targets=on_batch is None)
+                maps = _method_maps(method, model, images, k, batch.labels.to(device) if want_gt else None,
+                                    want_topk, frame)
             if pending is not None:
                 pending.result()   # one batch in flight: bounded memory, errors raised here
             pending = worker.submit(account, batch, maps, (images.shape[-1], images.shape[-2]))
         if pending is not None:
             pending.result()
+    world = 1
     if distributed:
-        skipped = _gather_ranks(cls_err, loc_err, gt_known, maxbox, gt_curve, fixed, skipped)
-    n = cls_err.n
-    if n == 0:
-        raise BadInputError(f"no images were evaluated ({len(skipped)} skipped)")
-    cls, loc, box = cls_err.compute(), loc_err.compute(), maxbox.compute()
-    k5 = cls_err.topk[-1]
-    cls_i, loc_i = cls_err.per_image(), loc_err.per_image()
-    per_image = {"top1_cls_err": cls_i["top1_wrong"], "top5_cls_err": cls_i[f"top{k5}_wrong"],
-                 "top1_loc_err": loc_i["top1_wrong"], "top5_loc_err": loc_i["top5_wrong"],
-                 "gt_known_loc_acc": gt_known.per_image()["hit"], "maxboxacc_v2": maxbox.per_image()["maxboxacc"],
-                 **{f"baseline:{name}": np.concatenate(hits) for name, hits in fixed.items()}}
-    return Evaluation(n=n, top1_cls_err=cls["top1_cls_err"], top5_cls_err=cls[f"top{k5}_cls_err"],
-                      top1_loc_err=loc["top1_loc_err"], top5_loc_err=loc["top5_loc_err"],
-                      gt_known_loc_acc=gt_known.compute()["gt_known_loc_acc"], maxboxacc_v2=box["maxboxacc"],
-                      per_iou=box["per_iou"], best_threshold=box["best_threshold"], skipped=tuple(skipped),
-                      per_image={k: tuple(np.asarray(v).astype(float).tolist()) for k, v in per_image.items()},
-                      thresholds=tuple(grid.tolist()),
-                      gt_known_hits=_hit_strings(gt_curve.per_image()["best_iou"] >= 0.5))
+        parts = distributed_gather(metrics, skipped, counted[0])
+        world, skipped, counted[0] = len(parts), [s for p in parts for s in p["skipped"]], sum(p["n"] for p in parts)
+    if counted[0] == 0:
+        raise BadInputError(f"parameter loader: no images were evaluated ({len(skipped)} skipped)", param="loader")
+    per_image = {}
+    for metric in metrics:
+        per_image.update({key: tuple(np.asarray(v).astype(float).tolist()) for key, v in metric.per_image().items()})
+    return Evaluation(counted[0], {m.name: m.compute() for m in metrics}, per_image, tuple(skipped), threshold,
+                      getattr(model, "name", type(model).__name__), method.name, frame or "resize", world)
+
+
+def distributed_gather(metrics: list, skipped: list, n: int) -> list[dict]:
+    """Every rank's metric states, skipped images and image count, gathered in rank order
+    (:func:`cam_lib.distributed.gather`); each metric becomes the metric of all ranks' images."""
+    parts = distributed.gather({"states": [m.state() for m in metrics], "skipped": skipped, "n": n})
+    for i, metric in enumerate(metrics):
+        metric.merge([part["states"][i] for part in parts])
+    return parts
+
+
+def _batch_frame(batch, frame: str | None) -> str:
+    """The frame of the evaluation: the dataset's (``frame``), checked against what a batch says it is in (batches
+    decoded on the device carry their frame); one evaluation takes one frame."""
+    own = getattr(batch, "frame", None)
+    if own is not None and frame is not None and own != frame:
+        raise BadInputError(f"parameter frame={frame!r}: this batch is in frame {own!r}; one evaluation takes one "
+                            "frame", param="frame")
+    return own or frame or "resize"
 
 
 @contextmanager
@@ -309,81 +436,222 @@ def _memory_format(model: torch.nn.Module, channels_last: bool):
         model.to(memory_format=torch.contiguous_format)
 
 
-def shard(dataset, rank: int, world: int, batch_size: int):
-    """Rank ``rank``'s part of ``dataset`` among ``world`` processes: a contiguous block of WHOLE batches of
-    ``batch_size`` (each batch holds the images a single process would batch together, so the network sees the
-    same batches), blocks in rank order. A ``torch.utils.data.Subset``; items keep their dataset index."""
-    from torch.utils.data import Subset
-
-    if not 0 <= rank < world:
-        raise BadInputError(f"rank {rank} is not in [0, world size {world})")
-    if batch_size < 1:
-        raise BadInputError(f"parameter batch_size={batch_size!r}: must be >= 1", param="batch_size")
-    batches = -(-len(dataset) // batch_size)
-    lo, hi = batches * rank // world * batch_size, batches * (rank + 1) // world * batch_size
-    return Subset(dataset, range(min(lo, len(dataset)), min(hi, len(dataset))))
-
-
-def _gather_ranks(cls_err, loc_err, gt_known, maxbox, gt_curve, fixed: dict, skipped: list) -> list:
-    """Every rank's per-image outcomes (on the CPU), gathered in rank order into the accumulators of each rank:
-    the shards are contiguous blocks in dataset order (:func:`shard`), so the accumulators then hold the whole
-    dataset in the order one process would have counted it, and every sum is an exact integer count. Returns the
-    skipped images of all ranks."""
-    import torch.distributed as dist
-
-    mine = {"cls": [m.cpu() for m in cls_err.misses], "loc": [m.cpu() for m in loc_err.misses],
-            "gt": [h.cpu() for h in gt_known.hits], "box": maxbox.best, "curve": gt_curve.best,
-            "fixed": {k: [np.asarray(v) for v in hits] for k, hits in fixed.items()}, "skipped": skipped}
-    parts = [None] * dist.get_world_size()
-    dist.all_gather_object(parts, mine)
-    for acc in (cls_err, loc_err, gt_known, maxbox, gt_curve):
-        acc.reset()
-    for hits in fixed.values():
-        hits.clear()
-    for part in parts:
-        for m in part["cls"]:
-            cls_err.add_misses(m)
-        for m in part["loc"]:
-            loc_err.add_misses(m)
-        for h in part["gt"]:
-            gt_known.add_hits(h)
-        for acc, key in ((maxbox, "box"), (gt_curve, "curve")):
-            for best in part[key]:
-                acc.add_ious(best)
-        for name, hits in part["fixed"].items():
-            fixed[name].extend(hits)
-    return [s for part in parts for s in part["skipped"]]
-
-
-def _hit_strings(hits: np.ndarray) -> tuple[str, ...]:
-    """``(N, T)`` bool as one ``"0"``/``"1"`` string per image (compact in JSON; :meth:`Evaluation._hits` reads it)."""
-    chars = np.where(hits, ord("1"), ord("0")).astype(np.uint8)
-    return tuple(row.tobytes().decode() for row in chars)
-
-
 def evaluate_heuristic(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
-                       threshold: float = DEFAULT_THRESHOLD, progress: bool = True) -> HeuristicEvaluation:
+                       threshold: float = DEFAULT_THRESHOLD, progress: bool = True,
+                       method: str | MapMethod = "cam") -> HeuristicEvaluation:
     """Table 3: top-5 localization error of the plain top-5 (class, box) guesses and of the tight/loose heuristic
-    (:func:`cam_lib.boxes.heuristic_guesses`), both from the same forward pass and the same top-3 CAMs. The model
-    is left on its device and in its mode afterwards."""
+    (:func:`cam_lib.boxes.heuristic_guesses`), both from the same maps of the top-3 classes. The model is left on its
+    device and in its mode afterwards."""
     device = torch.device(device)
     if model.num_classes < 3:
-        raise BadInputError(f"the heuristic needs >= 3 classes; {model.name} has {model.num_classes}")
+        raise BadInputError(f"parameter model: the heuristic needs >= 3 classes; {model.name} has "
+                            f"{model.num_classes}", param="model")
     plain, heuristic, n = LocalizationError(), LocalizationError(), 0
+    frame = _dataset_frame(loader, None)
     with evaluating(model, device):
-        for batch in tqdm(loader, desc="localize (heuristic)", unit="batch", disable=not progress):
+        for batch in bar(loader, progress, desc="localize (heuristic)", unit="batch"):
             if len(batch.labels) == 0:
                 continue
+            frame = _batch_frame(batch, frame)
             targets = batch.labels.to(device)
-            out = localize_batch(model, batch.images_on(device), topk=5, threshold=threshold)
+            out = localize_batch(model, batch.images_on(device), topk=5, threshold=threshold, method=method,
+                                 frame=frame)
             plain.update(out.classes, out.boxes, targets, batch.gt_boxes, batch.gt_valid)
             classes, boxes = heuristic_guesses(out.classes[:, :3], out.maps[:, :3])
             heuristic.update(classes, boxes, targets, batch.gt_boxes, batch.gt_valid)
             n += len(targets)
     if n == 0:
-        raise BadInputError("no images were evaluated")
+        raise BadInputError("parameter loader: no images were evaluated", param="loader")
     per_image = {"plain_top5_loc_err": plain.per_image()["top5_wrong"],
                  "heuristic_top5_loc_err": heuristic.per_image()["top5_wrong"]}
     return HeuristicEvaluation(n=n, plain_top5_loc_err=plain.compute()["top5_loc_err"],
                                heuristic_top5_loc_err=heuristic.compute()["top5_loc_err"],
                                per_image={k: tuple(v.astype(float).tolist()) for k, v in per_image.items()})
+
+
+# ---------------------------------------------------------------------------------------------------------------------
+# The localize run
+
+
+@dataclass(frozen=True)
+class LocalizeConfig:
+    """One localize run: the data, the network, the map method and how it is scored, the devices. Every field is
+    checked by :meth:`check` (errors name the field; the command line maps it to its flag). ``baselines``: True
+    scores the content-free boxes chosen on the evaluated images' own boxes (optimistic for them), or a dict
+    name -> normalised box chosen elsewhere (e.g. on a training split)."""
+
+    data: str
+    model: str
+    root: Path | None = None
+    split: str | None = None
+    layout: str = "auto"
+    limit: int | None = None
+    skip_bad: bool = False
+    pretrained: bool = False
+    checkpoint: Path | None = None
+    num_classes: int | None = None
+    width: float = 1.0
+    method: str = "cam"
+    frame: str = "resize"
+    threshold: float = DEFAULT_THRESHOLD
+    cam_step: float = 0.01
+    baselines: bool | dict = False
+    batch_size: int = 32
+    workers: int = 0
+    device: str = "auto"
+    decode: str = "cpu"
+    amp: bool = False
+    channels_last: bool = False
+    figures: Path | None = None
+    max_figures: int = 16
+    progress: bool = True
+
+    def check(self) -> "LocalizeConfig":
+        """Every field that can be checked before any work (the files come next, in :func:`localize`)."""
+        from .data import DATASETS
+        from .models import check_model_name
+
+        for name in ("batch_size", "limit", "num_classes"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise BadInputError(f"parameter {name}={value!r}: must be an integer >= 1", param=name)
+        for name in ("workers", "max_figures"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise BadInputError(f"parameter {name}={value!r}: must be an integer >= 0", param=name)
+        _check_threshold(self.threshold)
+        threshold_grid(self.cam_step)
+        if self.data not in DATASETS:
+            raise BadInputError(f"parameter data={self.data!r}: choose one of {', '.join(DATASETS)}", param="data")
+        check_model_name(self.model)
+        get_method(self.method)
+        if self.frame not in FRAMES:
+            raise BadInputError(f"parameter frame={self.frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
+        if self.root is not None and not Path(self.root).is_dir():
+            raise BadInputError(f"parameter root={str(self.root)!r}: folder not found", param="root")
+        return self
+
+
+@dataclass(frozen=True)
+class LocalizeRun:
+    """What :func:`localize` gives: the :class:`Evaluation` (every rank holds the whole dataset's), this process's
+    ``rank``, and the overlays it wrote."""
+
+    evaluation: Evaluation
+    rank: int = 0
+    figures: tuple = ()
+
+
+def localize(config: LocalizeConfig, net: torch.nn.Module | None = None) -> LocalizeRun:
+    """THE localize run: the dataset, the network (``net``, or built from ``config``: pretrained weights or a
+    checkpoint), its loader (this rank's shard under torchrun), and :func:`evaluate` with the standard metrics
+    (labelled data) or :class:`TopKPredictions` (unlabelled folders); overlays into ``config.figures``."""
+    from .data import build_dataset, eval_split, has_boxes
+    from .metrics.maxboxacc import load_compiled
+
+    config.check()
+    loader_thread = threading.Thread(target=load_compiled, name="cam_lib-load-sweep")   # beside the set-up
+    loader_thread.start()
+    try:
+        from .models import resolve_device
+
+        _, world, local_rank = distributed.dist_info()
+        device = resolve_device(f"cuda:{local_rank}" if world > 1 and config.device in ("auto", "cuda")
+                                and torch.cuda.is_available() else config.device)
+        labelled = has_boxes(config.data)
+        if labelled and config.split not in (None, eval_split(config.data)):
+            raise BadInputError(f"parameter split={config.split!r}: localization is evaluated on {config.data} "
+                                f"{eval_split(config.data)}", param="split")
+        if config.baselines and not labelled:
+            raise BadInputError(f"parameter baselines: they need boxes, and data {config.data!r} has none",
+                                param="baselines")
+        dataset = build_dataset(config.data, config.root, split=eval_split(config.data) if labelled else config.split,
+                                frame=config.frame, skip_bad=config.skip_bad, layout=config.layout,
+                                limit=config.limit)
+        dataset.set_decode(config.decode)
+        net = net if net is not None else _network(config, dataset, labelled)
+        with distributed.process_group(device) as (rank, world):
+            run = _run(config, dataset, net, device, labelled, rank, world)
+    finally:
+        loader_thread.join()
+    return run
+
+
+def _network(config: LocalizeConfig, dataset, labelled: bool) -> torch.nn.Module:
+    """The network of a run: built from the registry with pretrained weights, or with a checkpoint's."""
+    from .io import load_checkpoint
+    from .models import build_model
+
+    num_classes = config.num_classes if config.num_classes is not None else getattr(dataset, "num_classes", 1000)
+    if labelled and dataset.num_classes > num_classes:
+        raise BadInputError(f"parameter num_classes={num_classes}: {config.root} has {dataset.num_classes} classes",
+                            param="num_classes")
+    net = build_model(config.model, num_classes=num_classes, pretrained=config.pretrained, width=config.width,
+                      new_head=config.checkpoint is not None)   # a checkpoint brings its own head
+    if config.checkpoint is not None:
+        load_checkpoint(net, config.checkpoint)
+    return net.eval()
+
+
+def _run(config: LocalizeConfig, dataset, net, device, labelled: bool, rank: int, world: int) -> LocalizeRun:
+    """The loop of :func:`localize` in its process group."""
+    from .data import make_loader
+
+    loader = make_loader(dataset if world == 1 else distributed.shard(dataset, rank, world, config.batch_size),
+                         config.batch_size, config.workers, device)
+    names = getattr(dataset, "class_names", None) or (_imagenet_names() if net.num_classes == 1000 else None)
+    written: list[Path] = []
+    save = _overlay_writer(config, dataset, names, written) if config.figures is not None and rank == 0 else None
+    if labelled:
+        baselines = _chosen_baselines(dataset) if config.baselines is True else config.baselines or None
+        metrics = None
+    else:
+        root = Path(config.root) if config.root is not None else None
+        baselines, metrics = None, [TopKPredictions(names, lambda i: str(dataset.path(i).relative_to(root)) if root
+                                                    else dataset.path(i).name)]
+    evaluation = evaluate(net, loader, device, method=config.method, threshold=config.threshold,
+                          cam_step=config.cam_step, progress=config.progress and rank == 0, on_batch=save,
+                          frame=config.frame, baselines=baselines, metrics=metrics, distributed=world > 1,
+                          amp=config.amp, channels_last=config.channels_last)
+    evaluation = replace(evaluation, skipped=tuple(dataset.skipped) + evaluation.skipped, skip_bad=config.skip_bad,
+                         model=config.model)
+    return LocalizeRun(evaluation, rank, tuple(written))
+
+
+def _imagenet_names():
+    from .data.imagenet import imagenet_class_names
+
+    return imagenet_class_names()
+
+
+def _chosen_baselines(dataset) -> dict:
+    """The baselines' normalised boxes chosen on the evaluated images' own boxes (stored frames)."""
+    from .data.common import stored_sizes
+    from .metrics import choose_baseline_boxes
+
+    chosen = choose_baseline_boxes([np.asarray(b, np.float64) for _, _, b in dataset.samples],
+                                   stored_sizes(path for path, _, _ in dataset.samples))
+    return {k: chosen[k] for k in ("frame", "centered", "best_fixed")}
+
+
+def _overlay_writer(config: LocalizeConfig, dataset, names, written: list):
+    """``on_batch`` that writes the first ``config.max_figures`` images' top-k maps and boxes as PNGs."""
+    method = get_method(config.method).name
+
+    def save(batch, out) -> None:
+        from .figures import class_names_or_indices, save_topk_overlay   # matplotlib: only when drawing
+
+        for j in range(len(batch.indices)):
+            if len(written) >= config.max_figures:
+                return
+            stem = dataset.path(int(batch.indices[j])).stem
+            gt = batch.gt_boxes[j][batch.gt_valid[j]]
+            written.append(save_topk_overlay(Path(config.figures) / f"{stem}_{method}.png", batch.images[j],
+                                             out.maps[j], out.boxes[j],
+                                             class_names_or_indices(names, out.classes[j]), gt))
+    return save
+
+
+def config_fields() -> tuple[str, ...]:
+    """The names of :class:`LocalizeConfig`'s fields (the command line builds one from its flags)."""
+    return tuple(f.name for f in fields(LocalizeConfig))

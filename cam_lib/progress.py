@@ -25,9 +25,19 @@ import os
 import sys
 import time
 
-__all__ = ["PROGRESS_LOG_ENV", "epoch_line", "time_left", "TrainingProgress", "progress_mode"]
+__all__ = ["PROGRESS_LOG_ENV", "epoch_line", "time_left", "TrainingProgress", "progress_mode", "bar"]
 
 PROGRESS_LOG_ENV = "CAM_LIB_PROGRESS_LOG"
+
+
+def bar(iterable, enabled: bool, **kwargs):
+    """``iterable`` wrapped in a ``tqdm.auto`` bar when ``enabled``, else itself: a disabled tqdm still starts
+    tqdm's monitor thread, which outlives the call (the library leaves no thread behind)."""
+    if not enabled:
+        return iterable
+    from tqdm.auto import tqdm
+
+    return tqdm(iterable, **kwargs)
 
 
 def _minutes(seconds: float) -> str:

@@ -51,7 +51,8 @@ class ReproduceError(RuntimeError):
 def notebooks(folder: str | Path = NOTEBOOKS_DIR) -> list[Path]:
     found = sorted(Path(folder).glob("[0-9][0-9]_*.ipynb"))
     if not found:
-        raise BadInputError(f"no numbered notebooks (NN_name.ipynb) in {folder}")
+        raise BadInputError(f"parameter folder={str(folder)!r}: no numbered notebooks (NN_name.ipynb) in it",
+                            param="folder")
     return found
 
 
@@ -74,13 +75,13 @@ def parse_value(text: str, name: str | None = None):
         close = difflib.get_close_matches(name, PARAMETERS, n=1)
         raise BadInputError(f"-p {name}: not a parameter of the notebooks"
                             + (f" (did you mean {close[0]}?)" if close else "")
-                            + f"; they take {', '.join(PARAMETERS)}")
+                            + f"; they take {', '.join(PARAMETERS)}", param="name")
     try:
         value = yaml.safe_load(text)
     except yaml.YAMLError as err:
         if name is None:
             return text
-        raise BadInputError(f"-p {name} {text!r}: not valid YAML ({str(err).splitlines()[0]})") from None
+        raise BadInputError(f"-p {name} {text!r}: not valid YAML ({str(err).splitlines()[0]})", param=name) from None
     if name is None or value is None:
         return value
     if name == "models" and isinstance(value, str):
@@ -91,7 +92,7 @@ def parse_value(text: str, name: str | None = None):
         example = {"models": "'[alexnet_gap, googlenet_gap]'", "transfer": "'{scene15: [scene15, /data/scene15]}'",
                    "seed": "0"}.get(name, "VALUE")
         raise BadInputError(f"-p {name} {text!r}: expected {' or '.join(t.__name__ for t in types)}, got "
-                            f"{type(value).__name__} (e.g. -p {name} {example})")
+                            f"{type(value).__name__} (e.g. -p {name} {example})", param=name)
     return value
 
 
@@ -183,6 +184,13 @@ def _say(line: str) -> None:
     tqdm.write(line)
 
 
+def summary_line(records: list[dict], folder: Path) -> str:
+    """What ``reproduce`` prints at the end: the series' time, how many notebooks ran or were skipped, the page."""
+    ran = sum(r["status"] == "ran" for r in records)
+    return (f"series done in {sum(r['seconds'] for r in records):.0f} s ({ran} run, {len(records) - ran} skipped); "
+            f"see {folder / 'README.md'}")
+
+
 def reproduce(params: dict, results: str | Path | None = None, checkpoints: str | Path | None = None,
               folder: str | Path = NOTEBOOKS_DIR, only: list[str] | None = None, force: bool = False,
               progress: bool = True, log=_say) -> list[dict]:
@@ -247,6 +255,12 @@ class _ProgressLines:
         Path(self.path).unlink(missing_ok=True)
 
 
+# The allocator policy of the entry point (cam_lib.__main__.keep_freed_memory), given to the kernels it starts
+# through glibc's environment variables (the same settings as its mallopt calls; a user's own values win).
+# `make install` registers the JupyterLab kernel with the same variables.
+KERNEL_ENV = {"MALLOC_MMAP_THRESHOLD_": str(1 << 30), "MALLOC_TRIM_THRESHOLD_": str((1 << 31) - 1)}
+
+
 def current_env_kernelspecs():
     """A kernelspec manager whose :data:`KERNEL` (``cam-lib``) is ipykernel on THIS interpreter (``sys.executable``),
     whatever ``cam-lib`` or ``python3`` specs the user's or the system's Jupyter folders hold (one of another
@@ -258,7 +272,8 @@ def current_env_kernelspecs():
         def get_kernel_spec(self, kernel_name):
             if kernel_name != KERNEL:
                 return super().get_kernel_spec(kernel_name)
-            spec = dict(ipykernel.kernelspec.get_kernel_dict(), display_name=KERNEL_DISPLAY_NAME)
+            spec = dict(ipykernel.kernelspec.get_kernel_dict(), display_name=KERNEL_DISPLAY_NAME,
+                        env={k: v for k, v in KERNEL_ENV.items() if k not in os.environ})
             return self.kernel_spec_class(resource_dir=ipykernel.kernelspec.RESOURCES, **spec)
 
     return CurrentEnvKernelSpecs()

@@ -5,6 +5,11 @@ Every table is written twice, atomically: ``results/tables/tableN.csv`` (read it
 ``pandas.read_csv(path, comment="#")``: the header lines start with ``#``) and ``tableN.md``; both carry the
 header of :func:`cam_lib.series.setups.environment` (data, profile, hardware, versions, seed, commit). Values are
 percentages, as in the paper; ``diff`` is ours minus the paper's.
+
+The series builds each table as a :class:`Table` (its :class:`TableRow` s, each with the machine key of its metric,
+its :class:`Claim` s and its notes), which it writes with :meth:`Table.write` (the CSV, the Markdown and
+``tableN.claims.json``) and which the notebooks' texts and charts read as it is; the results page
+(:func:`write_index`) is generated from the written files of every notebook.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pandas as pd
@@ -20,9 +25,9 @@ import pandas as pd
 from .io import atomic_write_text
 from .runs import DEFAULT_RUN, is_default_run, recorded_run, results_folder
 
-__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "TableRow", "comparison",
-           "write_table", "read_table", "markdown", "readable", "readable_markdown", "claim_row", "write_claims",
-           "claims", "check_table", "write_index"]
+__all__ = ["PAPER_TABLE1", "PAPER_TABLE2", "PAPER_TABLE3", "PAPER_TABLE4", "PAPER_TABLE5", "TABLES", "TableRow",
+           "Claim", "Table", "comparison", "write_table", "read_table", "markdown", "readable", "readable_markdown",
+           "claim_row", "write_claims", "claims", "check_table", "write_index"]
 
 # Paper numbers (Zhou et al. 2016), in percent. Keys are our registry names where we run the row.
 PAPER_TABLE1 = {  # classification error on ILSVRC val: (row, top-1, top-5)
@@ -91,7 +96,11 @@ def paper_table5(feature: str, dataset: str) -> float:
 @dataclass(frozen=True)
 class TableRow:
     """One row of a results table: what it is (``labels``, e.g. ``{"row": "GoogLeNet-GAP", "model": ...}``, in
-    column order), the metric, our value and the paper's (percent; NaN where a side has no number)."""
+    column order), the metric as the table shows it (``metric``, a display label), our value and the paper's
+    (percent; NaN where a side has no number), and ``key``: the metric's machine name (e.g. ``"gt_known_tau_val"``;
+    the :class:`~cam_lib.localize.Evaluation` key of the number where it has one, ``"baseline:<name>"`` for a
+    content-free box), by which code finds a row (:meth:`Table.row`). ``key`` is not a column of the written
+    table."""
 
     labels: dict[str, str]
     metric: str
@@ -99,6 +108,12 @@ class TableRow:
     paper: float
     ci_low: float = math.nan    # the 95% bootstrap interval of ours over images (percent; NaN: not measured)
     ci_high: float = math.nan
+    key: str = field(default="", kw_only=True)
+
+    @property
+    def ran(self) -> bool:
+        """Whether this run has a number for the row."""
+        return math.isfinite(float(self.ours))
 
     def to_json(self) -> dict:
         return {**self.labels, "metric": self.metric, "ours": float(self.ours), "ci_low": float(self.ci_low),
@@ -112,6 +127,86 @@ class TableRow:
 
 
 _VALUE_COLUMNS = ("metric", "ours", "ci_low", "ci_high", "paper", "diff")
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper as a table's numbers decide it (:func:`cam_lib.series.tables`): the table, what the
+    paper says (``claim``), our numbers with the 95% interval of the difference (``ours``), the spread over
+    training seeds (``seeds``, "" for one seed) and the ``verdict`` (:func:`cam_lib.metrics.verdict`: "same
+    direction" / "opposite direction" only when the interval excludes 0, else "not resolved"; "—": not run)."""
+
+    table: str
+    claim: str
+    ours: str
+    verdict: str
+    seeds: str = ""
+
+    @property
+    def ran(self) -> bool:
+        return self.verdict != "—"
+
+    def to_json(self) -> dict:
+        """The claim as ``tables/<table>.claims.json`` and the results page hold it (:func:`claim_row`)."""
+        return claim_row(self.table, self.claim, self.ours, self.verdict, self.seeds)
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Claim":
+        return cls(data["table"], data["claim"], data["ours"], data["verdict"], data.get("seeds") or "")
+
+
+@dataclass(frozen=True)
+class Table:
+    """A results table as the series builds it (``table1`` ... ``table5``, ``table2_test``): its ``name`` (a key of
+    :data:`TABLES`), its ``rows`` (:class:`TableRow`), the ``claims`` its numbers decide (:class:`Claim`) and its
+    ``notes`` (the text under the written table). :attr:`df` is the long DataFrame of :func:`comparison` (for
+    display); code reads the rows by their machine names: :meth:`row`, :meth:`value`, :meth:`select` (metric key
+    and labels such as ``model``, ``method``, ``key``, ``dataset``). :meth:`write` writes
+    ``results/tables/<name>.csv``, ``.md`` and ``.claims.json``."""
+
+    name: str
+    rows: tuple[TableRow, ...]
+    claims: tuple[Claim, ...] = ()
+    notes: str = ""
+
+    def __post_init__(self) -> None:
+        if self.name not in TABLES:
+            raise ValueError(f"table name must be one of {sorted(TABLES)}, got {self.name!r}")
+        object.__setattr__(self, "rows", tuple(self.rows))
+        object.__setattr__(self, "claims", tuple(self.claims))
+        for r in self.rows:
+            if not isinstance(r, TableRow):
+                raise TypeError(f"{self.name}: rows must be TableRow, got {type(r).__name__}")
+        for c in self.claims:
+            if not isinstance(c, Claim):
+                raise TypeError(f"{self.name}: claims must be Claim, got {type(c).__name__}")
+
+    @property
+    def df(self) -> pd.DataFrame:
+        """The table as :func:`comparison` builds it (a new DataFrame at each call): what the CSV holds."""
+        return comparison(list(self.rows))
+
+    def select(self, key: str | None = None, /, **labels) -> list[TableRow]:
+        """The rows of metric ``key`` (None: every metric) whose labels equal ``labels``, in table order."""
+        return [r for r in self.rows if (key is None or r.key == key)
+                and all(r.labels.get(k) == v for k, v in labels.items())]
+
+    def row(self, key: str, /, **labels) -> TableRow | None:
+        """The first row of metric ``key`` with ``labels`` (e.g. ``t.row("top1_loc_err", model="nin",
+        method="cam")``); None when the table has none."""
+        found = self.select(key, **labels)
+        return found[0] if found else None
+
+    def value(self, key: str, /, **labels) -> float:
+        """Our number of :meth:`row` (percent); NaN when the row is missing or was not run."""
+        r = self.row(key, **labels)
+        return math.nan if r is None else float(r.ours)
+
+    def write(self, results: str | Path, env: dict) -> tuple[Path, Path, Path]:
+        """``results/tables/<name>.csv`` and ``.md`` (:func:`write_table`) and ``<name>.claims.json``
+        (:func:`write_claims`)."""
+        csv, md = write_table(results, self.name, self.df, env, notes=self.notes)
+        return csv, md, write_claims(results, self.name, list(self.claims))
 
 
 def comparison(rows: list[TableRow]) -> pd.DataFrame:
@@ -273,10 +368,12 @@ def claim_row(table: str, text: str, ours: str, verdict: str, seeds: str = "") -
     return {"table": table, "claim": text, "ours": ours, "seeds": seeds, "verdict": verdict}
 
 
-def write_claims(results: str | Path, table: str, rows: list[dict]) -> Path:
-    """``results/tables/<table>.claims.json``: the claims a table's numbers decide (read back by :func:`claims`)."""
+def write_claims(results: str | Path, table: str, rows: list) -> Path:
+    """``results/tables/<table>.claims.json``: the claims a table's numbers decide (:class:`Claim` s or
+    :func:`claim_row` dicts; read back by :func:`claims` for the results page)."""
     if table not in TABLES:
         raise ValueError(f"table name must be one of {sorted(TABLES)}, got {table!r}")
+    rows = [r.to_json() if isinstance(r, Claim) else r for r in rows]
     return atomic_write_text(Path(results) / "tables" / f"{table}.claims.json", json.dumps(rows, indent=1) + "\n")
 
 

@@ -72,7 +72,7 @@ def recorded_run(folder: str | Path) -> dict | None:
             return run_identity(str(found["data"]), str(found["profile"]), int(found["seed"]))
         except (ValueError, KeyError, TypeError) as err:
             raise BadInputError(f"{record}: not a run record ({type(err).__name__}: {err}); it should hold "
-                                f"{json.dumps(run_identity('embedded', 'default', 0))}") from None
+                                f"{json.dumps(run_identity('embedded', 'default', 0))}", param="results") from None
     for table in sorted((folder / "tables").glob("*.csv")):
         header = {}
         for line in table.read_text().splitlines():

@@ -42,7 +42,8 @@ import torch.nn.functional as F
 from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
-from .data import build_dataset, collate
+from . import distributed
+from .data import build_dataset, collate, eval_split
 from .data.common import Batch, eval_transform, train_transform
 from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text, read_checkpoint
@@ -50,7 +51,6 @@ from .metrics.classification import topk_wrong
 from .models import build_model, check_model_name, resolve_device
 from .progress import TrainingProgress
 
-EVAL_SPLIT = {"imagenet": "val", "cub": "test"}   # every other dataset: "test"
 
 
 @dataclass(frozen=True)
@@ -116,29 +116,6 @@ def lr_factor(rec: Recipe, steps_per_epoch: int):
     return factor
 
 
-def _dist_info() -> tuple[int, int, int]:
-    """(rank, world size, local rank) from torchrun's environment; (0, 1, 0) for a plain process."""
-    return int(os.environ.get("RANK", 0)), int(os.environ.get("WORLD_SIZE", 1)), int(os.environ.get("LOCAL_RANK", 0))
-
-
-@contextlib.contextmanager
-def process_group(device: torch.device):
-    """Join torchrun's process group (NCCL on CUDA, Gloo on the CPU) when this process is one of several and no
-    group is open yet; yields ``(rank, world size)``. A group this call opened is destroyed on the way out: a
-    live Gloo group at interpreter exit can abort the process. Shared by ``train`` and ``localize``."""
-    rank, world, _ = _dist_info()
-    created = world > 1 and not dist.is_initialized()
-    if created:
-        if device.type == "cuda":
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
-    try:
-        yield rank, world
-    finally:
-        if created:
-            dist.destroy_process_group()
-
-
 _AUGMENT, _PROCESS = 0, 1   # the two kinds of random streams (one per image and epoch; one per rank and epoch)
 
 
@@ -152,6 +129,21 @@ def _seed_everything(seed: int) -> None:
     torch.manual_seed(seed)   # CPU and every CUDA device
     np.random.seed(seed)
     random.seed(seed)
+
+
+@contextlib.contextmanager
+def restored_rng_state():
+    """The global random states (torch's CPU and CUDA generators, NumPy's, ``random``'s) as they were before the
+    block, whatever it seeded or drew: training seeds them for its initial weights and dropout, and a library call
+    must not change what the caller's next random draw gives."""
+    np_state, py_state = np.random.get_state(), random.getstate()
+    devices = list(range(torch.cuda.device_count())) if torch.cuda.is_available() else []
+    with torch.random.fork_rng(devices=devices):
+        try:
+            yield
+        finally:
+            np.random.set_state(np_state)
+            random.setstate(py_state)
 
 
 class _EpochSampler(Sampler):
@@ -223,12 +215,6 @@ def save_checkpoint(path: Path, **state) -> Path:
     return atomic_write_bytes(path, buf.getvalue())
 
 
-def _reduce(t: torch.Tensor, world: int) -> torch.Tensor:
-    if world > 1:
-        dist.all_reduce(t)
-    return t
-
-
 def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: bool = False, width: float = 1.0,
           recipe: str = "paper", overrides: dict | None = None, device: str = "auto", workers: int = 0,
           resume: bool = False, seed: int = 0, progress: bool = True, max_batches: int | None = None,
@@ -247,7 +233,8 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
     fields = set(Recipe.__dataclass_fields__)
     bad = set(overrides or {}) - fields
     if bad:
-        raise BadInputError(f"unknown recipe field(s) {sorted(bad)}; fields are {sorted(fields)}")
+        raise BadInputError(f"parameter overrides: unknown recipe field(s) {sorted(bad)}; fields are {sorted(fields)}",
+                            param="overrides")
     rec = replace(RECIPES[recipe], **{k: v for k, v in (overrides or {}).items() if v is not None})
     for name in ("epochs", "batch_size", "image_size", "step_size"):
         if getattr(rec, name) < 1:
@@ -257,7 +244,9 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise BadInputError(f"parameter {name}={value!r}: must be a finite number", param=name)
     if rec.lr <= 0 or rec.new_lr <= 0:
-        raise BadInputError(f"learning rates must be > 0, got lr={rec.lr}, new_lr={rec.new_lr}")
+        bad_lr = "lr" if rec.lr <= 0 else "new_lr"
+        raise BadInputError(f"parameter {bad_lr}={getattr(rec, bad_lr)!r}: learning rates must be > 0 (got "
+                            f"lr={rec.lr}, new_lr={rec.new_lr})", param=bad_lr)
     if not 0 <= rec.momentum < 1:
         raise BadInputError(f"parameter momentum={rec.momentum!r}: must be in [0, 1) (SGD momentum, AdamW beta1)",
                             param="momentum")
@@ -279,9 +268,9 @@ def train(model: str, data: str, root: str | Path, out: str | Path, pretrained: 
         raise BadInputError("parameter pretrained=False: a frozen recipe trains new layers on a PRETRAINED backbone",
                             param="pretrained")
 
-    rank, world, local_rank = _dist_info()
+    rank, world, local_rank = distributed.dist_info()
     dev = resolve_device(f"cuda:{local_rank}" if device == "auto" and torch.cuda.is_available() else device)
-    with process_group(dev):
+    with distributed.process_group(dev), restored_rng_state():
         if rec.batch_size % world:
             raise BadInputError(f"parameter batch_size={rec.batch_size}: not divisible by the {world} processes",
                                 param="batch_size")
@@ -358,30 +347,14 @@ class _CachedMaps(Dataset):
 def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume, seed, progress, max_batches, rank,
            world, cache_dir) -> dict:
     _seed_everything(seed)   # the initial weights
-    train_tf = eval_transform("resize", rec.image_size) if rec.frozen else \
-        train_transform(rec.image_size, rec.resize, rec.mirror)
-    train_set = build_dataset(data, root, split="train", transform=train_tf)
-    eval_set = build_dataset(data, root, split=EVAL_SPLIT.get(data, "test"),
-                             transform=eval_transform("resize", rec.image_size))
-    num_classes, class_names = train_set.num_classes, list(train_set.class_names)
-    net = build_model(model, num_classes=num_classes, pretrained=pretrained, width=width,
-                      new_head=True).to(dev)   # fine-tuning on this dataset's classes: a new head on purpose
     cuda = dev.type == "cuda"
-    if cuda:
-        net = net.to(memory_format=torch.channels_last)
-    trained = net
     ckpt = out / "checkpoint.pt"
     # the network's name shows when it starts: one bar per network (JupyterLab, terminal) or plain lines (reproduce)
     report = TrainingProgress(model if seed == 0 else f"{model} (seed {seed})", rec.epochs,
                               enabled=progress and rank == 0)
-    if rec.frozen:   # only the new layers see gradients; the sets become the backbone's cached maps
-        trained = _NewLayers(net)
-        train_set = _CachedMaps(_backbone_maps(net, train_set, dev, cache_dir, rec.mirror, report), seed)
-        eval_set = _CachedMaps(_backbone_maps(net, eval_set, dev, cache_dir, False, report), seed)
-        for p in net.parameters():
-            p.requires_grad_(False)
-        for p in trained.parameters():
-            p.requires_grad_(True)
+    net, trained, train_set, eval_set, class_names = _network_and_data(model, data, root, pretrained, width, rec,
+                                                                       dev, seed, cache_dir, report)
+    num_classes = net.num_classes
     groups = [{"params": list(trained.parameters()), "lr": rec.new_lr}] if rec.frozen else \
         net.param_groups(rec.lr, rec.new_lr) if pretrained else [{"params": list(net.parameters()), "lr": rec.new_lr}]
     if rec.optimizer == "sgd":
@@ -391,42 +364,21 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     ddp = torch.nn.parallel.DistributedDataParallel(trained, device_ids=[dev.index] if cuda else None) \
         if world > 1 else trained
     batches = _collate_maps if rec.frozen else collate
-
     per_rank = rec.batch_size // world
     sampler = _EpochSampler(DistributedSampler(train_set, num_replicas=world, rank=rank, shuffle=True, seed=seed,
                                                drop_last=True))
     # the loaders' own generators: creating their iterators draws nothing from the global RNG
     loader = DataLoader(train_set if rec.frozen else _SeededAugmentation(train_set, seed), batch_size=per_rank,
                         sampler=sampler, num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda,
-                        persistent_workers=cuda and workers > 0 and not rec.frozen, drop_last=True, worker_init_fn=_seed_worker,
-                        generator=torch.Generator().manual_seed(seed))
+                        persistent_workers=cuda and workers > 0 and not rec.frozen, drop_last=True,
+                        worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed))
     steps = len(loader) if max_batches is None else min(len(loader), max_batches)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
-    start = 0
-    if resume and ckpt.exists():
-        state = read_checkpoint(ckpt, weights_only=False)   # CRC-checked: a truncated file stops, naming it
-        if state["num_classes"] != num_classes or state["model_name"] != model:
-            raise BadInputError(f"{ckpt}: checkpoint of {state['model_name']} with {state['num_classes']} classes "
-                                f"cannot resume {model} on {data} with {num_classes} classes")
-        if state.get("seed", seed) != seed:
-            raise BadInputError(f"{ckpt}: checkpoint of a run with seed {state['seed']} cannot resume with seed "
-                                f"{seed}", param="seed")
-        if state.get("width", width) != width:
-            raise BadInputError(f"{ckpt}: checkpoint of a run at width {state['width']} cannot resume at width "
-                                f"{width}", param="width")
-        try:
-            net.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-            sched.load_state_dict(state["scheduler"])
-        except (KeyError, RuntimeError, ValueError) as err:
-            raise BadInputError(f"{ckpt}: cannot resume this run from it ({type(err).__name__}: {err})") from None
-        start = state["epoch"] + 1
+    start = _resume(ckpt, net, opt, sched, model, data, num_classes, seed, width) if resume and ckpt.exists() else 0
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
     eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler,
-                             num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda, worker_init_fn=_seed_worker,
-                             generator=torch.Generator().manual_seed(seed))
-    amp = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
-        if cuda else torch.autocast("cpu", enabled=False)
+                             num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda,
+                             worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed))
     row = {}
     report.start = start
     report.begin(steps, f"resuming at epoch {start + 1}/{rec.epochs}" if start else
@@ -435,33 +387,10 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     for epoch in range(start, rec.epochs):
         sampler.set_epoch(epoch)
         _seed_everything(stream_seed(seed, _PROCESS, epoch, rank))   # dropout: (seed, epoch, rank) alone
-        ddp.train()
-        t0, seen, loss_sum = time.perf_counter(), torch.zeros((), device=dev), torch.zeros((), device=dev)
-        lr_sum, n_steps = 0.0, 0
-        for i, batch in enumerate(loader):
-            if max_batches is not None and i >= max_batches:
-                break
-            x = batch.images.to(dev, non_blocking=True)
-            if cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            y = batch.labels.to(dev, non_blocking=True)
-            with amp:
-                loss = F.cross_entropy(ddp(x), y)
-            if not bool(torch.isfinite(loss)):   # stop before the weights become NaN; the last checkpoint stays
-                kept = f"the last good checkpoint is {ckpt} (epoch {epoch})" if epoch else "no checkpoint was written"
-                raise BadInputError(f"epoch {epoch + 1}, step {i + 1}: the training loss is {float(loss.detach())} "
-                                    f"(learning rate too high, or bad input?); {kept}")
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            lr_sum, n_steps = lr_sum + opt.param_groups[-1]["lr"], n_steps + 1   # the rate this step applies
-            opt.step()
-            sched.step()
-            loss_sum += loss.detach() * len(y)
-            seen += len(y)
-            report.step()
-        stats = _reduce(torch.stack([loss_sum, seen]), world)
+        t0 = time.perf_counter()
+        loss_sum, seen, lr_used = _epoch(ddp, loader, opt, sched, dev, max_batches, epoch, ckpt, report)
+        stats = distributed.sum_across(torch.stack([loss_sum, seen]))
         elapsed = time.perf_counter() - t0
-        lr_used = lr_sum / max(n_steps, 1)   # the mean rate of the epoch's steps (after them the schedule may be at 0)
         top = evaluate_classification(trained, eval_loader, dev, world)
         row = {"epoch": epoch + 1, "loss": float(stats[0] / stats[1].clamp_min(1)), **top, "lr": lr_used,
                "images_per_s": float(stats[1]) / elapsed}
@@ -480,6 +409,86 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     return row
 
 
+def _network_and_data(model, data, root, pretrained, width, rec, dev, seed, cache_dir, report):
+    """The network with a new head for the dataset's classes, the module that trains (the network, or its new layers
+    alone), the datasets (train: augmented, or the backbone's cached maps with a frozen recipe; eval) and the class
+    names."""
+    train_tf = eval_transform("resize", rec.image_size) if rec.frozen else \
+        train_transform(rec.image_size, rec.resize, rec.mirror)
+    train_set = build_dataset(data, root, split="train", transform=train_tf)
+    eval_set = build_dataset(data, root, split=eval_split(data), transform=eval_transform("resize", rec.image_size))
+    net = build_model(model, num_classes=train_set.num_classes, pretrained=pretrained, width=width,
+                      new_head=True).to(dev)   # fine-tuning on this dataset's classes: a new head on purpose
+    if dev.type == "cuda":
+        net = net.to(memory_format=torch.channels_last)
+    if not rec.frozen:
+        return net, net, train_set, eval_set, list(train_set.class_names)
+    trained = _NewLayers(net)   # only the new layers see gradients; the sets become the backbone's cached maps
+    maps = _CachedMaps(_backbone_maps(net, train_set, dev, cache_dir, rec.mirror, report), seed)
+    eval_maps = _CachedMaps(_backbone_maps(net, eval_set, dev, cache_dir, False, report), seed)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    for p in trained.parameters():
+        p.requires_grad_(True)
+    return net, trained, maps, eval_maps, list(train_set.class_names)
+
+
+def _resume(ckpt: Path, net, opt, sched, model, data, num_classes, seed, width) -> int:
+    """Load an interrupted run's state from ``ckpt`` (CRC-checked, refused when it is another run's); the epoch to
+    start from."""
+    state = read_checkpoint(ckpt, weights_only=False, param="out")   # CRC-checked: a bad file stops, named
+    if state["num_classes"] != num_classes or state["model_name"] != model:
+        raise BadInputError(f"{ckpt}: checkpoint of {state['model_name']} with {state['num_classes']} classes "
+                            f"cannot resume {model} on {data} with {num_classes} classes",
+                            param="model" if state["model_name"] != model else "data")
+    if state.get("seed", seed) != seed:
+        raise BadInputError(f"{ckpt}: checkpoint of a run with seed {state['seed']} cannot resume with seed "
+                            f"{seed}", param="seed")
+    if state.get("width", width) != width:
+        raise BadInputError(f"{ckpt}: checkpoint of a run at width {state['width']} cannot resume at width "
+                            f"{width}", param="width")
+    try:
+        net.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+    except (KeyError, RuntimeError, ValueError) as err:
+        raise BadInputError(f"{ckpt}: cannot resume this run from it ({type(err).__name__}: {err})",
+                            param="out") from None
+    return state["epoch"] + 1
+
+
+def _epoch(ddp, loader, opt, sched, dev, max_batches, epoch, ckpt, report):
+    """One epoch of SGD/AdamW steps; (loss summed over images, images seen, the mean learning rate of its steps)."""
+    cuda = dev.type == "cuda"
+    amp = torch.autocast("cuda", dtype=torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16) \
+        if cuda else torch.autocast("cpu", enabled=False)
+    ddp.train()
+    seen, loss_sum = torch.zeros((), device=dev), torch.zeros((), device=dev)
+    lr_sum, n_steps = 0.0, 0
+    for i, batch in enumerate(loader):
+        if max_batches is not None and i >= max_batches:
+            break
+        x = batch.images.to(dev, non_blocking=True)
+        if cuda:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = batch.labels.to(dev, non_blocking=True)
+        with amp:
+            loss = F.cross_entropy(ddp(x), y)
+        if not bool(torch.isfinite(loss)):   # stop before the weights become NaN; the last checkpoint stays
+            kept = f"the last good checkpoint is {ckpt} (epoch {epoch})" if epoch else "no checkpoint was written"
+            raise BadInputError(f"epoch {epoch + 1}, step {i + 1}: the training loss is {float(loss.detach())} "
+                                f"(learning rate too high, or bad input?); {kept}", param="lr")
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        lr_sum, n_steps = lr_sum + opt.param_groups[-1]["lr"], n_steps + 1   # the rate this step applies
+        opt.step()
+        sched.step()
+        loss_sum += loss.detach() * len(y)
+        seen += len(y)
+        report.step()
+    return loss_sum, seen, lr_sum / max(n_steps, 1)   # the mean rate (after the steps the schedule may be at 0)
+
+
 @torch.inference_mode()
 def evaluate_classification(model: torch.nn.Module, loader, device: torch.device, world: int = 1) -> dict:
     """Top-1/top-5 classification error over a loader, summed across DDP ranks. (Under DDP the sampler pads the
@@ -492,7 +501,7 @@ def evaluate_classification(model: torch.nn.Module, loader, device: torch.device
         logits = model(batch.images.to(device))
         wrong = topk_wrong(logits, batch.labels.to(device), (1, k))
         counts += torch.cat([wrong, torch.tensor([len(logits)], device=device)])
-    counts = _reduce(counts, world)
+    counts = distributed.sum_across(counts)
     n = float(counts[2].clamp_min(1))
     return {"top1_err": float(counts[0]) / n, "top5_err": float(counts[1]) / n}
 

@@ -4,6 +4,7 @@ ILSVRC-format folders for bad-input tests."""
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,9 @@ import pytest
 from PIL import Image
 
 os.environ.setdefault("MPLBACKEND", "Agg")
+# the benchmark (bench/, not part of the installed library) imports as a package of the repository
+if str(Path(__file__).resolve().parents[1]) not in sys.path:
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 SHARED_SAMPLE = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "imagenet-val-sample"
 WNIDS = [f"n{1000000 + i:08d}" for i in range(10)]

@@ -1,15 +1,19 @@
-"""The benchmark's pieces (issue 6): the per-threshold baseline follows the project's conventions, and
-``python -m cam_lib bench`` writes every figure. No timing is asserted."""
+"""The benchmark's pieces (issue 6, bench/): the per-threshold baseline follows the project's conventions, and
+``python bench/run.py`` writes every figure. No timing is asserted."""
 
 import json
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from cam_lib.bench import JSON_KEYS, maxboxacc_speed, synthetic_maps, throughput, write_page
-from cam_lib.boxes import component_boxes
-from cam_lib.cli import main
+from bench.cam_bench import JSON_KEYS, maxboxacc_speed, synthetic_maps, throughput
+from bench.page import write_page
+from bench.run import main
+from cam_lib.metrics.reference import component_boxes
 from cam_lib.errors import BadInputError
 from cam_lib.metrics.reference import baseline_best_ious
 from cam_lib.models import build_model
@@ -71,9 +75,12 @@ def test_bench_command_writes_every_key(tmp_path):
     json_path, md = tmp_path / "b.json", tmp_path / "b.md"
     jpegs = tmp_path / "jpegs"
     write_imagenet(jpegs, n=6)   # a tiny real-format folder: the end-to-end figure is measured, quickly
-    assert main(["bench", "--width", "0.125", "--size", "32", "--batch-sizes", "1", "2", "--reps", "1",
-                 "--maps", "3", "--memory", "5", "10", "--device", "cpu", "--json", str(json_path),
-                 "--md", str(md), "--quick", "--e2e-root", str(jpegs)]) == 0
+    repo = Path(__file__).resolve().parents[1]
+    done = subprocess.run([sys.executable, "bench/run.py", "--width", "0.125", "--size", "32", "--batch-sizes", "1",
+                           "2", "--reps", "1", "--maps", "3", "--memory", "5", "10", "--device", "cpu", "--json",
+                           str(json_path), "--md", str(md), "--quick", "--e2e-root", str(jpegs)],
+                          cwd=repo, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr[-3000:]
     result = json.loads(json_path.read_text())
     for key in ("forward_ips", "cam_top1_box_ips", "cam_top5_box_ips", "torchcam_ips", "gradcam_ips",
                 "captum_ips", "maxboxacc_speedup_001", "maxboxacc_speedup_0001", "maxboxacc_identical",
@@ -89,6 +96,21 @@ def test_bench_command_writes_every_key(tmp_path):
     assert {t["target"].split(" ")[0] for t in result["targets"]} >= {"e2e_vs_decode_forward", "ten_crop_peak_rss_mb"}
     assert result["maxboxacc_identical"] is True
     page = md.read_text()
-    assert "python -m cam_lib bench" in page and "| target |" in page and (tmp_path / "b.png").exists()
+    assert "python bench/run.py" in page and "| target |" in page and (tmp_path / "b.png").exists()
     write_page(result, tmp_path / "again.md", "cmd")       # rewrites from the JSON alone
-    assert main(["bench", "--memory", "0", "10"]) == 2      # bad input: exit status 2
+    assert main(["--memory", "0", "10"]) == 2               # bad input: exit status 2
+
+
+def test_bench_command_names_the_bad_flag_and_notes_a_missing_sample(tmp_path, capsys, monkeypatch):
+    assert main(["--reps", "0"]) == 2 and "--reps 0" in capsys.readouterr().err
+    assert main(["--batch-sizes", "1", "0"]) == 2 and "--batch-sizes 1 0" in capsys.readouterr().err
+    assert main(["--json", str(tmp_path)]) == 2 and "--json" in capsys.readouterr().err   # a folder
+    from bench import cam_bench
+    from bench.cam_bench import run
+
+    monkeypatch.setattr(cam_bench, "peak_rss_mb", lambda n, size=224: 100.0)   # no fresh processes here
+    notes = []
+    result = run(model_name="resnet50", width=0.125, size=32, batch_sizes=(1,), reps=1, maps=2, memory=(2, 4),
+                 progress=notes.append, e2e_root=tmp_path / "absent")
+    assert result["e2e_vs_decode_forward"] is None and "not measured" in result["end_to_end"]
+    assert any("not measured" in n and "absent" in n for n in notes)

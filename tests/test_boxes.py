@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 import torch
 
-from cam_lib.boxes import (box_iou, boxes_from_maps, check_boxes_tensor, component_boxes, heuristic_guesses,
-                           largest_component_box, pad_boxes)
+from cam_lib.boxes import box_iou, boxes_from_maps, check_boxes_tensor, heuristic_guesses, pad_boxes
+from cam_lib.metrics.reference import component_boxes, largest_component_box
 from cam_lib.errors import BadInputError
 
 
@@ -67,22 +67,18 @@ def test_largest_component_wins_and_ties_go_to_raster_order():
 def test_empty_mask_and_constant_map_give_the_whole_frame():
     flat = torch.zeros(1, 5, 7)   # a constant map normalises to all zeros: nothing reaches 0.2
     assert boxes_from_maps(flat, 0.2)[0].tolist() == [0, 0, 6, 4]
-    assert [b.tolist() for b in boxes_from_maps(flat, 0.2, mode="all")] == [[[0, 0, 6, 4]]]
     assert largest_component_box(torch.zeros(5, 7, dtype=torch.bool).numpy()).tolist() == [0, 0, 6, 4]
     # threshold 0 keeps every pixel: one component, the whole frame
     assert boxes_from_maps(torch.rand(1, 5, 7), 0.0)[0].tolist() == [0, 0, 6, 4]
 
 
-def test_batched_shapes_and_mode_all():
+def test_batched_shapes():
     maps = torch.zeros(2, 3, 8, 8)
     maps[1, 2, 0, 0] = maps[1, 2, 4:6, 4:6] = 1.0
     boxes = boxes_from_maps(maps, 0.5)
     assert boxes.shape == (2, 3, 4) and boxes.dtype == torch.int64
     assert boxes[1, 2].tolist() == [4, 4, 5, 5]
-    everything = boxes_from_maps(maps, 0.5, mode="all")
-    assert len(everything) == 2 and len(everything[1]) == 3
-    assert everything[1][2].tolist() == [[0, 0, 0, 0], [4, 4, 5, 5]]
-    assert everything[0][0].tolist() == [[0, 0, 7, 7]]
+    assert boxes[0, 0].tolist() == [0, 0, 7, 7]
 
 
 def test_heuristic_gives_tight_and_loose_boxes_in_order():
@@ -99,8 +95,6 @@ def test_heuristic_gives_tight_and_loose_boxes_in_order():
 def test_bad_box_arguments_are_named():
     with pytest.raises(BadInputError, match="threshold"):
         boxes_from_maps(torch.zeros(1, 4, 4), 1.5)
-    with pytest.raises(BadInputError, match="mode"):
-        boxes_from_maps(torch.zeros(1, 4, 4), 0.2, mode="biggest")
     with pytest.raises(BadInputError, match="NaN"):
         boxes_from_maps(torch.full((1, 4, 4), float("nan")), 0.2)
     with pytest.raises(BadInputError, match="tight"):
@@ -129,21 +123,22 @@ def test_batched_boxes_equal_one_map_at_a_time():
     maps = torch.rand(4, 3, 9, 14, generator=gen) * (torch.rand(4, 3, 9, 14, generator=gen) > 0.5)
     maps[1, 2] = 0.0                                       # an empty mask among full ones
     largest = boxes_from_maps(maps, 0.3)
-    everything = boxes_from_maps(maps, 0.3, mode="all")
     for i in range(4):
         for j in range(3):
             mask = (maps[i, j] >= 0.3).numpy()
             assert largest[i, j].tolist() == largest_component_box(mask).tolist()
-            boxes, _ = component_boxes(mask)
-            expected = boxes.tolist() if len(boxes) else [[0, 0, 13, 8]]
-            assert everything[i][j].tolist() == expected
+    masks = torch.from_numpy(np.random.default_rng(0).random((37, 19, 23)) > 0.6)   # many components per map
+    masks[5] = False                                                               # an empty map in the middle
+    assert torch.equal(boxes_from_maps(masks.float(), 0.5),
+                       torch.stack([torch.from_numpy(largest_component_box(m.numpy())) for m in masks]))
 
 
 def test_box_checker_accepts_inclusive_boxes_and_names_the_first_bad_one():
     check_boxes_tensor("boxes", torch.tensor([[0, 0, 0, 0], [2, 3, 9, 3]]))     # one-pixel and one-row boxes
     check_boxes_tensor("boxes", torch.zeros(0, 4))
     bad = torch.tensor([[[0.0, 0.0, 5.0, 5.0], [1.0, 2.0, 3.0, 1.0]]])           # y1 < y0
-    with pytest.raises(BadInputError, match=r"^gt_boxes\[0, 1\] = \[1.0, 2.0, 3.0, 1.0\] is not an inclusive box"):
+    with pytest.raises(BadInputError, match=r"^parameter gt_boxes: gt_boxes\[0, 1\] = \[1.0, 2.0, 3.0, 1.0\] "
+                                            r"is not an inclusive box"):
         check_boxes_tensor("gt_boxes", bad)
     check_boxes_tensor("gt_boxes", bad, torch.tensor([[True, False]]))           # invalid rows may hold anything
     for value in (float("nan"), float("inf"), -float("inf")):
@@ -153,19 +148,3 @@ def test_box_checker_accepts_inclusive_boxes_and_names_the_first_bad_one():
         check_boxes_tensor("boxes", torch.zeros(2, 3))
     with pytest.raises(BadInputError, match="validity mask of gt_boxes"):
         check_boxes_tensor("gt_boxes", bad, torch.tensor([True, False]))
-
-
-def test_labelling_in_chunks_on_threads_gives_the_arrays_of_one_call():
-    """Issue 14: the masks of a batch are labelled in contiguous chunks on worker threads (the GPU path is bound
-    by this CPU work); owners, boxes and pixel counts equal those of one OpenCV call over the whole stack."""
-    from cam_lib.boxes import _batch_component_boxes
-
-    rng = np.random.default_rng(0)
-    masks = rng.random((37, 19, 23)) > 0.6     # many components per map; an odd count for uneven chunks
-    masks[5] = False                            # an empty map in the middle
-    one = _batch_component_boxes(masks, threads=1)
-    for threads in (2, 3, 4):
-        for a, b in zip(one, _batch_component_boxes(masks, threads=threads)):
-            assert np.array_equal(a, b), threads
-    maps = torch.from_numpy(rng.random((2, 20, 16, 16)).astype(np.float32))
-    assert torch.equal(boxes_from_maps(maps, 0.5), torch.stack([boxes_from_maps(m, 0.5) for m in maps]))

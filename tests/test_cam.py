@@ -9,7 +9,7 @@ from torch import nn
 from cam_lib.cam import class_activation_maps, compute_cams, normalize_maps, select_classes, upsample_maps
 from cam_lib.errors import BadInputError
 from cam_lib.localize import localize_batch
-from cam_lib.saliency import backprop_saliency
+from cam_lib.methods import backprop_saliency
 
 
 class TinyGAP(nn.Module):

@@ -100,7 +100,7 @@ def test_center_crop_frame(cub):
     assert ds[1][1]["boxes"][0].tolist() == pytest.approx([0, 0, 223, 223])
     # 80x64 -> short side 256 (x4) = 320x256, crop offset (48, 16): [10, 20, 40, 60] * 4 - offset, clipped
     assert ds[0][1]["boxes"][0].tolist() == pytest.approx([0, 64, 111, 223])
-    with pytest.raises(BadInputError, match="frame must be one of"):
+    with pytest.raises(BadInputError, match="parameter frame='square': must be one of"):
         CUB200(cub, frame="square")
 
 
@@ -110,7 +110,7 @@ def test_missing_list_file_and_folder(cub, tmp_path):
         CUB200(cub)
     with pytest.raises(BadInputError, match="dataset folder not found"):
         CUB200(tmp_path / "nowhere")
-    with pytest.raises(BadInputError, match="split must be one of"):
+    with pytest.raises(BadInputError, match="parameter split='val': must be one of"):
         CUB200(cub, "val")
 
 

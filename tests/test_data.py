@@ -121,7 +121,7 @@ def test_missing_image_and_box_past_the_image(imagenet_folder):
 
 
 def test_unknown_dataset_name():
-    with pytest.raises(BadInputError, match="unknown dataset 'coco'"):
+    with pytest.raises(BadInputError, match="parameter name='coco': unknown dataset"):
         build_dataset("coco", "x")
 
 

@@ -148,8 +148,9 @@ def test_metric_input_errors():
 # ---------------------------------------------------------------------------------------------------------
 # The fast MaxBoxAcc (one component tree per map) against the per-threshold OpenCV algorithm (issue 6)
 
-from cam_lib.bench import synthetic_maps  # noqa: E402
-from cam_lib.boxes import box_iou, largest_component_box  # noqa: E402
+from bench.cam_bench import synthetic_maps  # noqa: E402
+from cam_lib.boxes import box_iou  # noqa: E402
+from cam_lib.metrics.reference import largest_component_box  # noqa: E402
 from cam_lib.metrics import best_ious, best_ious_both, map_levels  # noqa: E402
 from cam_lib.metrics.reference import baseline_best_ious, baseline_maxboxacc  # noqa: E402
 
@@ -269,7 +270,7 @@ def test_accumulators_merge_outcomes_in_order_as_one_stream():
         assert a.n == b.n == 12 and a.compute() == b.compute()
         for key, value in a.per_image().items():
             assert np.array_equal(value, b.per_image()[key])
-    with pytest.raises(BadInputError, match=r"misses must be bool \(2, B\)"):
+    with pytest.raises(BadInputError, match=r"parameter misses: must be bool \(2, B\)"):
         merged[0].add_misses(torch.zeros(3, 4, dtype=torch.bool))
     with pytest.raises(BadInputError, match=r"best IoUs must be \(B, T=100\)"):
         merged[2].add_ious(np.zeros((4, 3)))
@@ -386,5 +387,5 @@ def test_topk_wrong_counts_misses_for_each_k():
     targets = torch.tensor([3, 5, 0])
     assert topk_wrong(logits, targets, (1, 5)).tolist() == [2, 1]
     assert topk_wrong(logits.topk(5, 1).indices, targets, (1, 2, 5)).tolist() == [2, 2, 1]
-    with pytest.raises(BadInputError, match="targets has batch size"):
+    with pytest.raises(BadInputError, match="parameter targets: has batch size"):
         topk_wrong(logits, targets[:2], (1,))

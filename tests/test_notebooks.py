@@ -254,17 +254,19 @@ def test_claims_are_decided_by_the_paired_interval_over_images_and_seeds(tmp_pat
     worse = (rng.random(400) < 0.6).astype(float)          # e.g. per-image errors of method a ...
     better = worse * (rng.random(400) < 0.5)               # ... and of b, which errs on a subset of a's images
     c = _paired_claim("table2", "b beats a", ("a", "b"), [worse], [better], +1)
-    assert c["verdict"] == "same direction" and c["seeds"] == "" and "difference" in c["ours"]
-    assert _paired_claim("table2", "x", ("a", "b"), [better], [worse], +1)["verdict"] == "opposite direction"
+    assert isinstance(c, res.Claim) and c.ran
+    assert c.verdict == "same direction" and c.seeds == "" and "difference" in c.ours
+    assert _paired_claim("table2", "x", ("a", "b"), [better], [worse], +1).verdict == "opposite direction"
     noise = [(rng.random(400) < 0.5).astype(float) for _ in range(2)]
-    assert _paired_claim("table2", "x", ("a", "b"), noise[:1], noise[1:], +1)["verdict"] == "not resolved"
-    assert _paired_claim("table2", "x", ("a", "b"), [], [better], +1)["verdict"] == "—"
+    assert _paired_claim("table2", "x", ("a", "b"), noise[:1], noise[1:], +1).verdict == "not resolved"
+    assert _paired_claim("table2", "x", ("a", "b"), [], [better], +1).verdict == "—"
     seeds = _paired_claim("table2", "x", ("a", "b"), [worse, worse, worse], [better, worse, better], +1)
-    assert seeds["seeds"].startswith("3 seeds: ") and seeds["seeds"].count(",") == 2 and "+0.0" in seeds["seeds"]
-    assert _paired_claim("table2", "x", ("a", "b"), [worse, worse], [better], +1)["seeds"] == ""   # seeds matched
+    assert seeds.seeds.startswith("3 seeds: ") and seeds.seeds.count(",") == 2 and "+0.0" in seeds.seeds
+    assert _paired_claim("table2", "x", ("a", "b"), [worse, worse], [better], +1).seeds == ""   # seeds matched
     res.write_claims(tmp_path, "table2", [c, seeds])
     res.write_claims(tmp_path, "table1", [_paired_claim("table1", "y", ("a", "b"), [], [], -1)])
     assert [x["table"] for x in res.claims(tmp_path)] == ["table1", "table2", "table2"]   # in table order
+    assert [res.Claim.from_json(x) for x in res.claims(tmp_path)][1:] == [c, seeds]        # the same claims back
     page = res.write_index(tmp_path).read_text()
     assert "| table2 | b beats a |" in page and "same direction" in page and "3 seeds: " in page
     with pytest.raises(ValueError, match="table name"):

@@ -113,7 +113,8 @@ def test_boxes_are_the_tight_boxes_of_the_drawn_pixels(smoke):
     for path, label, boxes in ds.samples[:8]:
         index = int(path.stem.rsplit("_", 1)[1]) - 1
         s = syn.render_sample("objects", "val", index, label, seed=0, size=S,
-                              two_instance_fraction=SMOKE.two_instance_fraction)
+                              two_instance_fraction=SMOKE.two_instance_fraction,
+                              distractor_fraction=SMOKE.distractor_fraction, object_classes=SMOKE.object_classes)
         assert s.boxes == boxes.long().tolist()
         for box, mask in zip(s.boxes, s.masks):
             ys, xs = np.nonzero(mask)
@@ -184,22 +185,60 @@ def test_birds_have_the_framing_of_cub():
     assert 0.05 <= centre[:, 0].std() <= 0.13 and 0.03 <= centre[:, 1].std() <= 0.10, centre.std(0)
 
 
-def test_bird_species_differ_by_the_colours_of_large_parts():
-    """CUB's species differ mostly by the plumage of large parts: the colour histogram of the bird's own pixels
-    alone (no shape, no small part) tells the species apart far above chance (1/14)."""
-    hists = {}
-    for c in range(len(syn.BIRD_SPECIES)):
-        for k in range(12):
-            s = syn.render_sample("birds", "all", c * 12 + k, c, seed=3, size=96)
-            px = s.image[s.masks[0]].astype(int) // 64
-            h = np.bincount(px[:, 0] * 16 + px[:, 1] * 4 + px[:, 2], minlength=64).astype(float)
-            hists[c, k] = h / h.sum()
-    centroids = np.array([np.mean([hists[c, k] for k in range(6)], 0) for c in range(len(syn.BIRD_SPECIES))])
-    hits = [np.abs(centroids - hists[c, k]).sum(1).argmin() == c for c in range(len(syn.BIRD_SPECIES))
-            for k in range(6, 12)]
-    assert np.mean(hits) >= 0.5
-    males = [sp.male for sp in syn.BIRD_SPECIES]
-    assert len(set(males)) == len(males)
+def _colour_histogram_accuracy(suite: str, split: str, classes: int, masked: bool, per_class=(20, 10)) -> float:
+    """Test accuracy of a linear classifier of the hue-saturation histogram (16 x 8 bins) of an image's object
+    pixels (``masked``: the instances' coverage masks) or of the whole image: what colour alone tells of the class."""
+    import torch
+    from sklearn.linear_model import LogisticRegression
+
+    from cam_lib.methods.colour import hue_saturation_bins
+
+    def features(n, offset):
+        x, y = [], []
+        for i in range(n):
+            s = syn.render_sample(suite, split, i + offset, i % classes, seed=0, size=64)
+            idx = hue_saturation_bins(torch.from_numpy(s.image).permute(2, 0, 1)[None].float() / 255, (16, 8))[0]
+            keep = np.any(s.masks, 0) if masked else np.ones(idx.shape, bool)
+            h = np.bincount(idx.numpy()[keep], minlength=128).astype(float)
+            x.append(h / h.sum())
+            y.append(i % classes)
+        return np.array(x), np.array(y)
+
+    train, test = features(per_class[0] * classes, 0), features(per_class[1] * classes, 100000)
+    return LogisticRegression(max_iter=3000).fit(*train).score(*test)
+
+
+@pytest.mark.parametrize("suite, split, classes, masked", [("objects", "train", 10, True),
+                                                           ("birds", "all", len(syn.BIRD_SPECIES), True),
+                                                           ("things", "train", len(syn.THING_CLASSES), False),
+                                                           ("scenes", "train", len(syn.SCENE_CLASSES), False)])
+def test_no_class_has_a_colour_that_a_histogram_reads(suite, split, classes, masked):
+    """Issue 21: colours and textures are independent of the class (the objects', the birds' plumage, the transfer
+    suites'), drawn from the distribution the clutter draws from: a colour-histogram classifier of the object's own
+    pixels stays near chance (generator version 4 tinted every object class to its own hue: 100% here)."""
+    accuracy = _colour_histogram_accuracy(suite, split, classes, masked)
+    assert accuracy <= 1 / classes + 0.10, accuracy
+
+
+def test_a_stated_share_of_objects_images_shows_an_object_of_another_class():
+    """Issue 21: DISTRACTOR_FRACTION of the images also hold one whole, unlabelled object of another class of the
+    build, at the sizes of a labelled one (so the ground-truth class's map has to pick the right object); the
+    labelled boxes are those of the image's class only."""
+    from cam_lib.data.synthetic.compose import DISTRACTOR_FRACTION, TWO_INSTANCE_AREA
+
+    n, seen, sizes = 400, 0, []
+    for i in range(n):
+        plain = syn.render_sample("objects", "val", i, i % 10, seed=0, size=64, distractor_fraction=0.0)
+        mixed = syn.render_sample("objects", "val", i, i % 10, seed=0, size=64)
+        assert len(mixed.boxes) == len(mixed.masks) and 1 <= len(mixed.boxes) <= 2
+        # one image stream: the two builds differ exactly where the image's draw fell in the distractor band
+        if len(mixed.boxes) == 1 and not np.array_equal(mixed.image, plain.image):
+            seen += 1
+            b = mixed.boxes[0]
+            sizes.append((b[2] - b[0] + 1) * (b[3] - b[1] + 1) / 64 ** 2)
+        assert np.any(mixed.masks, 0).sum() > 0
+    assert abs(seen / n - DISTRACTOR_FRACTION) < 0.08, seen / n
+    assert TWO_INSTANCE_AREA[0] * 0.5 <= np.median(sizes) <= TWO_INSTANCE_AREA[1] * 1.2
 
 
 # ---------------------------------------------------------------------------------------------------- transfer
@@ -331,3 +370,46 @@ def test_ilsvrc_geometry_constants_match_the_shared_sample(imagenet_sample):
         samples.append((boxes, w, h))
     q1, median, q3 = np.percentile(_largest_box_fractions(samples), [25, 50, 75])
     assert (q1, median, q3) == pytest.approx((0.26, 0.48, 0.71), abs=0.01)
+
+
+REAL_BORDER_SALIENCY = 0.557   # BorderContrast's GT-known loc acc on the 300 real ILSVRC images, tau chosen on them
+
+
+def test_a_class_agnostic_saliency_finds_the_objects_no_better_than_on_real_ilsvrc(imagenet_sample):
+    """Issue 21: objects take their colours from the photographs' (render.scene_palette), so a saliency that ignores
+    the network (colour distance to the image border) localizes the benchmark about as it localizes real ILSVRC
+    val, the same code on the shared sample, and no better (version 4's class hues gave it 74%); and it beats the
+    whole frame on both, so it is a baseline that looks at the image."""
+    import torch
+
+    from cam_lib.boxes import pad_boxes
+    from cam_lib.data import build_dataset, make_loader
+    from cam_lib.data.common import Batch
+    from cam_lib.localize import evaluate
+    from cam_lib.methods import BorderContrast
+    from cam_lib.metrics import FixedBox, GTKnownCurve, threshold_grid
+
+    class Uniform(torch.nn.Module):   # logits only (the map ignores the network): every class equal
+        num_classes, name = 1000, "uniform"
+
+        def forward(self, x):
+            return torch.zeros(len(x), self.num_classes)
+
+    def score(batches):
+        ev = evaluate(Uniform(), batches, method=BorderContrast(), progress=False,
+                      metrics=[GTKnownCurve(threshold_grid(0.01)), FixedBox("frame", [0.0, 0.0, 1.0, 1.0])])
+        return float(ev.gt_known_curve().max()), float(np.mean(ev.per_image["baseline:frame"]))
+
+    samples = [syn.render_sample("objects", "val", i, i % 10, seed=0, size=128) for i in range(160)]
+    batches = []
+    for lo in range(0, len(samples), 32):
+        part = samples[lo:lo + 32]
+        gt, valid, _ = pad_boxes([s.boxes for s in part])
+        images = torch.stack([torch.from_numpy(s.image).permute(2, 0, 1).float() / 255 for s in part])
+        batches.append(Batch(images, torch.tensor([s.label for s in part]), gt, valid,
+                             torch.arange(lo, lo + len(part)), torch.full((len(part), 2), 128)))
+    ours, ours_frame = score(batches)
+    real, real_frame = score(make_loader(build_dataset("imagenet", imagenet_sample), 32))
+    assert real == pytest.approx(REAL_BORDER_SALIENCY, abs=0.005)
+    assert ours <= real + 0.06, (ours, real)
+    assert ours > ours_frame and real > real_frame, (ours, ours_frame, real, real_frame)

@@ -25,22 +25,31 @@ def _fake_setup(tmp_path, **kw) -> SimpleNamespace:
     return SimpleNamespace(**(base | kw))
 
 
-def _table2(ours: dict) -> "res.pd.DataFrame":
+def _table2(ours: dict, claims=()) -> res.Table:
     """Table 2 with our top-1 localization error / GT-known accuracy for the given (method, model) keys (others
-    not run) and the three content-free baselines."""
+    not run), two content-free baselines and ``claims``; built by hand, nothing written."""
     rows = []
     for (method, model), (name, p1, p5) in res.PAPER_TABLE2.items():
         top1, gt = ours.get((method, model), (math.nan, math.nan))
         labels = {"row": name, "method": method, "model": model}
-        rows += [res.TableRow(labels, "top-1 loc err", top1, p1, top1 - 3, top1 + 3),
-                 res.TableRow(labels, "top-5 loc err", top1 - 5, p5, top1 - 8, top1 - 2),
-                 res.TableRow(labels, "GT-known loc acc", gt, math.nan, gt - 4, gt + 4),
-                 res.TableRow(labels, "MaxBoxAccV2", gt + 2, math.nan, gt - 2, gt + 6),
-                 res.TableRow(labels, "best threshold at IoU 0.5 (% of max)", 45.0 if gt == gt else math.nan, 20.0)]
-    for name, value in (("Whole frame (baseline)", 50.0), ("Best fixed box chosen on train (baseline)", 58.0)):
+        rows += [res.TableRow(labels, "top-1 loc err", top1, p1, top1 - 3, top1 + 3, key="top1_loc_err"),
+                 res.TableRow(labels, "top-5 loc err", top1 - 5, p5, top1 - 8, top1 - 2, key="top5_loc_err"),
+                 res.TableRow(labels, "GT-known loc acc", gt, math.nan, gt - 4, gt + 4, key="gt_known_loc_acc"),
+                 res.TableRow(labels, "MaxBoxAccV2", gt + 2, math.nan, gt - 2, gt + 6, key="maxboxacc_v2"),
+                 res.TableRow(labels, "best threshold at IoU 0.5 (% of max)", 45.0 if gt == gt else math.nan, 20.0,
+                              key="best_threshold")]
+    for key, name, value in (("frame", "Whole frame (baseline)", 50.0),
+                             ("best_fixed", "Best fixed box chosen on train (baseline)", 58.0)):
         rows.append(res.TableRow({"row": name, "method": "fixed box", "model": "-"}, "GT-known loc acc", value,
-                                 math.nan, value - 5, value + 5))
-    return res.comparison(rows)
+                                 math.nan, value - 5, value + 5, key=f"baseline:{key}"))
+    return res.Table("table2", rows, claims)
+
+
+def _table4(values) -> res.Table:
+    """Table 4 with our values in the order of PAPER_TABLE4 (NaN: not run)."""
+    return res.Table("table4", [res.TableRow({"key": k, "row": name, "annotation": ann}, "accuracy", v, paper,
+                                             key="cam_loc_acc" if k == "cam_loc_acc" else "svm_accuracy")
+                                for (k, (name, ann, paper)), v in zip(res.PAPER_TABLE4.items(), values)])
 
 
 def test_a_caption_of_whole_frame_boxes_says_they_are_the_whole_frame():
@@ -63,12 +72,11 @@ def test_table2_text_follows_the_numbers_not_the_paper(tmp_path):
     """CAM worse than Backprop and below the whole frame: the text must say so, whatever the paper found."""
     s = _fake_setup(tmp_path)
     t2 = _table2({("cam", "googlenet_gap"): (80.0, 30.0), ("backprop", "googlenet"): (60.0, 70.0),
-                  ("cam", "efficientnet_lite0_gap"): (20.0, 75.0)})
-    (tmp_path / "tables").mkdir()
-    res.write_claims(tmp_path, "table2", [res.claim_row("table2", "CAM on GoogLeNet-GAP localizes better than "
-                                                        "Backprop on GoogLeNet", "CAM 80.0 vs Backprop 60.0",
-                                                        "opposite direction")])
-    text = series.meaning(s, "table2", t2)
+                  ("cam", "efficientnet_lite0_gap"): (20.0, 75.0)},
+                 [res.Claim("table2", "CAM on GoogLeNet-GAP localizes better than Backprop on GoogLeNet",
+                            "CAM 80.0 vs Backprop 60.0", "opposite direction")])
+    text = series.meaning(s, t2)    # from the Table alone: no results folder exists
+    assert not (tmp_path / "tables").exists()
     assert text.startswith("**What the numbers mean.** In this run")
     assert "from 20.0% (EfficientNet-Lite0-GAP) to 80.0% (GoogLeNet-GAP)" in text
     assert "Below the whole frame: GoogLeNet-GAP 30.0%" in text
@@ -77,28 +85,28 @@ def test_table2_text_follows_the_numbers_not_the_paper(tmp_path):
     assert "**opposite direction to the paper**" in text
     assert text.index("In this run") < text.index("The paper (ILSVRC val")   # ours first, then the paper
     assert "pipeline check" not in text
-    assert "pipeline check" in series.meaning(_fake_setup(tmp_path, profile="smoke"), "table2", t2)
+    assert "pipeline check" in series.meaning(_fake_setup(tmp_path, profile="smoke"), t2)
 
 
 def test_table1_and_table4_texts_state_chance_and_a_zero_localization_rate(tmp_path):
     s = _fake_setup(tmp_path, num_classes=10)
-    t1 = res.comparison([res.TableRow({"row": name, "model": m}, metric, v, paper)
-                         for m, name, v in (("googlenet_gap", "GoogLeNet-GAP", 90.0), ("googlenet", "GoogLeNet", 40.0))
-                         for metric, paper in (("top-1 cls err", 35.0), ("top-5 cls err", 13.0))])
-    text = series.meaning(s, "table1", t1)
+    t1 = res.Table("table1", [res.TableRow({"row": name, "model": m}, metric, v, paper, key=key)
+                              for m, name, v in (("googlenet_gap", "GoogLeNet-GAP", 90.0),
+                                                 ("googlenet", "GoogLeNet", 40.0))
+                              for metric, key, paper in (("top-1 cls err", "top1_cls_err", 35.0),
+                                                         ("top-5 cls err", "top5_cls_err", 13.0))])
+    text = series.meaning(s, t1)
     assert "guessing among the 10 classes errs 90.0% of the time" in text
     assert "No better than chance: GoogLeNet-GAP." in text
-    t4 = res.comparison([res.TableRow({"key": k, "row": name, "annotation": ann}, "accuracy", v, paper)
-                         for (k, (name, ann, paper)), v in zip(res.PAPER_TABLE4.items(),
-                                                               (50.0, 48.0, 70.0) + (math.nan,) * 5 + (0.0,))])
-    text = series.meaning(s, "table4", t4)
+    t4 = _table4((50.0, 48.0, 70.0) + (math.nan,) * 5 + (0.0,))
+    text = series.meaning(s, t4)
     assert "No CAM box of the test birds reaches IoU 0.5 with the bird: the localization rate is 0%." in text
     assert "50.0% of the test birds are classified right from the full image, 48.0% from the crop" in text
 
 
 def test_readable_table2_is_networks_by_metrics_without_rows_of_dashes(tmp_path):
     t2 = _table2({("cam", "googlenet_gap"): (60.0, 50.0), ("backprop", "googlenet"): (65.0, 40.0)})
-    table, notes = res.readable(t2)
+    table, notes = res.readable(t2.df)
     assert list(table["row"]) == ["GoogLeNet-GAP", "Backprop on GoogLeNet", "Whole frame (baseline)",
                                   "Best fixed box chosen on train (baseline)"]
     assert list(table.columns) == ["row", "top-1 loc err", "top-1 loc err (paper)", "top-5 loc err",
@@ -110,7 +118,7 @@ def test_readable_table2_is_networks_by_metrics_without_rows_of_dashes(tmp_path)
     assert any("is 20 for every row" in n for n in notes)
     md = series.table_markdown(t2)
     assert md.count("\n| ") == len(table) and "| — | — | — | — | — |" not in md
-    res.write_table(tmp_path, "table2", t2, {"data": "embedded benchmark", "profile": "default"})
+    res.write_table(tmp_path, "table2", t2.df, {"data": "embedded benchmark", "profile": "default"})
     written = (tmp_path / "tables" / "table2.md").read_text()
     assert written.index("| row | top-1 loc err |") < written.index("<details>")   # the grid first
     assert "| ours | ci_low | ci_high | paper | diff |" in written                    # the long rows kept below
@@ -119,7 +127,7 @@ def test_readable_table2_is_networks_by_metrics_without_rows_of_dashes(tmp_path)
 def test_charts_put_each_kind_of_number_on_its_own_axis_in_words(tmp_path):
     s = _fake_setup(tmp_path)
     t2 = _table2({("cam", "googlenet_gap"): (60.0, 50.0), ("backprop", "googlenet"): (65.0, 40.0)})
-    panels, refs = table_panels(s, "table2", t2)
+    panels, refs = table_panels(s, t2)
     axes = [p.axis for p in panels]
     assert len(panels) == 3 and "error" in axes[0] and "accuracy" in axes[1] and "threshold" in axes[2]
     assert {r["series"] for r in panels[0].rows} == {"top-1 localization error", "top-5 localization error"}
@@ -128,14 +136,12 @@ def test_charts_put_each_kind_of_number_on_its_own_axis_in_words(tmp_path):
     for p in panels:
         assert not {"ours", "row", "key", "metric"} & set(p.axis.split()), p.axis
         assert all(r["item"] != "VGGnet-GAP" for r in p.rows)       # networks not run are left out
-    t4 = res.comparison([res.TableRow({"key": k, "row": name, "annotation": ann}, "accuracy", v, paper)
-                         for (k, (name, ann, paper)), v in zip(res.PAPER_TABLE4.items(),
-                                                               (50.0, 48.0, 70.0) + (math.nan,) * 5 + (30.0,))])
-    panels, _ = table_panels(s, "table4", t4)
+    t4 = _table4((50.0, 48.0, 70.0) + (math.nan,) * 5 + (30.0,))
+    panels, _ = table_panels(s, t4)
     rate = [p for p in panels if any("CAM boxes" in r["item"] for r in p.rows)]
     assert len(rate) == 1 and len(rate[0].rows) == 1 and "IoU" in rate[0].axis   # the rate alone on its axis
     assert all("accuracy" in p.axis for p in panels if p is not rate[0])
-    path = series.table_figure(s, "table2", t2, tmp_path / "t2.png")
+    path = series.table_figure(s, t2, tmp_path / "t2.png")
     assert "95% intervals" in read_caption(path) and "no image content" in read_caption(path)
 
 

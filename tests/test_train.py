@@ -32,7 +32,9 @@ def _cmd(objects, out, *extra):
 
 
 def _env():
-    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": ""}
+    # torchrun's store and Gloo on the loopback interface only
+    return {**os.environ, "OMP_NUM_THREADS": "1", "CUDA_VISIBLE_DEVICES": "", "MASTER_ADDR": "127.0.0.1",
+            "GLOO_SOCKET_IFNAME": "lo"}
 
 
 def _weights(path):
@@ -62,14 +64,16 @@ def test_resume_after_a_kill_gives_the_same_weights(objects, tmp_path):
 def test_torchrun_gloo_two_processes_agree_with_one(objects, tmp_path):
     # No random crop (resize == crop) and no mirror: each global batch is the same 32 images in both runs, and
     # AlexNet-GAP has no batch norm, so DDP's averaged gradient equals the single-process one up to float error.
-    args = ["--epochs", "2", "--image-size", "64", "--no-mirror"]
+    args = ["--epochs", "2", "--image-size", "64", "--no-mirror", "--optimizer", "sgd", "--warmup", "0"]
     subprocess.run(_cmd(objects, tmp_path / "one", *args), check=True, env=_env(), cwd=ROOT)
     torchrun = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2"]
     subprocess.run(torchrun + _cmd(objects, tmp_path / "two", *args)[1:], check=True, env=_env(), cwd=ROOT,
                    timeout=300)
     a, b = _weights(tmp_path / "one" / "model.pt"), _weights(tmp_path / "two" / "model.pt")
-    for k in a:   # stated tolerance: 1e-4 absolute after 2 epochs of SGD
-        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-4, msg=k)
+    # stated tolerance: 1e-6 absolute after 2 epochs of SGD (AdamW divides each step by the gradient's running
+    # scale, which amplifies float-order differences of near-zero gradients to 1e-3 after 2 epochs)
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=1e-6, msg=k)
     one = (tmp_path / "one" / "log.csv").read_text().splitlines()
     two = (tmp_path / "two" / "log.csv").read_text().splitlines()
     assert len(one) == len(two) == 3
@@ -96,7 +100,7 @@ def test_bad_training_parameters(objects, tmp_path):
         train("nin", "imagenet", objects, tmp_path, seed=-1)
     birds = objects.parent / "birds"
     shutil.copy(out / "checkpoint.pt", tmp_path / "checkpoint.pt")
-    with pytest.raises(BadInputError, match="with 26 classes cannot resume nin on cub with 14 classes"):
+    with pytest.raises(BadInputError, match="with 24 classes cannot resume nin on cub with 14 classes"):
         train("nin", "cub", birds, tmp_path, width=0.125, recipe="embedded", resume=True,
               overrides={"epochs": 2, "image_size": 56, "resize": 64, "batch_size": 16}, progress=False)
 
@@ -186,7 +190,7 @@ def test_frozen_recipe_trains_only_the_new_layers_deterministically_on_cached_ma
     assert {p: p.stat().st_mtime_ns for p in cache.iterdir()} == files   # read back, not recomputed
     _assert_bitwise_equal(w1, w2)
     assert log1 == log2 and len(log1) == 3
-    fresh = build_model("efficientnet_lite0_gap", num_classes=26, pretrained=True).state_dict()
+    fresh = build_model("efficientnet_lite0_gap", num_classes=24, pretrained=True).state_dict()
     new = ("features.cam_conv", "head")
     assert all(torch.equal(w1[k], fresh[k]) for k in fresh if not k.startswith(new))     # the backbone as loaded
     assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(new))     # the new layers trained
@@ -260,7 +264,7 @@ def test_a_corrupted_or_truncated_checkpoint_is_named_not_loaded(objects, tmp_pa
 
     _run(objects, tmp_path / "run", "alexnet_gap")
     data = bytearray((tmp_path / "run" / "model.pt").read_bytes())
-    net = build_model("alexnet_gap", num_classes=26, width=0.125)
+    net = build_model("alexnet_gap", num_classes=24, width=0.125)
     load_checkpoint(net, tmp_path / "run" / "model.pt")
     flipped = tmp_path / "flipped.pt"
     data[len(data) // 2] ^= 0xFF          # one byte inside a tensor's record

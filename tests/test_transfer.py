@@ -80,7 +80,7 @@ def test_sun397_official_partitions(sun397):
 def test_sun397_bad_inputs(sun397):
     with pytest.raises(BadInputError, match=r"Training_03.txt: SUN397 partition file \(train\) not found"):
         SUN397(sun397, fold=2)
-    with pytest.raises(BadInputError, match=r"fold must be an int in 0..9"):
+    with pytest.raises(BadInputError, match=r"parameter fold=10: must be an int in 0\.\.9"):
         SUN397(sun397, fold=10)
     part = sun397 / "SUN397" / "Partitions" / "Training_01.txt"
     lines = part.read_text().splitlines()
@@ -197,7 +197,7 @@ def test_event8_70_60_protocol(tmp_path):
     assert (Event8.n_folds, Event8(tmp_path, n_train=3, n_test=2).n_train) == (5, 3)
     with pytest.raises(BadInputError, match="n_train must be an int >= 1"):
         Event8(tmp_path, n_train=0)
-    with pytest.raises(BadInputError, match="fold must be an int in >= 0"):
+    with pytest.raises(BadInputError, match="parameter fold=-1: must be an int in >= 0"):
         Event8(tmp_path, fold=-1)
 
 
@@ -344,7 +344,7 @@ def test_registry_and_unknown_names(tmp_path):
     write_folders(tmp_path / "event_img", {"polo": 4, "sailing": 4})
     ds = build_transfer("Event8", tmp_path, "test", n_train=2, n_test=1, seed=3)
     assert isinstance(ds, Event8) and len(ds) == 2 and ds.seed == 3
-    with pytest.raises(BadInputError, match="unknown transfer dataset 'voc'"):
+    with pytest.raises(BadInputError, match="parameter name='voc': unknown transfer dataset"):
         build_transfer("voc", tmp_path)
-    with pytest.raises(BadInputError, match="split must be one of"):
+    with pytest.raises(BadInputError, match="parameter split='val': must be one of"):
         quiet(lambda: Event8(tmp_path, "val"))

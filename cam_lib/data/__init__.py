@@ -29,8 +29,31 @@ _CHECK_TRANSFORM = v2.Compose([v2.ToImage(), v2.ClampBoundingBoxes()])   # decod
 DATASETS = ("imagenet", "cub", *TRANSFER_DATASETS, "images", "photos")
 SPLITS = {"imagenet": ("val", "train"), "cub": ("train", "test"),
           **{name: ("train", "test") for name in TRANSFER_DATASETS}, "images": ("all",), "photos": ("all",)}
+# The split each labelled dataset is evaluated on (classification during training, and localization where it has
+# boxes): ILSVRC's val, the test split elsewhere. Unlabelled folders (images, photos) have none.
+EVAL_SPLITS = {"imagenet": "val", "cub": "test", **{name: "test" for name in TRANSFER_DATASETS}}
+BOXED = ("imagenet", "cub")   # datasets whose evaluation split has ground-truth boxes (Tables 2-4)
 
-__all__ = ["DATASETS", "SPLITS", "Batch", "Skipped", "BoxDataset", "ImageNetTrain", "ImageNetVal", "CUB200",
+
+def eval_split(name: str) -> str | None:
+    """The split ``name`` is evaluated on (:data:`EVAL_SPLITS`); None for an unlabelled folder."""
+    return EVAL_SPLITS.get(name)
+
+
+def has_boxes(name: str) -> bool:
+    """Whether dataset ``name``'s evaluation split has ground-truth boxes, so that localization can be scored."""
+    return name in BOXED
+
+
+def present_splits(name: str, root: str | Path | None) -> list[str]:
+    """The splits of ``name`` present under ``root``: every split of :data:`SPLITS`, except ImageNet's optional
+    train folder when it is not there."""
+    from .imagenet import TRAIN_DIRS
+
+    return [split for split in SPLITS[name] if not (name == "imagenet" and split == "train" and root is not None
+                                                    and not any((Path(root) / d).is_dir() for d in TRAIN_DIRS))]
+
+__all__ = ["DATASETS", "SPLITS", "EVAL_SPLITS", "BOXED", "eval_split", "has_boxes", "present_splits", "Batch", "Skipped", "BoxDataset", "ImageNetTrain", "ImageNetVal", "CUB200",
            "SplitFolder", "ImageFolderFlat", "build_dataset", "make_loader", "collate", "eval_transform",
            "train_transform", "load_image", "make_sample", "read_synset_mapping", "imagenet_class_names",
            "wheel_photos", "check_dataset", "CheckReport"]
@@ -49,10 +72,12 @@ def build_dataset(name: str, root: str | Path | None = None, split: str | None =
     - ``images``: a flat folder of unlabelled images; ``photos``: the photographs shipped in the wheels.
     """
     if name not in SPLITS:
-        raise BadInputError(f"unknown dataset {name!r}; choose one of {', '.join(DATASETS)}")
+        raise BadInputError(f"parameter name={name!r}: unknown dataset; choose one of {', '.join(DATASETS)}",
+                            param="name")
     split = split or SPLITS[name][0]
     if split not in SPLITS[name]:
-        raise BadInputError(f"dataset {name} has splits {', '.join(SPLITS[name])}, not {split!r}")
+        raise BadInputError(f"parameter split={split!r}: dataset {name} has splits {', '.join(SPLITS[name])}",
+                            param="split")
     if root is None and name != "photos":
         raise BadInputError(f"parameter root is required for data {name!r}", param="root")
     common = dict(frame=frame, skip_bad=skip_bad, transform=transform)
@@ -71,12 +96,13 @@ def make_loader(dataset: Dataset, batch_size: int = 32, workers: int = 0, device
                 ) -> DataLoader:
     """An evaluation loader in dataset order; pinned memory and persistent workers on CUDA."""
     if batch_size < 1:
-        raise BadInputError(f"batch size must be >= 1, got {batch_size}")
+        raise BadInputError(f"parameter batch_size={batch_size!r}: must be >= 1", param="batch_size")
     if workers < 0:
-        raise BadInputError(f"workers must be >= 0, got {workers}")
+        raise BadInputError(f"parameter workers={workers!r}: must be >= 0", param="workers")
     cuda = torch.device(device).type == "cuda"
     return DataLoader(dataset, batch_size=batch_size, shuffle=False, num_workers=workers, collate_fn=collate,
-                      pin_memory=cuda, persistent_workers=cuda and workers > 0)
+                      pin_memory=cuda, persistent_workers=cuda and workers > 0,
+                      generator=torch.Generator())   # its own: iterating draws a seed, never from the caller's RNG
 
 
 @dataclass

@@ -41,12 +41,12 @@ def load_image(path: str | Path) -> Image.Image:
     except BadInputError:
         raise
     except FileNotFoundError:
-        raise BadInputError(f"{path}: image file not found") from None
+        raise BadInputError(f"{path}: image file not found", param="root") from None
     except Image.DecompressionBombError as e:
         raise BadInputError(f"{path}: image too large to decode safely ({e}); raise PIL.Image.MAX_IMAGE_PIXELS "
-                            "if you trust the file") from None
+                            "if you trust the file", param="root") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"{path}: cannot decode image ({e})") from None
+        raise BadInputError(f"{path}: cannot decode image ({e})", param="root") from None
 
 
 def stored_sizes(paths) -> list[tuple[int, int]]:
@@ -57,7 +57,7 @@ def stored_sizes(paths) -> list[tuple[int, int]]:
             with Image.open(path) as im:
                 sizes.append(im.size)
         except (OSError, ValueError) as e:
-            raise BadInputError(f"{path}: cannot read the image header ({e})") from None
+            raise BadInputError(f"{path}: cannot read the image header ({e})", param="root") from None
     return sizes
 
 
@@ -65,7 +65,8 @@ def _high_depth_to_rgb(im: Image.Image, path) -> Image.Image:
     """A 16/32-bit integer or float single-channel image as 8-bit grey RGB, by its nominal range (no clipping)."""
     values = np.asarray(im)
     if values.ndim != 2:
-        raise BadInputError(f"{path}: image mode {im.mode} with shape {values.shape} is not supported")
+        raise BadInputError(f"{path}: image mode {im.mode} with shape {values.shape} is not supported",
+                            param="root")
     if im.mode == "F":
         lo, hi, scale = 0.0, 1.0, 255.0
     else:
@@ -75,7 +76,7 @@ def _high_depth_to_rgb(im: Image.Image, path) -> Image.Image:
         shown = values[finite]
         raise BadInputError(f"{path}: image mode {im.mode} with values in [{shown.min() if shown.size else 'nan'}, "
                             f"{shown.max() if shown.size else 'nan'}]{'' if finite.all() else ' and NaN/inf'}: "
-                            f"expected {lo}..{hi}; convert it to 8-bit RGB first")
+                            f"expected {lo}..{hi}; convert it to 8-bit RGB first", param="root")
     grey = np.round(values.astype(np.float64) * scale).astype(np.uint8)
     return Image.fromarray(grey, "L").convert("RGB")
 
@@ -86,7 +87,7 @@ def eval_transform(frame: str = "resize", size: int = IMAGE_SIZE) -> v2.Transfor
     whole image to ``size * 256 / 224`` square: the frame in which the ten crops' maps are merged, see
     :func:`cam_lib.cam.merge_ten_crop_maps`). Boxes follow."""
     if frame not in FRAMES:
-        raise BadInputError(f"frame must be one of {FRAMES}, got {frame!r}")
+        raise BadInputError(f"parameter frame={frame!r}: must be one of {FRAMES}", param="frame")
     return v2.Compose([v2.ToImage(), *_geometry(frame, size), v2.ClampBoundingBoxes(),
                        v2.ToDtype(torch.float32, scale=True)])
 
@@ -112,9 +113,9 @@ def read_encoded(path: str | Path) -> tuple[bytes | np.ndarray, tuple[int, int]]
         with Image.open(path) as im:   # the header only
             size, fmt, mode = im.size, im.format, im.mode
     except FileNotFoundError:
-        raise BadInputError(f"{path}: image file not found") from None
+        raise BadInputError(f"{path}: image file not found", param="root") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
-        raise BadInputError(f"{path}: cannot decode image ({e})") from None
+        raise BadInputError(f"{path}: cannot decode image ({e})", param="root") from None
     if fmt == "JPEG" and mode in ("RGB", "L"):
         return Path(path).read_bytes(), size
     return np.asarray(load_image(path)).transpose(2, 0, 1).copy(), size
@@ -149,7 +150,7 @@ def decode_images(encoded: list, frame: str, device: torch.device | str, size: i
                 try:
                     decoded.append(decode_jpeg(one, mode=ImageReadMode.RGB, device=device))
                 except RuntimeError as e:
-                    raise BadInputError(f"{encoded[i][0]}: cannot decode image ({e})") from None
+                    raise BadInputError(f"{encoded[i][0]}: cannot decode image ({e})", param="root") from None
         for i, image in zip(jpegs, decoded):
             images[i] = image
     frame_tf = v2.Compose([*_geometry(frame, size), v2.ToDtype(torch.float32, scale=True)])
@@ -162,7 +163,8 @@ def train_transform(size: int = IMAGE_SIZE, resize: int | None = None, mirror: b
     horizontal flip. Boxes follow."""
     resize = resize or round(size * 256 / 224)
     if resize < size:
-        raise BadInputError(f"train resize ({resize}) must be >= crop size ({size})")
+        raise BadInputError(f"parameter resize={resize!r}: the train resize must be >= the crop size ({size})",
+                            param="resize")
     flip = [v2.RandomHorizontalFlip()] if mirror else []
     return v2.Compose([v2.ToImage(), v2.Resize((resize, resize)), v2.RandomCrop(size), *flip,
                        v2.ClampBoundingBoxes(), v2.ToDtype(torch.float32, scale=True)])
@@ -174,7 +176,8 @@ def ten_crop(image: torch.Tensor, boxes: torch.Tensor, size: int = IMAGE_SIZE) -
     boxes, so each crop is one ``v2.functional.crop`` (+ ``horizontal_flip``) applied to image and boxes alike."""
     full = image.shape[-1]
     if image.shape[-2] != full or full < size:
-        raise BadInputError(f"ten_crop needs a square image of at least {size} px, got {tuple(image.shape[-2:])}")
+        raise BadInputError(f"parameter image: ten_crop needs a square image of at least {size} px, got "
+                            f"{tuple(image.shape[-2:])}", param="image")
     bb = tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY", canvas_size=(full, full))
     crops, crop_boxes = [], []
     for top, left, flipped in ten_crop_geometry(full, size):
@@ -194,7 +197,8 @@ def crop_to_box(image: Image.Image, boxes: torch.Tensor, box) -> tuple[Image.Ima
     x0, y0 = max(x0, 0), max(y0, 0)
     x1, y1 = min(x1, image.width - 1), min(y1, image.height - 1)
     if x1 < x0 or y1 < y0:
-        raise BadInputError(f"crop box {list(map(float, box))} lies outside the {image.width}x{image.height} image")
+        raise BadInputError(f"parameter box={list(map(float, box))}: the crop box lies outside the "
+                            f"{image.width}x{image.height} image", param="box")
     shifted = boxes.double().reshape(-1, 4) - torch.tensor([x0, y0, x0, y0], dtype=torch.float64)
     lim = torch.tensor([x1 - x0, y1 - y0], dtype=torch.float64)
     shifted[:, :2] = shifted[:, :2].clamp_min(0)
@@ -213,7 +217,7 @@ def _to_inclusive(boxes: torch.Tensor) -> torch.Tensor:
 def _fit_boxes(path, boxes: torch.Tensor, w: int, h: int) -> torch.Tensor:
     """Boxes checked against the stored ``w x h`` image: one pixel past the edge is clamped, more is an error."""
     if len(boxes) and bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
-        raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image")
+        raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image", param="root")
     return torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
 
 
@@ -276,7 +280,8 @@ class BoxDataset(Dataset):
             warnings.warn(f"{type(self).__name__}: skipped {len(self.skipped)} bad entries (first: "
                           f"{self.skipped[0].reason})", stacklevel=3)
         if not self.samples:
-            raise BadInputError(f"{getattr(self, 'root', '')}: no usable images ({len(self.skipped)} skipped)")
+            raise BadInputError(f"{getattr(self, 'root', '')}: no usable images ({len(self.skipped)} skipped)",
+                                param="root")
 
     @property
     def targets(self) -> list[int]:
@@ -316,14 +321,15 @@ class BoxDataset(Dataset):
         return make_sample(image, boxes, label, index, self.transform)
 
 
-def check_boxes(boxes: torch.Tensor, where) -> torch.Tensor:
-    """Inclusive boxes must be finite and satisfy 0 <= x0 <= x1 and 0 <= y0 <= y1; raises naming ``where``."""
+def check_boxes(boxes: torch.Tensor, where, param: str = "root") -> torch.Tensor:
+    """Inclusive boxes must be finite and satisfy 0 <= x0 <= x1 and 0 <= y0 <= y1; raises naming ``where`` (a file
+    and line of the dataset parameter ``param``, which the error carries)."""
     boxes = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
     bad = ~torch.isfinite(boxes).all(1) | (boxes[:, 2] < boxes[:, 0]) | (boxes[:, 3] < boxes[:, 1]) \
         | (boxes[:, :2] < 0).any(1)
     if bool(bad.any()):
         raise BadInputError(f"{where}: invalid box {boxes[bad][0].tolist()} (need finite coordinates with "
-                            "0 <= x0 <= x1, 0 <= y0 <= y1)")
+                            "0 <= x0 <= x1, 0 <= y0 <= y1)", param=param)
     return boxes
 
 
@@ -337,7 +343,7 @@ class Batch:
     sizes: torch.Tensor             # (B, 2) stored image (width, height), to map boxes back to it
     skipped: list[Skipped] = field(default_factory=list)
     encoded: list | None = None     # device decoding: (path, bytes or uint8 image) per image; images is then empty
-    frame: str = "resize"
+    frame: str | None = None        # the frame the dataset made, where the batch says it (device decoding)
 
     def pin_memory(self) -> "Batch":
         self.images = self.images.pin_memory()
@@ -362,7 +368,7 @@ def collate(samples: list) -> Batch:
     gt_boxes, gt_valid, _ = pad_boxes([t["boxes"] for _, t in good])
     encoded = [(t["path"], im) for im, t in good] if "frame" in good[0][1] else None
     return Batch(images=torch.stack([im for im, _ in good]) if encoded is None else torch.zeros(0, 3, 1, 1),
-                 encoded=encoded, frame=good[0][1].get("frame", "resize"),
+                 encoded=encoded, frame=good[0][1].get("frame"),
                  labels=torch.tensor([t["label"] for _, t in good], dtype=torch.int64),
                  gt_boxes=gt_boxes, gt_valid=gt_valid,
                  indices=torch.tensor([t["index"] for _, t in good], dtype=torch.int64),

@@ -51,13 +51,13 @@ class CUB200(ImageListDataset):
                  frame: str = "resize", skip_bad: bool = False, crop_to_box: bool = False):
         super().__init__(transform, frame, skip_bad)
         if split not in CUB_SPLITS:
-            raise BadInputError(f"split must be one of {CUB_SPLITS}, got {split!r}")
+            raise BadInputError(f"parameter split={split!r}: must be one of {CUB_SPLITS}", param="split")
         self.split, self.crop_to_box = split, bool(crop_to_box)
         self.root = resolve_root(root, "CUB_200_2011", "images.txt")
         self.files = {name: self.root / name for name in LIST_FILES}
         for name, path in self.files.items():
             if not path.is_file():
-                raise BadInputError(f"{path}: CUB list file {name} not found")
+                raise BadInputError(f"{path}: CUB list file {name} not found", param="root")
         self.class_keys = self._read_classes(self.files["classes.txt"])
         self.class_names = [strip_number_prefix(k).replace("_", " ") for k in self.class_keys]
         n_classes = len(self.class_keys)
@@ -78,7 +78,7 @@ class CUB200(ImageListDataset):
             missing = sorted(set(range(1, n_classes + 1)) - used)
             raise BadInputError(f"{self.files['image_class_labels.txt']}: images use {len(used)} classes but "
                                 f"{self.files['classes.txt']} lists {n_classes} (no image of class ids "
-                                f"{missing[:10]}{' ...' if len(missing) > 10 else ''})")
+                                f"{missing[:10]}{' ...' if len(missing) > 10 else ''})", param="root")
 
         self.image_ids: list[int] = []
         self._box_lines: list[int] = []
@@ -116,7 +116,7 @@ class CUB200(ImageListDataset):
 
     def _sample(self, image_id: int, lineno: int, path: Path, label: int, box: torch.Tensor, box_line: int):
         if not path.is_file():
-            raise BadInputError(f"{self.files['images.txt']}:{lineno}: image {path} not found")
+            raise BadInputError(f"{self.files['images.txt']}:{lineno}: image {path} not found", param="root")
         self.image_ids.append(image_id)
         self._box_lines.append(box_line)
         return path, label, box
@@ -127,14 +127,14 @@ class CUB200(ImageListDataset):
         for lineno, line in read_list_file(path, "CUB class list"):
             fields = line.split(None, 1)
             if len(fields) != 2:
-                raise BadInputError(f"{path}:{lineno}: expected '<class_id> <name>', got {line!r}")
+                raise BadInputError(f"{path}:{lineno}: expected '<class_id> <name>', got {line!r}", param="root")
             try:
                 class_id = int(fields[0])
             except ValueError:
-                raise BadInputError(f"{path}:{lineno}: non-numeric class id {fields[0]!r}") from None
+                raise BadInputError(f"{path}:{lineno}: non-numeric class id {fields[0]!r}", param="root") from None
             if class_id != len(keys) + 1:
                 raise BadInputError(f"{path}:{lineno}: expected class id {len(keys) + 1} (ids are 1..N in order), "
-                                    f"got {class_id}")
+                                    f"got {class_id}", param="root")
             keys.append(fields[1].strip())
         return keys
 
@@ -177,8 +177,8 @@ class CUB200(ImageListDataset):
         except BadInputError as e:
             if " extends past the " not in str(e):
                 raise
-            raise BadInputError(f"{e} (box from {self.files['bounding_boxes.txt']}:{self._box_lines[index]})"
-                                ) from None
+            raise BadInputError(f"{e} (box from {self.files['bounding_boxes.txt']}:{self._box_lines[index]})",
+                                param="root") from None
         if self.crop_to_box:
             image, boxes = crop_image_to_box(image, boxes, boxes[0])
         return image, boxes

@@ -26,9 +26,9 @@ def resolve_root(root: str | Path, folder: str, marker: str | None = None) -> Pa
     if (root / folder).is_dir():
         return root / folder
     if not root.is_dir():
-        raise BadInputError(f"{root}: dataset folder not found")
+        raise BadInputError(f"parameter root={str(root)!r}: dataset folder not found", param="root")
     if marker is not None and not (root / marker).exists():
-        raise BadInputError(f"{root}: neither a {folder}/ folder nor {marker} in it")
+        raise BadInputError(f"{root}: neither a {folder}/ folder nor {marker} in it", param="root")
     return root
 
 
@@ -36,14 +36,14 @@ def read_list_file(path: Path, what: str) -> list[tuple[int, str]]:
     """Non-empty lines of a text list as ``(line number, stripped line)``; a missing, binary or empty file raises
     naming it."""
     if not path.is_file():
-        raise BadInputError(f"{path}: {what} not found")
+        raise BadInputError(f"{path}: {what} not found", param="root")
     try:
         text = path.read_text()
     except UnicodeDecodeError as e:
-        raise BadInputError(f"{path}: {what} is not a text file ({e})") from None
+        raise BadInputError(f"{path}: {what} is not a text file ({e})", param="root") from None
     rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1) if line.strip()]
     if not rows:
-        raise BadInputError(f"{path}: {what} is empty")
+        raise BadInputError(f"{path}: {what} is empty", param="root")
     return rows
 
 
@@ -80,9 +80,10 @@ class ImageListDataset(BoxDataset):
         return np.array([label for _, label, _ in self.samples], dtype=np.int64)
 
     def _bad(self, message: str, path: str | Path = "") -> None:
-        """A bad entry found while reading the lists: raise, or with ``skip_bad`` record it and go on."""
+        """A bad entry found while reading the lists (files of the dataset folder ``root``): raise, or with
+        ``skip_bad`` record it and go on."""
         if not self.skip_bad:
-            raise BadInputError(message)
+            raise BadInputError(message, param="root")
         self.skipped.append(Skipped(-1, str(path), message))
 
     def _ignore_files(self, files: list[Path]) -> None:
@@ -104,14 +105,14 @@ class ImageListDataset(BoxDataset):
 
         def make(where: str, rel: str, key: str, path: Path):
             if rel in seen:
-                raise BadInputError(f"{where}: duplicate entry {rel} (first at {seen[rel]})")
+                raise BadInputError(f"{where}: duplicate entry {rel} (first at {seen[rel]})", param="root")
             seen[rel] = where
             if key not in class_index:
-                raise BadInputError(f"{where}: class {key!r} of {rel} is not in {classes_from}")
+                raise BadInputError(f"{where}: class {key!r} of {rel} is not in {classes_from}", param="root")
             if rel in other:
-                raise BadInputError(f"{where}: {rel} is listed in both splits (also at {other[rel]})")
+                raise BadInputError(f"{where}: {rel} is listed in both splits (also at {other[rel]})", param="root")
             if not path.is_file():
-                raise BadInputError(f"{where}: image {path} not found")
+                raise BadInputError(f"{where}: image {path} not found", param="root")
             return path, class_index[key], boxes_of(rel) if boxes_of is not None else no_boxes()
 
         for where, rel, key in entries:

@@ -52,12 +52,12 @@ def read_synset_mapping(path: Path) -> tuple[list[str], list[str]]:
             continue
         wnid, _, desc = line.strip().partition(" ")
         if wnid in seen:
-            raise BadInputError(f"{path}:{lineno}: duplicate wnid {wnid} (first on line {seen[wnid]})")
+            raise BadInputError(f"{path}:{lineno}: duplicate wnid {wnid} (first on line {seen[wnid]})", param="root")
         seen[wnid] = lineno
         wnids.append(wnid)
         names.append(desc.split(",")[0].strip() or wnid)
     if not wnids:
-        raise BadInputError(f"{path}: no classes in the mapping file")
+        raise BadInputError(f"{path}: no classes in the mapping file", param="root")
     return wnids, names
 
 
@@ -72,7 +72,7 @@ def _first_existing(root: Path, candidates: tuple[str, ...], what: str) -> Path:
     for c in candidates:
         if (root / c).exists():
             return root / c
-    raise BadInputError(f"{root}: no {what} found (looked for {', '.join(candidates)})")
+    raise BadInputError(f"{root}: no {what} found (looked for {', '.join(candidates)})", param="root")
 
 
 def parse_xml(path: Path) -> list[tuple[str, list[float]]]:
@@ -80,30 +80,33 @@ def parse_xml(path: Path) -> list[tuple[str, list[float]]]:
     try:
         root = ET.parse(path).getroot()
     except ET.ParseError as e:
-        raise BadInputError(f"{path}: not valid XML ({e})") from None
+        raise BadInputError(f"{path}: not valid XML ({e})", param="root") from None
     objects = []
     for obj in root.iter("object"):
         name, box = obj.findtext("name"), obj.find("bndbox")
         try:
             coords = [float(box.findtext(k)) for k in ("xmin", "ymin", "xmax", "ymax")]
         except (AttributeError, TypeError, ValueError):
-            raise BadInputError(f"{path}: object {name!r} has a missing or non-numeric <bndbox>") from None
+            raise BadInputError(f"{path}: object {name!r} has a missing or non-numeric <bndbox>",
+                                param="root") from None
         objects.append((name, coords))
     if not objects:
-        raise BadInputError(f"{path}: no <object> in the annotation")
+        raise BadInputError(f"{path}: no <object> in the annotation", param="root")
     return objects
 
 
-def _read_lines(path: Path, columns: int) -> list[tuple[int, list[str]]]:
-    """``[(lineno, fields)]`` of a comma-separated list file, each line with ``columns`` fields."""
+def _read_lines(path: Path, columns: int, param: str) -> list[tuple[int, list[str]]]:
+    """``[(lineno, fields)]`` of a comma-separated list file, each line with ``columns`` fields; ``param``: the
+    parameter that pointed to the file (named by the errors)."""
     if not path.exists():
-        raise BadInputError(f"{path}: not found")
+        raise BadInputError(f"{path}: not found", param=param)
     out = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
             fields = [f.strip() for f in line.split(",")]
             if len(fields) != columns:
-                raise BadInputError(f"{path}:{lineno}: expected {columns} comma-separated fields, got {len(fields)}")
+                raise BadInputError(f"{path}:{lineno}: expected {columns} comma-separated fields, got {len(fields)}",
+                                    param=param)
             out.append((lineno, fields))
     return out
 
@@ -114,14 +117,15 @@ class _Classes:
     def __init__(self, root: Path, required: bool = True):
         found = [root / f for f in MAPPING_FILES if (root / f).exists()]
         if not found and required:
-            raise BadInputError(f"{root}: no class mapping file found (looked for {', '.join(MAPPING_FILES)})")
+            raise BadInputError(f"{root}: no class mapping file found (looked for {', '.join(MAPPING_FILES)})",
+                                param="root")
         self.mapping_file = found[0] if found else None
         self.wnids, self.class_names = read_synset_mapping(found[0]) if found else ([], [])
         self.class_index = {w: i for i, w in enumerate(self.wnids)}
 
     def index(self, wnid: str, where) -> int:
         if wnid not in self.class_index:
-            raise BadInputError(f"{where}: wnid {wnid} is not in {self.mapping_file}")
+            raise BadInputError(f"{where}: wnid {wnid} is not in {self.mapping_file}", param="root")
         return self.class_index[wnid]
 
 
@@ -152,10 +156,11 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         super().__init__(transform, frame, skip_bad)
         self.root = Path(root)
         if not self.root.is_dir():
-            raise BadInputError(f"{self.root}: dataset folder not found")
+            raise BadInputError(f"parameter root={str(self.root)!r}: dataset folder not found", param="root")
         if layout not in LAYOUTS:
-            raise BadInputError(f"layout must be one of {LAYOUTS}, got {layout!r}")
+            raise BadInputError(f"parameter layout={layout!r}: must be one of {LAYOUTS}", param="layout")
         self.metadata = Path(metadata) if metadata is not None else self.root
+        self._metadata_param = "metadata" if metadata is not None else "root"   # names the wsol files' errors
         if layout == "auto":
             layout = ("wsol" if metadata is not None or (self.root / "image_ids.txt").exists() else
                       "loc" if (self.root / "LOC_val_solution.csv").exists() else "devkit")
@@ -183,7 +188,8 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         reason = f"no annotation: the image is not named by {source}"
         if not self.skip_bad:
             raise BadInputError(f"{orphans[0]}: {reason} ({len(orphans)} such image(s) in {self.images_dir}; "
-                                "annotate them, remove them, or pass --skip-bad / skip_bad=True to leave them out)")
+                                "annotate them, remove them, or pass --skip-bad / skip_bad=True to leave them out)",
+                                param="root")
         self.skipped += [Skipped(-1, str(p), reason) for p in orphans]
         warnings.warn(f"ImageNetVal: skipped {len(orphans)} images without annotation (first: {orphans[0]})",
                       stacklevel=3)
@@ -191,12 +197,12 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
     def _read_loc(self):
         path = self.root / "LOC_val_solution.csv"
         if not path.exists():
-            raise BadInputError(f"{path}: not found (layout 'loc' needs LOC_val_solution.csv)")
+            raise BadInputError(f"{path}: not found (layout 'loc' needs LOC_val_solution.csv)", param="root")
         seen: dict[str, int] = {}
         with path.open(newline="") as f:
             rows = list(csv.reader(f))
         if not rows or [c.strip() for c in rows[0][:2]] != ["ImageId", "PredictionString"]:
-            raise BadInputError(f"{path}:1: expected the header 'ImageId,PredictionString'")
+            raise BadInputError(f"{path}:1: expected the header 'ImageId,PredictionString'", param="root")
         for lineno, row in enumerate(rows[1:], 2):
             if row:
                 where = f"{path}:{lineno}"
@@ -207,24 +213,26 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
     def _parse_row(path: Path, lineno: int, row: list[str], seen: dict[str, int], annotated: set[str]):
         where = f"{path}:{lineno}"
         if len(row) != 2:
-            raise BadInputError(f"{where}: expected 2 columns, got {len(row)}")
+            raise BadInputError(f"{where}: expected 2 columns, got {len(row)}", param="root")
         image_id, tokens = row[0].strip(), row[1].split()
         annotated.add(image_id)
         if image_id in seen:
-            raise BadInputError(f"{where}: duplicate ImageId {image_id} (first on line {seen[image_id]})")
+            raise BadInputError(f"{where}: duplicate ImageId {image_id} (first on line {seen[image_id]})",
+                                param="root")
         seen[image_id] = lineno
         if not tokens or len(tokens) % 5:
-            raise BadInputError(f"{where}: PredictionString must be groups of 'wnid x0 y0 x1 y1', got {row[1]!r}")
+            raise BadInputError(f"{where}: PredictionString must be groups of 'wnid x0 y0 x1 y1', got {row[1]!r}",
+                                param="root")
         try:
             return image_id, [(tokens[i], [float(v) for v in tokens[i + 1:i + 5]]) for i in range(0, len(tokens), 5)]
         except ValueError:
-            raise BadInputError(f"{where}: non-numeric box coordinate in {row[1]!r}") from None
+            raise BadInputError(f"{where}: non-numeric box coordinate in {row[1]!r}", param="root") from None
 
     def _read_devkit(self):
         xml_dir = next((self.root / d for d in XML_DIRS if (self.root / d).exists()), self.images_dir)
         files = sorted(xml_dir.glob("*.xml"))
         if not files:
-            raise BadInputError(f"{xml_dir}: no .xml annotation files")
+            raise BadInputError(f"{xml_dir}: no .xml annotation files", param="root")
         self._annotated.update(path.stem for path in files)
         for path in files:
             yield path, lambda path=path: self._sample(path, path.stem, parse_xml(path))
@@ -233,56 +241,59 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         labels = {self.classes.index(w, where) for w, _ in objects}
         if len(labels) != 1:
             raise BadInputError(f"{where}: boxes of several classes {sorted({w for w, _ in objects})}; ILSVRC val "
-                                f"has one label per image")
+                                f"has one label per image", param="root")
         image = next((self.images_dir / (image_id + ext) for ext in IMAGE_EXTENSIONS
                       if (self.images_dir / (image_id + ext)).exists()), None)
         if image is None:
-            raise BadInputError(f"{where}: image {self.images_dir / (image_id + '.JPEG')} not found")
+            raise BadInputError(f"{where}: image {self.images_dir / (image_id + '.JPEG')} not found", param="root")
         return image, labels.pop(), check_boxes([b for _, b in objects], where)
 
     def _read_wsol(self):
         ids, labels, sizes, loc = (self.metadata / f for f in WSOL_FILES)
+        param = self._metadata_param
         order = []
-        for lineno, (path,) in _read_lines(ids, 1):
+        for lineno, (path,) in _read_lines(ids, 1, param):
             if path in order:
-                raise BadInputError(f"{ids}:{lineno}: duplicate image id {path}")
+                raise BadInputError(f"{ids}:{lineno}: duplicate image id {path}", param=param)
             order.append(path)
         known = set(order)
         label_of: dict[str, tuple[int, int]] = {}
         boxes_of: dict[str, list] = {}
-        for lineno, (path, label) in _read_lines(labels, 2):
+        for lineno, (path, label) in _read_lines(labels, 2, param):
             if path not in known:
-                raise BadInputError(f"{labels}:{lineno}: {path} is not in {ids}")
+                raise BadInputError(f"{labels}:{lineno}: {path} is not in {ids}", param=param)
             if not label.isdigit():
-                raise BadInputError(f"{labels}:{lineno}: class label {label!r} is not a non-negative integer")
+                raise BadInputError(f"{labels}:{lineno}: class label {label!r} is not a non-negative integer",
+                                    param=param)
             label_of[path] = (int(label), lineno)
         if sizes.exists():
-            for lineno, (path, *_) in _read_lines(sizes, 3):
+            for lineno, (path, *_) in _read_lines(sizes, 3, param):
                 if path not in known:
-                    raise BadInputError(f"{sizes}:{lineno}: {path} is not in {ids}")
-        for lineno, (path, *coords) in _read_lines(loc, 5):
+                    raise BadInputError(f"{sizes}:{lineno}: {path} is not in {ids}", param=param)
+        for lineno, (path, *coords) in _read_lines(loc, 5, param):
             if path not in known:
-                raise BadInputError(f"{loc}:{lineno}: {path} is not in {ids}")
+                raise BadInputError(f"{loc}:{lineno}: {path} is not in {ids}", param=param)
             try:
                 boxes_of.setdefault(path, []).append((lineno, [float(v) for v in coords]))
             except ValueError:
-                raise BadInputError(f"{loc}:{lineno}: non-numeric box coordinate in {coords}") from None
+                raise BadInputError(f"{loc}:{lineno}: non-numeric box coordinate in {coords}", param=param) from None
         for path in order:
             yield f"{ids}: {path}", lambda path=path: self._wsol_sample(path, label_of, boxes_of, labels, loc)
 
     def _wsol_sample(self, path: str, label_of, boxes_of, labels_file: Path, loc_file: Path):
         if path not in label_of:
-            raise BadInputError(f"{labels_file}: no class label for {path}")
+            raise BadInputError(f"{labels_file}: no class label for {path}", param=self._metadata_param)
         if path not in boxes_of:
-            raise BadInputError(f"{loc_file}: no box for {path}")
+            raise BadInputError(f"{loc_file}: no box for {path}", param=self._metadata_param)
         label, lineno = label_of[path]
         if self.classes.wnids and label >= len(self.classes.wnids):
             raise BadInputError(f"{labels_file}:{lineno}: class label {label} out of range for "
-                                f"{len(self.classes.wnids)} classes in {self.classes.mapping_file}")
+                                f"{len(self.classes.wnids)} classes in {self.classes.mapping_file}",
+                                param=self._metadata_param)
         image = self.root / path
         if not image.exists():
-            raise BadInputError(f"{labels_file}:{lineno}: image {image} not found")
-        boxes = torch.cat([check_boxes(b, f"{loc_file}:{n}") for n, b in boxes_of[path]])
+            raise BadInputError(f"{labels_file}:{lineno}: image {image} not found", param="root")
+        boxes = torch.cat([check_boxes(b, f"{loc_file}:{n}", self._metadata_param) for n, b in boxes_of[path]])
         return image, label, boxes
 
 
@@ -295,7 +306,7 @@ class ImageNetTrain(_ClassesMixin, BoxDataset):
         super().__init__(transform, frame, skip_bad)
         self.root = Path(root)
         if not self.root.is_dir():
-            raise BadInputError(f"{self.root}: dataset folder not found")
+            raise BadInputError(f"parameter root={str(self.root)!r}: dataset folder not found", param="root")
         self.classes = _Classes(self.root)
         self.images_dir = _first_existing(self.root, TRAIN_DIRS, "train image folder")
         xml_root = next((self.root / d for d in TRAIN_XML_DIRS if (self.root / d).exists()), None)
@@ -303,18 +314,18 @@ class ImageNetTrain(_ClassesMixin, BoxDataset):
         extra = [f for f in folders if f not in self.classes.class_index]
         if extra:
             raise BadInputError(f"{self.images_dir / extra[0]}: class folder {extra[0]} is not in "
-                                f"{self.classes.mapping_file}")
+                                f"{self.classes.mapping_file}", param="root")
         if len(folders) != len(self.classes.wnids):
             missing = [w for w in self.classes.wnids if w not in folders]
             raise BadInputError(f"{self.images_dir}: {len(folders)} class folders but {self.classes.mapping_file} "
-                                f"lists {len(self.classes.wnids)} classes (missing e.g. {missing[0]})")
+                                f"lists {len(self.classes.wnids)} classes (missing e.g. {missing[0]})", param="root")
         self._collect(self._records(xml_root, limit_per_class))
 
     def _records(self, xml_root: Path | None, limit_per_class: int | None):
         for wnid in self.classes.wnids:
             files = sorted(p for p in (self.images_dir / wnid).iterdir() if p.suffix.lower() in IMG_EXTENSIONS)
             if not files:
-                raise BadInputError(f"{self.images_dir / wnid}: no images for class {wnid}")
+                raise BadInputError(f"{self.images_dir / wnid}: no images for class {wnid}", param="root")
             for path in files[:limit_per_class]:
                 yield path, lambda path=path, wnid=wnid: self._sample(path, wnid, xml_root)
 
@@ -326,5 +337,5 @@ class ImageNetTrain(_ClassesMixin, BoxDataset):
         objects = parse_xml(xml)
         for w, _ in objects:
             if w != wnid:
-                raise BadInputError(f"{xml}: box of class {w} in the folder of class {wnid}")
+                raise BadInputError(f"{xml}: box of class {w} in the folder of class {wnid}", param="root")
         return path, label, check_boxes([b for _, b in objects], xml)

@@ -32,7 +32,7 @@ def wheel_photos() -> list[Path]:
     for package, rel in WHEEL_PHOTOS:
         path = Path(importlib.import_module(package).__file__).parent / rel
         if not path.exists():
-            raise BadInputError(f"{path}: photo missing from the installed {package} package")
+            raise BadInputError(f"{path}: photo missing from the installed {package} package", param="root")
         paths.append(path)
     return paths
 
@@ -48,10 +48,10 @@ class ImageFolderFlat(Dataset):
         else:
             root = Path(root)
             if not root.is_dir():
-                raise BadInputError(f"{root}: image folder not found")
+                raise BadInputError(f"parameter root={str(root)!r}: image folder not found", param="root")
             self.paths = sorted(p for p in root.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
             if not self.paths:
-                raise BadInputError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})")
+                raise BadInputError(f"{root}: no image files ({', '.join(IMAGE_SUFFIXES)})", param="root")
         self.transform = transform if transform is not None else eval_transform(frame)
         self.frame, self.decode, self._own_transform = frame, "cpu", transform is not None
         self.skip_bad = skip_bad

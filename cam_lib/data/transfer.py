@@ -48,10 +48,10 @@ def list_class_folders(root: Path, exclude: tuple[str, ...] = ()) -> tuple[list[
     try:
         classes, _ = find_classes(root)
     except FileNotFoundError as e:
-        raise BadInputError(f"{root}: no class folders ({e})") from None
+        raise BadInputError(f"{root}: no class folders ({e})", param="root") from None
     classes = [c for c in classes if c not in exclude]
     if not classes:
-        raise BadInputError(f"{root}: no class folders left after excluding {list(exclude)}")
+        raise BadInputError(f"{root}: no class folders left after excluding {list(exclude)}", param="root")
     found = make_dataset(root, {c: i for i, c in enumerate(classes)}, is_valid_file=lambda _: True,
                          allow_empty=True)
     files: list[list[Path]] = [[] for _ in classes]
@@ -60,7 +60,8 @@ def list_class_folders(root: Path, exclude: tuple[str, ...] = ()) -> tuple[list[
         (files[i] if has_file_allowed_extension(p, IMG_EXTENSIONS) else other).append(Path(p))
     for c, f in zip(classes, files):
         if not f:
-            raise BadInputError(f"{root / c}: class folder has no image files ({', '.join(IMG_EXTENSIONS)})")
+            raise BadInputError(f"{root / c}: class folder has no image files ({', '.join(IMG_EXTENSIONS)})",
+                                param="root")
     return classes, files, other
 
 
@@ -86,7 +87,7 @@ def split_per_class(keys: list[str], files: list[list], split: str, n_train: int
 
 def check_split(split: str, allowed: tuple[str, ...] = SPLITS) -> str:
     if split not in allowed:
-        raise BadInputError(f"split must be one of {allowed}, got {split!r}")
+        raise BadInputError(f"parameter split={split!r}: must be one of {allowed}", param="split")
     return split
 
 
@@ -94,9 +95,9 @@ def check_fold(fold: int, n_folds: int | None, seed: int = 0) -> tuple[int, int]
     """``fold`` in ``[0, n_folds)`` (any fold >= 0 when ``n_folds`` is None) and ``seed >= 0``."""
     if not isinstance(fold, (int, np.integer)) or fold < 0 or (n_folds is not None and fold >= n_folds):
         bound = f"0..{n_folds - 1}" if n_folds is not None else ">= 0"
-        raise BadInputError(f"fold must be an int in {bound}, got {fold!r}")
+        raise BadInputError(f"parameter fold={fold!r}: must be an int in {bound}", param="fold")
     if not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise BadInputError(f"seed must be an int >= 0, got {seed!r}")
+        raise BadInputError(f"parameter seed={seed!r}: must be an int >= 0", param="seed")
     return int(fold), int(seed)
 
 
@@ -136,7 +137,8 @@ class SUN397(ImageListDataset):
         self.root = resolve_root(root, "SUN397")
         parts = next((d for d in (self.root / "Partitions", Path(root) / "Partitions") if d.is_dir()), None)
         if parts is None:
-            raise BadInputError(f"{self.root}: no Partitions/ folder (unzip the official Partitions.zip there)")
+            raise BadInputError(f"{self.root}: no Partitions/ folder (unzip the official Partitions.zip there)",
+                                param="root")
         names = next((f for f in (self.root / "ClassName.txt", parts / "ClassName.txt") if f.is_file()),
                      self.root / "ClassName.txt")
         self.class_keys: list[str] = []
@@ -144,7 +146,7 @@ class SUN397(ImageListDataset):
         for lineno, line in read_list_file(names, "SUN397 class list"):
             key = line.strip("/")
             if key in index:
-                raise BadInputError(f"{names}:{lineno}: duplicate class {line}")
+                raise BadInputError(f"{names}:{lineno}: duplicate class {line}", param="root")
             index[key] = len(self.class_keys)
             self.class_keys.append(key)
         self.class_names = [k.split("/", 1)[-1] for k in self.class_keys]
@@ -179,7 +181,7 @@ class MITIndoor67(ImageListDataset):
         self.root = resolve_root(root, "indoorCVPR_09", "Images")
         images = self.root / "Images"
         if not images.is_dir():
-            raise BadInputError(f"{images}: image folder not found")
+            raise BadInputError(f"{images}: image folder not found", param="root")
         self.class_names, index = find_classes(images)
         files = {s: self.root / f for s, f in self.LIST_FILES.items()}
         rows = {s: read_list_file(f, f"MIT Indoor67 list ({s})") for s, f in files.items()}
@@ -212,7 +214,7 @@ class StanfordAction40(ImageListDataset):
         self.root = resolve_root(root, "Stanford40", "ImageSplits")
         splits_dir = self.root / "ImageSplits"
         if not splits_dir.is_dir():
-            raise BadInputError(f"{splits_dir}: split folder not found")
+            raise BadInputError(f"{splits_dir}: split folder not found", param="root")
         actions_file = splits_dir / "actions.txt"
         if actions_file.is_file():
             rows = read_list_file(actions_file, "action list")
@@ -221,7 +223,7 @@ class StanfordAction40(ImageListDataset):
         else:
             actions = sorted(p.name[:-len("_train.txt")] for p in splits_dir.glob("*_train.txt"))
         if not actions:
-            raise BadInputError(f"{splits_dir}: no actions (neither actions.txt nor *_train.txt)")
+            raise BadInputError(f"{splits_dir}: no actions (neither actions.txt nor *_train.txt)", param="root")
         self.class_keys = actions
         self.class_names = [a.replace("_", " ") for a in actions]
         index = {a: i for i, a in enumerate(actions)}
@@ -238,7 +240,7 @@ class StanfordAction40(ImageListDataset):
     def _boxes(self, rel: str) -> torch.Tensor:
         xml = self.root / "XMLAnnotations" / (Path(rel).stem + ".xml")
         if not xml.is_file():
-            raise BadInputError(f"{xml}: annotation file not found")
+            raise BadInputError(f"{xml}: annotation file not found", param="root")
         return check_boxes([b for _, b in parse_xml(xml)], xml)
 
 
@@ -254,18 +256,19 @@ class _RandomFolderSplit(ImageListDataset):
         self.fold, self.seed = check_fold(fold, None, seed)
         if not isinstance(n_train, int) or n_train < 1 or (n_test is not None and (not isinstance(n_test, int)
                                                                                    or n_test < 1)):
-            raise BadInputError(f"n_train must be an int >= 1 and n_test None or an int >= 1, got {n_train!r}, "
-                                f"{n_test!r}")
+            bad, value = ("n_train", n_train) if not isinstance(n_train, int) or n_train < 1 else ("n_test", n_test)
+            raise BadInputError(f"parameter {bad}={value!r}: n_train must be an int >= 1 and n_test None or an int "
+                                f">= 1 (got n_train={n_train!r}, n_test={n_test!r})", param=bad)
         self.n_train, self.n_test = n_train, n_test
         self.root = resolve_root(root, self.folder) if self.folder else Path(root)
         if not self.root.is_dir():
-            raise BadInputError(f"{self.root}: dataset folder not found")
+            raise BadInputError(f"parameter root={str(self.root)!r}: dataset folder not found", param="root")
         self.class_keys, files, other = list_class_folders(self.root, tuple(exclude))
         self._ignore_files(other)
         for key, f in zip(self.class_keys, files):
             if len(f) <= n_train:
                 raise BadInputError(f"{self.root / key}: {len(f)} images, the protocol takes {n_train} for training "
-                                    f"and needs at least one more for testing")
+                                    f"and needs at least one more for testing", param="root")
         self.class_names = [name(k) for k in self.class_keys]
         picked, self.n_unused = split_per_class(self.class_keys, files, split, n_train, n_test, self.seed, self.fold)
         self._take([(p, label, no_boxes()) for p, label in picked])
@@ -366,14 +369,14 @@ def _loadmat(path: Path, key: str) -> np.ndarray:
     from scipy.io import loadmat
 
     if not path.is_file():
-        raise BadInputError(f"{path}: not found")
+        raise BadInputError(f"{path}: not found", param="root")
     try:
         mat = loadmat(path)
     except Exception as e:  # scipy raises several types (ValueError, MatReadError, TypeError) for bad files
-        raise BadInputError(f"{path}: cannot read MATLAB file ({e})") from None
+        raise BadInputError(f"{path}: cannot read MATLAB file ({e})", param="root") from None
     if key not in mat:
         found = sorted(k for k in mat if not k.startswith("__"))
-        raise BadInputError(f"{path}: no variable {key!r} (found {found})")
+        raise BadInputError(f"{path}: no variable {key!r} (found {found})", param="root")
     return mat[key]
 
 
@@ -383,7 +386,7 @@ def _cellstr(cell: np.ndarray, path: Path, key: str) -> list[str]:
     for i, item in enumerate(np.asarray(cell, dtype=object).ravel(), 1):
         value = np.asarray(item).ravel()
         if value.size != 1 or not isinstance(value[0], str):
-            raise BadInputError(f"{path}: {key}{{{i}}} is not a string")
+            raise BadInputError(f"{path}: {key}{{{i}}} is not a string", param="root")
         out.append(str(value[0]))
     return out
 
@@ -419,15 +422,17 @@ class SUNAttribute(ImageListDataset):
         self.split = check_split(split)
         self.fold, self.seed = check_fold(fold, None, seed)
         if not 0.0 < test_fraction < 1.0 or not 0.0 < threshold <= 1.0:
-            raise BadInputError(f"test_fraction must be in (0, 1) and threshold in (0, 1], got {test_fraction}, "
-                                f"{threshold}")
+            bad, value = ("test_fraction", test_fraction) if not 0.0 < test_fraction < 1.0 else ("threshold", threshold)
+            raise BadInputError(f"parameter {bad}={value!r}: test_fraction must be in (0, 1) and threshold in (0, 1] "
+                                f"(got test_fraction={test_fraction}, threshold={threshold})", param=bad)
         root = Path(root)
         db = root / "SUNAttributeDB" if (root / "SUNAttributeDB").is_dir() else root
         if not db.is_dir():
-            raise BadInputError(f"{root}: dataset folder not found")
+            raise BadInputError(f"parameter root={str(root)!r}: dataset folder not found", param="root")
         images_dir = root / "images"
         if not images_dir.is_dir():
-            raise BadInputError(f"{images_dir}: image folder not found (extract SUNAttributeDB_Images.tar.gz)")
+            raise BadInputError(f"{images_dir}: image folder not found (extract SUNAttributeDB_Images.tar.gz)",
+                                param="root")
         files = {k: db / f for k, f in (("images", "images.mat"), ("labels_cv", "attributeLabels_continuous.mat"),
                                         ("attributes", "attributes.mat"))}
         names = _cellstr(_loadmat(files["images"], "images"), files["images"], "images")
@@ -436,11 +441,11 @@ class SUNAttribute(ImageListDataset):
         try:
             votes = np.asarray(votes, dtype=np.float64)
         except (TypeError, ValueError):
-            raise BadInputError(f"{files['labels_cv']}: labels_cv is not a numeric matrix") from None
+            raise BadInputError(f"{files['labels_cv']}: labels_cv is not a numeric matrix", param="root") from None
         if votes.shape != (len(names), len(self.class_names)):
             raise BadInputError(f"{files['labels_cv']}: labels_cv is {'x'.join(map(str, votes.shape))}, expected "
                                 f"{len(names)}x{len(self.class_names)} ({len(names)} images in {files['images']}, "
-                                f"{len(self.class_names)} attributes in {files['attributes']})")
+                                f"{len(self.class_names)} attributes in {files['attributes']})", param="root")
         by_scene: dict[str, list[int]] = {}
         for i, name in enumerate(names):
             by_scene.setdefault(name.rsplit("/", 1)[0] if "/" in name else "", []).append(i)
@@ -458,11 +463,13 @@ class SUNAttribute(ImageListDataset):
         def make(i: int, path: Path):
             where = f"{files['images']}: images{{{i + 1}}}"
             if first[names[i]] != i:
-                raise BadInputError(f"{where}: duplicate image {names[i]} (first at images{{{first[names[i]] + 1}}})")
+                raise BadInputError(f"{where}: duplicate image {names[i]} (first at images{{{first[names[i]] + 1}}})",
+                                    param="root")
             if not np.isfinite(votes[i]).all() or (votes[i] < 0).any() or (votes[i] > 1).any():
-                raise BadInputError(f"{files['labels_cv']}: row {i + 1} ({names[i]}) has votes outside [0, 1]")
+                raise BadInputError(f"{files['labels_cv']}: row {i + 1} ({names[i]}) has votes outside [0, 1]",
+                                    param="root")
             if not path.is_file():
-                raise BadInputError(f"{where}: image {path} not found")
+                raise BadInputError(f"{where}: image {path} not found", param="root")
             kept.append(i)
             return path, -1, no_boxes()
 
@@ -500,7 +507,7 @@ class SplitFolder(ImageListDataset):
         self.root, self.split = Path(root), split
         split_dir = self.root / split
         if not split_dir.is_dir():
-            raise BadInputError(f"{split_dir}: split folder not found")
+            raise BadInputError(f"{split_dir}: split folder not found", param="split" if self.root.is_dir() else "root")
         self.class_names, files, other = list_class_folders(split_dir)
         for name in ("train", "val", "test"):
             if name != split and (self.root / name).is_dir():
@@ -510,7 +517,8 @@ class SplitFolder(ImageListDataset):
                     only_here = sorted(set(self.class_names) - set(theirs))
                     only_there = sorted(set(theirs) - set(self.class_names))
                     raise BadInputError(f"{split_dir} and {self.root / name} have different class folders "
-                                        f"(only in {split}: {only_here}; only in {name}: {only_there})")
+                                        f"(only in {split}: {only_here}; only in {name}: {only_there})",
+                                        param="root")
         self._ignore_files(other)
         self._take([(p, label, no_boxes()) for label, f in enumerate(files) for p in f])
 
@@ -533,5 +541,6 @@ def build_transfer(name: str, root: str | Path, split: str = "train", **kwargs) 
     (``fold``, ``seed``, ``transform``, ``frame``, ``skip_bad``, ...)."""
     key = name.lower().replace("-", "_")
     if key not in TRANSFER_DATASETS:
-        raise BadInputError(f"unknown transfer dataset {name!r}; choose one of {', '.join(TRANSFER_DATASETS)}")
+        raise BadInputError(f"parameter name={name!r}: unknown transfer dataset; choose one of "
+                            f"{', '.join(TRANSFER_DATASETS)}", param="name")
     return TRANSFER_DATASETS[key](root, split=split, **kwargs)

@@ -24,11 +24,15 @@ training), :mod:`.localization` (Tables 2-3: the hit rule :func:`box_hits` / :fu
 :mod:`.reference` (the per-threshold algorithm it is checked against; not imported here), :mod:`.checks`.
 """
 
-from .classification import ClassificationError, topk_wrong
-from .localization import IOU_THRESHOLD, GTKnownLocalization, LocalizationError, box_hits, guess_hits
+from .protocol import Metric, Result, result_from_json
+from .classification import ClassificationError, ClassificationResult, TopKClassification, topk_wrong
+from .localization import (IOU_THRESHOLD, GTKnown, GTKnownLocalization, GTKnownResult, LocalizationError,
+                           LocalizationResult, TopKLocalization, box_hits, guess_hits, scored_guess_hits)
 from .maxboxacc import V2_IOU_THRESHOLDS, MaxBoxAcc, best_ious, best_ious_both, ceil_float32, map_levels, threshold_grid
 from .intervals import VERDICTS, Interval, bootstrap_mean, paired_difference, seed_spread, verdict
-from .maxboxacc import maxboxacc_per_image
+from .maxboxacc import (GTKnownCurve, GTKnownCurveResult, MaxBoxAccResult, MaxBoxAccV2, batch_sweep,
+                        maxboxacc_per_image)
+from .baselines import BaselineResult, FixedBox
 from .classification import topk_misses
 from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_box_norm, choose_baseline_boxes,
                         frame_box, mean_box_size, normalize_boxes, pixel_box)
@@ -39,3 +43,17 @@ __all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "M
 __all__ += ["Interval", "VERDICTS", "bootstrap_mean", "paired_difference", "seed_spread", "verdict",
             "maxboxacc_per_image", "topk_misses", "baseline_hits", "best_fixed_box", "centered_box",
             "centered_box_norm", "choose_baseline_boxes", "frame_box", "mean_box_size", "normalize_boxes", "pixel_box"]
+__all__ += ["Metric", "Result", "result_from_json", "ClassificationResult", "TopKClassification", "GTKnown",
+            "GTKnownResult", "LocalizationResult", "TopKLocalization", "scored_guess_hits", "GTKnownCurve",
+            "GTKnownCurveResult", "MaxBoxAccResult", "MaxBoxAccV2", "batch_sweep", "BaselineResult", "FixedBox",
+            "standard_metrics"]
+
+
+def standard_metrics(num_classes: int, cam_thresholds, baselines: dict | None = None,
+                     threads: int | None = None) -> list[Metric]:
+    """The metrics of Tables 1-3 that :func:`cam_lib.localize.evaluate` runs by default: top-1/top-5
+    classification and localization error, GT-known localization, MaxBoxAccV2 and GT-known at every threshold of
+    ``cam_thresholds`` (one sweep per batch serves both), and a :class:`FixedBox` per baseline box (name ->
+    normalised box). Append a metric of your own to this list to run it beside them."""
+    return [TopKClassification(num_classes), TopKLocalization(), GTKnown(), MaxBoxAccV2(cam_thresholds, threads),
+            GTKnownCurve(cam_thresholds, threads), *(FixedBox(k, v) for k, v in (baselines or {}).items())]

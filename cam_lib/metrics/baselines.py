@@ -21,6 +21,9 @@ for boxes on pixel edges (the frame's scale cancels).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import ClassVar
+
 import numpy as np
 import torch
 
@@ -28,6 +31,7 @@ from ..boxes import whole_frame_box
 from ..errors import BadInputError
 from .checks import check_gt
 from .localization import IOU_THRESHOLD, box_hits
+from .protocol import Metric, Result
 
 __all__ = ["baseline_hits", "choose_baseline_boxes", "best_fixed_box", "centered_box", "centered_box_norm", "frame_box", "mean_box_size",
            "normalize_boxes", "pixel_box"]
@@ -254,3 +258,76 @@ def choose_baseline_boxes(boxes: list, sizes: list) -> dict:
     return {"frame": [0.0, 0.0, 1.0, 1.0],
             "centered": centered_box_norm(mean_box_size(padded.numpy(), valid.numpy())).tolist(),
             "best_fixed": np.asarray(best).tolist(), "best_fixed_train_hit_rate": float(rate), "images": len(norm)}
+
+
+def frame_hits(boxes: list, sizes: list, iou_threshold: float = IOU_THRESHOLD) -> np.ndarray:
+    """``(N,)`` bool: the whole frame of image n (:func:`frame_box` of its ``(width, height)`` in ``sizes``) hits
+    its ground truth (``boxes``: per image its inclusive pixel boxes ``(M, 4)`` in that frame, possibly none), by
+    the rule of :func:`cam_lib.metrics.box_hits`. An image without a valid box is a miss."""
+    from ..boxes import pad_boxes
+
+    if len(boxes) != len(sizes):
+        raise BadInputError(f"{len(boxes)} box lists for {len(sizes)} image sizes", param="sizes")
+    if not len(boxes):
+        return np.zeros(0, bool)
+    frames = torch.from_numpy(np.stack([frame_box(w, h) for w, h in sizes])).to(torch.float64)
+    gt, valid, _ = pad_boxes([np.asarray(b, np.float64).reshape(-1, 4) for b in boxes])
+    return box_hits(frames, gt, valid, iou_threshold).numpy()
+
+
+def frame_hit_rate(samples) -> tuple[float, int]:
+    """The whole frame's hit rate on a box dataset (the content-free reference of a localization rate) and its
+    number of images, from its ``samples`` ``[(path, label, boxes)]`` (stored pixel boxes) and the images' headers
+    (:func:`cam_lib.data.common.stored_sizes`; nothing decoded): the mean of :func:`frame_hits`. ``(nan, 0)`` for
+    no images."""
+    from ..data.common import stored_sizes
+
+    samples = list(samples or ())
+    if not samples:
+        return float("nan"), 0
+    hits = frame_hits([b for _, _, b in samples], stored_sizes([p for p, _, _ in samples]))
+    return int(hits.sum()) / len(samples), len(samples)
+
+
+__all__ += ["frame_hits", "frame_hit_rate"]
+
+
+@dataclass(frozen=True)
+class BaselineResult(Result):
+    """A fixed box's GT-known localization accuracy on the evaluated images: ``box`` (normalised), ``name``."""
+
+    kind: ClassVar[str] = "baseline"
+    name: str
+    box: list
+    gt_known_loc_acc: float
+
+
+class FixedBox(Metric):
+    """A content-free baseline of the evaluation loop: one fixed normalised ``box`` (e.g. of
+    :func:`choose_baseline_boxes`) scored on every image by the rule of the GT-known box (:func:`baseline_hits`
+    in the batch's frame). Its per-image hits are paired with the map method's (``per_image`` key
+    ``baseline:<name>``)."""
+
+    needs = frozenset()
+
+    def __init__(self, name: str, box) -> None:
+        self.name, self.label = f"baseline:{name}", name
+        self.box = _check_norm("box", box).tolist()
+        self.hits: list[np.ndarray] = []
+
+    def update(self, batch, out) -> None:
+        self.hits.append(baseline_hits(self.box, batch.gt_boxes, batch.gt_valid, *out.size))
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        return {self.name: np.concatenate(self.hits) if self.hits else np.zeros(0, bool)}
+
+    def compute(self) -> BaselineResult:
+        if not self.hits:
+            raise BadInputError(f"{self.name}: compute() called before any update()", param=None)   # no parameter
+        return BaselineResult(self.label, self.box, float(np.concatenate(self.hits).mean()))
+
+    def state(self) -> dict:
+        return {"hits": list(self.hits)}
+
+    def merge(self, states: list[dict]) -> None:
+        self.hits = [h for state in states for h in state["hits"]]

@@ -25,7 +25,8 @@ import torch
 
 from ..errors import BadInputError
 
-__all__ = ["Interval", "bootstrap_mean", "paired_difference", "seed_spread", "verdict", "VERDICTS"]
+__all__ = ["Interval", "bootstrap_mean", "paired_difference", "seed_spread", "verdict", "VERDICTS", "wilson",
+           "mean_interval", "paired_difference_seeds", "protocol_verdict", "PROTOCOL_VERDICTS"]
 
 VERDICTS = ("same direction", "opposite direction", "not resolved")
 _CHUNK_ELEMENTS = 1 << 22   # resampled indices held at once (32 MiB of int64)
@@ -137,6 +138,79 @@ def paired_difference(a, b, n_boot: int = 2000, level: float = 0.95, seed: int =
     return _bootstrap(a - b, n_boot, level, seed)
 
 
+def wilson(successes: int, n: int, level: float = 0.95) -> Interval:
+    """The Wilson score interval of a proportion ``successes / n`` (Wilson, JASA 1927): never a point, even at 0 or
+    n successes (a percentile bootstrap of all-equal outcomes collapses to ``[p, p]``), and close to nominal
+    coverage for the 100-300 images a split has here."""
+    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
+        raise BadInputError(f"parameter n={n!r}: must be an integer >= 1", param="n")
+    if isinstance(successes, bool) or not isinstance(successes, (int, np.integer)) or not 0 <= successes <= n:
+        raise BadInputError(f"parameter successes={successes!r}: must be an integer in [0, n={n}]", param="successes")
+    _check_settings(1, level, 0)
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    p = successes / n
+    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+    half = z / (1 + z * z / n) * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return Interval(p, max(0.0, centre - half), min(1.0, centre + half), level)
+
+
+def mean_interval(values, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """The interval of a headline number from its per-image outcomes: :func:`wilson` when the outcomes are 0/1 (a
+    proportion: hits, errors), else :func:`bootstrap_mean` (e.g. MaxBoxAccV2's per-image shares)."""
+    array = _values("values", values)
+    if np.isin(array, (0.0, 1.0)).all():
+        return wilson(int(array.sum()), len(array), level)
+    return _bootstrap(array, n_boot, level, seed)
+
+
+def paired_difference_seeds(a, b, n_boot: int = 2000, level: float = 0.95, seed: int = 0) -> Interval:
+    """The mean of ``a - b`` over training seeds and images, with an interval that covers BOTH sources of
+    variation: ``a (S, N)`` and ``b (S, N)`` are two networks' (or methods') outcomes on the same N images, one row
+    per training seed (seed s of ``a`` paired with seed s of ``b``; S >= 1). Each resample draws S seeds with
+    replacement and N images with replacement (a two-level bootstrap: a verdict must not hang on which machine or
+    seed trained the pair), keeping an image's outcomes together. With S = 1 it is :func:`paired_difference`."""
+    a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
+    if a.ndim != 2 or a.shape != b.shape or a.size == 0 or not (np.isfinite(a).all() and np.isfinite(b).all()):
+        raise BadInputError(f"parameter b: a and b must be finite (seeds, images) arrays of one shape, got "
+                            f"{a.shape} and {b.shape}", param="b")
+    if a.shape[0] == 1:
+        return paired_difference(a[0], b[0], n_boot, level, seed)
+    _check_settings(n_boot, level, seed)
+    rng = np.random.default_rng(seed)
+    d = a - b
+    seeds, n = d.shape
+    means = np.empty(n_boot)
+    chunk = max(1, _CHUNK_ELEMENTS // n)
+    for lo in range(0, n_boot, chunk):
+        hi = min(n_boot, lo + chunk)
+        rows = rng.integers(0, seeds, size=(hi - lo, seeds))
+        cols = rng.integers(0, n, size=(hi - lo, n))
+        means[lo:hi] = d[rows][np.arange(hi - lo)[:, None, None], np.arange(seeds)[None, :, None],
+                               cols[:, None, :]].mean((1, 2))
+    alpha = 1.0 - level
+    low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    return Interval(float(d.mean()), float(low), float(high), float(level))
+
+
+PROTOCOL_VERDICTS = (*VERDICTS, "depends on the protocol", "not testable here")
+
+
+def protocol_verdict(verdicts: dict[str, str], localizes: bool = True) -> str:
+    """One verdict for a comparison decided under several protocols (the paper's tau 0.2, each side's own
+    val-chosen tau, MaxBoxAccV2; ``verdicts``: protocol -> :func:`verdict`): the shared verdict when every protocol
+    gives it, ``"depends on the protocol"`` when they differ, and ``"not testable here"`` when ``localizes`` is
+    False (neither side localizes better than the best baseline that ignores the network)."""
+    if not verdicts or any(v not in VERDICTS for v in verdicts.values()):
+        raise BadInputError(f"parameter verdicts={verdicts!r}: one verdict of {VERDICTS} per protocol",
+                            param="verdicts")
+    if not localizes:
+        return "not testable here"
+    found = set(verdicts.values())
+    return found.pop() if len(found) == 1 else "depends on the protocol"
+
+
 def verdict(diff: Interval, paper_sign: int) -> str:
     """How a difference's interval reads against the paper's: ``"same direction"`` when it excludes 0 on the side
     of ``paper_sign`` (+1 or -1: the sign of the paper's difference), ``"opposite direction"`` when it excludes 0
@@ -164,7 +238,7 @@ def stack_outcomes(batches: list[torch.Tensor | np.ndarray], owner: str, dim: in
     axis) into one numpy array: the ``per_image()`` of the metrics. ``owner`` names the metric in the error
     raised before any update."""
     if not batches:
-        raise BadInputError(f"{owner}.per_image() called before any update()")
+        raise BadInputError(f"{owner}.per_image() called before any update()", param=None)   # no parameter
     if isinstance(batches[0], torch.Tensor):
         return torch.cat(batches, dim).cpu().numpy()
     return np.concatenate(batches, dim)

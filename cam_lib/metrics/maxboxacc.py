@@ -6,23 +6,27 @@ with a ground-truth box; MaxBoxAccV2 averages delta in {0.3, 0.5, 0.7} and boxes
 delta = 0.5 and the largest component only). :func:`best_ious` gives the numbers of the per-threshold OpenCV
 algorithm (:func:`cam_lib.metrics.reference.baseline_best_ious`) without a loop over thresholds.
 :meth:`MaxBoxAcc.per_image` and :func:`maxboxacc_per_image` give each image's share of the score (for the
-intervals of :mod:`.intervals`).
+intervals of :mod:`.intervals`). :class:`MaxBoxAccV2` and :class:`GTKnownCurve` are the metrics of the evaluation
+loop (:mod:`.protocol`), both fed by one sweep per batch (:func:`batch_sweep`).
 """
 
 from __future__ import annotations
 
-import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 import torch
 
-from ..boxes import check_boxes_tensor, workers
+from ..boxes import check_boxes_tensor
 from ..errors import BadInputError
 from .checks import check_batch, check_gt
 from .intervals import stack_outcomes
+from .protocol import AccumulatorMetric, Result
 
 __all__ = ["V2_IOU_THRESHOLDS", "MaxBoxAcc", "best_ious", "best_ious_both", "ceil_float32", "map_levels", "maxboxacc_per_image",
-           "threshold_grid"]
+           "threshold_grid", "batch_sweep", "MaxBoxAccV2", "GTKnownCurve", "MaxBoxAccResult", "GTKnownCurveResult"]
 
 V2_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 
@@ -30,7 +34,7 @@ V2_IOU_THRESHOLDS = (0.3, 0.5, 0.7)
 def threshold_grid(step: float = 0.01) -> np.ndarray:
     """CAM thresholds ``0, step, 2 step, ... < 1`` (wsolevaluation's ``cam_curve_interval``)."""
     if not 0 < step < 1:
-        raise BadInputError(f"threshold grid step must be in (0, 1), got {step}")
+        raise BadInputError(f"parameter step={step!r}: the threshold grid step must be in (0, 1)", param="step")
     return np.arange(0, 1, step)
 
 
@@ -66,7 +70,7 @@ def map_levels(maps: np.ndarray, thresholds: np.ndarray) -> np.ndarray:
     from . import sweep   # the compiled kernels: numba on first use
 
     if not sweep._levels(values, ext, scale, out, values.shape[1], 0, np.zeros(len(ext) - 1, np.int64)):
-        raise BadInputError("maps contain NaN values")
+        raise BadInputError("parameter maps: the maps contain NaN values", param="maps")
     return out.astype(np.int32).reshape(np.shape(maps))
 
 
@@ -94,19 +98,23 @@ def _best_ious(maps, thresholds, gt_boxes, gt_valid, want_all: bool, want_big: b
                ) -> tuple[np.ndarray | None, np.ndarray | None]:
     maps = np.ascontiguousarray(maps, np.float32)
     if maps.ndim != 3 or min(maps.shape[1:], default=0) < 1:
-        raise BadInputError(f"maps must be (B, H, W) with H, W >= 1, got shape {maps.shape}")
+        raise BadInputError(f"parameter maps: must be (B, H, W) with H, W >= 1, got shape {maps.shape}", param="maps")
     thresholds = np.asarray(thresholds, np.float64)
     if thresholds.ndim != 1 or len(thresholds) == 0 or not np.isfinite(thresholds).all():
-        raise BadInputError("thresholds must be a non-empty 1-D sequence of finite values")
+        raise BadInputError("parameter thresholds: must be a non-empty 1-D sequence of finite values",
+                            param="thresholds")
     batch, height, width = maps.shape
     if height * width >= 1 << 31:
-        raise BadInputError(f"maps of {height}x{width} pixels are too large (at most 2**31 - 1 pixels)")
+        raise BadInputError(f"parameter maps: maps of {height}x{width} pixels are too large (at most 2**31 - 1 "
+                            "pixels)", param="maps")
     gt = np.ascontiguousarray(gt_boxes, np.float64)
     valid = np.ascontiguousarray(gt_valid, bool)
     if gt.ndim != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 or valid.shape != gt.shape[:2]:
-        raise BadInputError(f"gt_boxes (B, M, 4) and gt_valid (B, M) must match maps (B={batch}), got "
-                            f"{gt.shape} and {valid.shape}")
-    check_boxes_tensor("gt_boxes", torch.tensor(gt), torch.tensor(valid))   # copies: the arrays may be read-only
+        bad = "gt_boxes" if gt.ndim != 3 or gt.shape[0] != batch or gt.shape[-1] != 4 else "gt_valid"
+        raise BadInputError(f"parameter {bad}: gt_boxes (B, M, 4) and gt_valid (B, M) must match maps (B={batch}), "
+                            f"got {gt.shape} and {valid.shape}", param=bad)
+    # copies: the arrays may be read-only
+    check_boxes_tensor("gt_boxes", torch.tensor(gt), torch.tensor(valid), valid_name="gt_valid")
     from . import sweep   # the compiled kernels: numba on first use
 
     order = np.argsort(thresholds, kind="stable")
@@ -126,13 +134,14 @@ def _best_ious(maps, thresholds, gt_boxes, gt_valid, want_all: bool, want_big: b
         return lo + bad if bad >= 0 else -1
 
     spans = [(lo, hi) for lo, hi in zip(bounds[:-1], bounds[1:]) if hi > lo]
-    if len(spans) > 1:
-        bad = list(workers(os.getpid(), threads).map(lambda span: run(*span), spans))
+    if len(spans) > 1:   # the threads end with the call (the sweep releases the GIL)
+        with ThreadPoolExecutor(threads, thread_name_prefix="cam_lib-sweep") as pool:
+            bad = list(pool.map(lambda span: run(*span), spans))
     else:
         bad = [run(*span) for span in spans]
     nan = [i for i in bad if i >= 0]
     if nan:
-        raise BadInputError(f"maps contain NaN values (map {nan[0]})")
+        raise BadInputError(f"parameter maps: the maps contain NaN values (map {nan[0]})", param="maps")
     outs = []
     for best, wanted in ((best_all, want_all), (best_big, want_big)):
         out = None
@@ -207,15 +216,15 @@ class MaxBoxAcc:
                  threads: int | None = None):
         self.cam_thresholds = np.asarray(threshold_grid() if cam_thresholds is None else cam_thresholds, float)
         if self.cam_thresholds.ndim != 1 or len(self.cam_thresholds) == 0:
-            raise BadInputError("cam_thresholds must be a non-empty 1-D sequence")
+            raise BadInputError("parameter cam_thresholds: must be a non-empty 1-D sequence", param="cam_thresholds")
         if not np.isfinite(self.cam_thresholds).all():
-            raise BadInputError("cam_thresholds must be finite")
+            raise BadInputError("parameter cam_thresholds: must be finite", param="cam_thresholds")
         self.iou_thresholds = np.asarray(iou_thresholds, float)
         if self.iou_thresholds.ndim != 1 or len(self.iou_thresholds) == 0:
-            raise BadInputError("iou_thresholds must be a non-empty 1-D sequence")
+            raise BadInputError("parameter iou_thresholds: must be a non-empty 1-D sequence", param="iou_thresholds")
         self.all_components = bool(all_components)
         if threads is not None and int(threads) < 1:
-            raise BadInputError(f"threads must be >= 1, got {threads}")
+            raise BadInputError(f"parameter threads={threads!r}: must be >= 1", param="threads")
         self.threads = threads
         self.reset()
 
@@ -237,7 +246,8 @@ class MaxBoxAcc:
         """``(T,)``: for each CAM threshold, the best IoU of a box of ``score_map >= tau`` with ``gt_boxes``."""
         score_map = np.asarray(score_map, np.float32)
         if score_map.ndim != 2:
-            raise BadInputError(f"score_map must be 2-D (H, W), got shape {score_map.shape}")
+            raise BadInputError(f"parameter score_map: must be 2-D (H, W), got shape {score_map.shape}",
+                                param="score_map")
         gt_boxes = np.asarray(gt_boxes, np.float64).reshape(-1, 4)
         check_boxes_tensor("gt_boxes", torch.tensor(gt_boxes))
         if len(gt_boxes) == 0:
@@ -259,7 +269,8 @@ class MaxBoxAcc:
         thresholds and component rule: e.g. by :func:`best_ious_both`, one sweep for two accumulators)."""
         best = np.asarray(best, np.float64)
         if best.ndim != 2 or best.shape[1] != len(self.cam_thresholds):
-            raise BadInputError(f"best IoUs must be (B, T={len(self.cam_thresholds)}), got shape {best.shape}")
+            raise BadInputError(f"parameter best: best IoUs must be (B, T={len(self.cam_thresholds)}), got shape "
+                                f"{best.shape}", param="best")
         self.counts += _reached(best, self.iou_thresholds).sum(0)
         self.best.append(best)
         self.n += best.shape[0]
@@ -267,7 +278,7 @@ class MaxBoxAcc:
     def compute(self) -> dict:
         """``maxboxacc`` (mean over IoU thresholds), and per IoU threshold the accuracy and best CAM threshold."""
         if self.n == 0:
-            raise BadInputError("MaxBoxAcc.compute() called before any update()")
+            raise BadInputError("MaxBoxAcc.compute() called before any update()", param=None)   # no parameter
         acc, best = _accuracy(self.counts, self.n)
         return {
             "maxboxacc": float(acc.max(0).mean()),
@@ -275,3 +286,119 @@ class MaxBoxAcc:
             "best_threshold": {float(d): float(self.cam_thresholds[best[i]])
                                for i, d in enumerate(self.iou_thresholds)},
         }
+
+
+def batch_sweep(batch, out, grid: np.ndarray, threads: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`best_ious_both` of a batch's ground-truth class maps (``out.gt_maps``) at ``grid``, computed once per
+    batch and grid and kept in ``out.cache``: MaxBoxAccV2 and the GT-known curve read one sweep."""
+    key = ("sweep", np.asarray(grid, np.float64).tobytes())
+    if key not in out.cache:
+        out.cache[key] = best_ious_both(out.gt_maps.detach().float().cpu().numpy(), grid, batch.gt_boxes.numpy(),
+                                        batch.gt_valid.numpy(), threads)
+    return out.cache[key]
+
+
+@dataclass(frozen=True)
+class MaxBoxAccResult(Result):
+    """MaxBoxAcc over the CAM threshold grid: the mean over IoU thresholds (``maxboxacc``), and per IoU threshold
+    the accuracy (``per_iou``) and the CAM threshold that reaches it (``best_threshold``)."""
+
+    kind: ClassVar[str] = "maxboxacc"
+    maxboxacc: float
+    per_iou: dict
+    best_threshold: dict
+    key: str = "maxboxacc_v2"
+
+    def scores(self) -> dict:
+        return {self.key: self.maxboxacc}
+
+    @classmethod
+    def _from_fields(cls, data: dict) -> "MaxBoxAccResult":
+        return cls(**{**data, "per_iou": {float(k): float(v) for k, v in data["per_iou"].items()},
+                      "best_threshold": {float(k): float(v) for k, v in data["best_threshold"].items()}})
+
+
+@dataclass(frozen=True, eq=False)
+class GTKnownCurveResult(Result):
+    """GT-known localization at every threshold of a grid (the largest component's box, IoU >= 0.5): ``hits (N,
+    T)`` bool, one row per image. :meth:`chosen_threshold` on a validation split, :meth:`at` on a test split (the
+    protocol of Choe et al. 2020)."""
+
+    kind: ClassVar[str] = "gt_known_curve"
+    thresholds: tuple
+    hits: np.ndarray
+
+    def __eq__(self, other) -> bool:
+        return (isinstance(other, GTKnownCurveResult) and tuple(self.thresholds) == tuple(other.thresholds)
+                and np.array_equal(self.hits, other.hits))
+
+    __hash__ = None
+
+    def curve(self) -> np.ndarray:
+        """``(T,)``: GT-known accuracy at each threshold."""
+        return self.hits.mean(0)
+
+    def chosen_threshold(self) -> float:
+        """The threshold with the best GT-known accuracy on THIS set (the first on ties)."""
+        return float(self.thresholds[int(np.argmax(self.curve()))])
+
+    def at(self, threshold: float) -> np.ndarray:
+        """``(N,)`` float 0/1: each image's hit at ``threshold`` (a value of the grid)."""
+        grid = np.asarray(self.thresholds, float)
+        at = np.flatnonzero(np.isclose(grid, threshold, rtol=0, atol=1e-9))
+        if not len(at):
+            raise BadInputError(f"parameter threshold={threshold!r} is not on the evaluated grid "
+                                f"({grid[0]:g}, {grid[1] - grid[0]:g}, ..., {grid[-1]:g})", param="threshold")
+        return self.hits[:, at[0]].astype(float)
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "thresholds": list(self.thresholds), "hits": self.hits.astype(np.uint8).tolist()}
+
+    @classmethod
+    def _from_fields(cls, data: dict) -> "GTKnownCurveResult":
+        hits = np.asarray(data["hits"], np.uint8).reshape(-1, len(data["thresholds"]))
+        if not np.isin(hits, (0, 1)).all():
+            raise BadInputError("parameter data: GT-known hits must be 0 or 1", param="data")
+        return cls(tuple(float(t) for t in data["thresholds"]), hits.astype(bool))
+
+
+class _SweptMetric(AccumulatorMetric):
+    """A :class:`MaxBoxAcc` accumulator fed from the batch's one sweep (:func:`batch_sweep`)."""
+
+    needs, parts, add = frozenset({"gt"}), "best", "add_ious"
+    _column = 0   # 0: every component's boxes; 1: the largest component's
+
+    def __init__(self, acc: MaxBoxAcc, threads: int | None) -> None:
+        self.acc, self.threads = acc, threads
+
+    def update(self, batch, out) -> None:
+        self.acc.add_ious(batch_sweep(batch, out, self.acc.cam_thresholds, self.threads)[self._column])
+
+
+class MaxBoxAccV2(_SweptMetric):
+    """MaxBoxAccV2 of the evaluation loop: the ground-truth class's map, every component boxed, IoU 0.3/0.5/0.7."""
+
+    name = "maxboxacc"
+
+    def __init__(self, cam_thresholds: np.ndarray, threads: int | None = None) -> None:
+        super().__init__(MaxBoxAcc(cam_thresholds), threads)
+
+    def per_image(self) -> dict[str, np.ndarray]:
+        return {"maxboxacc_v2": self.acc.per_image()["maxboxacc"]}
+
+    def compute(self) -> MaxBoxAccResult:
+        box = self.acc.compute()
+        return MaxBoxAccResult(box["maxboxacc"], box["per_iou"], box["best_threshold"])
+
+
+class GTKnownCurve(_SweptMetric):
+    """GT-known localization at every threshold of the grid (the largest component, IoU >= 0.5), from the same
+    sweep as :class:`MaxBoxAccV2`."""
+
+    name, _column = "gt_known_curve", 1
+
+    def __init__(self, cam_thresholds: np.ndarray, threads: int | None = None) -> None:
+        super().__init__(MaxBoxAcc(cam_thresholds, iou_thresholds=(0.5,), all_components=False), threads)
+
+    def compute(self) -> GTKnownCurveResult:
+        return GTKnownCurveResult(tuple(self.acc.cam_thresholds.tolist()), self.acc.per_image()["best_iou"] >= 0.5)

@@ -2,7 +2,8 @@
 Tables 2-4 of the paper): wsolevaluation's loop over CAM thresholds with OpenCV, in this project's conventions.
 
 :class:`cam_lib.metrics.MaxBoxAcc` must give exactly its numbers (tests/test_metrics.py), and the benchmark
-(:mod:`cam_lib.bench`, Sec. 2) times it as the baseline. Not used to compute any result.
+(``bench/``, Sec. 2) times it as the baseline. Also the one-mask box rule written plainly
+(:func:`largest_component_box`), which the tests compare the batched boxes with. Not used to compute any result.
 """
 
 from __future__ import annotations
@@ -14,7 +15,26 @@ import torch
 from ..boxes import box_iou
 from .maxboxacc import V2_IOU_THRESHOLDS, ceil_float32
 
-__all__ = ["baseline_best_ious", "baseline_maxboxacc"]
+__all__ = ["baseline_best_ious", "baseline_maxboxacc", "component_boxes", "largest_component_box"]
+
+
+def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Boxes ``(n, 4)`` (inclusive ``x0, y0, x1, y1``) and pixel counts ``(n,)`` of the 8-connected components of ONE
+    2-D boolean mask, in raster order of each component's first pixel (Wu's labeller); an empty mask has none. The
+    plain one-mask form of what :func:`cam_lib.boxes.boxes_from_maps` does for a whole batch in one call."""
+    n, _, stats, _ = cv2.connectedComponentsWithStatsWithAlgorithm(np.ascontiguousarray(mask).view(np.uint8), 8,
+                                                                   cv2.CV_32S, cv2.CCL_WU)
+    x, y, w, h, area = stats[1:n].astype(np.int64).T   # label 0 is the background
+    return np.stack([x, y, x + w - 1, y + h - 1], axis=1), area
+
+
+def largest_component_box(mask: np.ndarray) -> np.ndarray:
+    """The box of the component of ONE mask with the most pixels (the first in raster order on ties); the whole
+    frame for an empty mask: the rule of :func:`cam_lib.boxes.boxes_from_maps`, written plainly."""
+    boxes, area = component_boxes(mask)
+    if len(area) == 0:
+        return np.array([0, 0, mask.shape[1] - 1, mask.shape[0] - 1], np.int64)
+    return boxes[int(np.argmax(area))]
 
 
 def baseline_best_ious(maps: np.ndarray, thresholds: np.ndarray, gt_boxes: np.ndarray, gt_valid: np.ndarray,

@@ -5,20 +5,26 @@ they return. Split by what it does:
   header (:func:`environment`);
 - :mod:`~cam_lib.series.artifacts`: trained networks (only :func:`ensure_trained`, called by notebook 01, trains)
   and cached measurements (:func:`evaluation`, ...);
-- :mod:`~cam_lib.series.tables`: Tables 1-5, the paper's numbers beside ours;
+- :mod:`~cam_lib.series.tables`: Tables 1-5, the paper's numbers beside ours, each returned as a
+  :class:`~cam_lib.results.Table` (rows with machine keys, typed claims, notes) that the texts and charts read;
 - :mod:`~cam_lib.series.figures`: the figures (each with a caption written from what it draws) and the charts of
   the tables (:func:`table_figure`);
 - :mod:`~cam_lib.series.texts`: what the notebooks say, from the run's numbers: the opening :func:`summary`,
   "What the numbers mean" (:func:`meaning`), a table as a grid of networks x metrics (:func:`table_markdown`) and
   a figure's :func:`caption`.
 
+A notebook's cells: ``t2 = series.table2(s)``, ``series.table_markdown(t2)``, ``series.meaning(s, t2)``,
+``series.table_figure(s, t2, path)``.
+
 Asking for a table or a figure never trains: a missing network raises :class:`NotTrainedError` naming the notebook
 and the command that train it. On real data (``data="imagenet"``) networks are best trained beforehand with
 ``torchrun ... -m cam_lib train`` into the same checkpoint folders (``checkpoints/<data>-<profile>-s<seed>/<model>/``).
 """
 
-from .artifacts import (NotTrainedError, checkpoint, cub_evaluation, ensure_trained, evaluation, heuristic_evaluation,
-                        load_trained, transfer_evaluation)
+from ..results import Claim, Table, TableRow
+from .artifacts import (BaselineBoxes, BaselinesUnavailableError, NotTrainedError, baseline_boxes, checkpoint,
+                        checkpoint_hash, cub_evaluation, ensure_trained, evaluation, forget_networks,
+                        heuristic_evaluation, load_trained, transfer_evaluation)
 from .figures import (bird_boxes_figure, class_maps_figure, comparison_figure, dataset_figure, methods_figure,
                       photo_boxes, photos_figure, table_figure, topk_figure, training_curves, transfer_figure)
 from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_MODELS, PROFILES, TABLE1_MODELS,
@@ -32,4 +38,5 @@ __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MO
            "TABLE5_FEATURES", "table1", "table2", "table3", "table4", "table5", "dataset_figure", "methods_figure",
            "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
            "training_curves", "comparison_figure", "table_figure", "photo_boxes", "summary", "meaning",
-           "table_markdown", "caption", "finished_line"]
+           "table_markdown", "caption", "finished_line", "Table", "TableRow", "Claim", "BaselineBoxes",
+           "BaselinesUnavailableError", "baseline_boxes", "checkpoint_hash", "forget_networks"]

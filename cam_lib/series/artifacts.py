@@ -6,12 +6,15 @@ Training happens in ONE place, :func:`ensure_trained`, which only notebook ``01_
 missing, so asking for a table or a figure never trains by surprise.
 
 Checkpoints live under ``checkpoints/<data>-<profile>-s<seed>/<model>/model.pt``. Measurements are cached beside
-them with :func:`cam_lib.io.cached_json`, keyed by the weights' hash and the settings, so Table 1 and Table 2 share
-one localization pass per network and a rerun reads them back.
+them with :func:`cam_lib.io.cached_json`, keyed by the checkpoint file's content hash (:func:`checkpoint_hash`) and
+the settings, so Table 1 and Table 2 share one localization pass per network and a rerun reads them back without
+loading a network. A network is loaded once per process (:func:`load_trained`, memoised by checkpoint, content
+hash and device), whatever the number of tables, rows, claims and figures that ask for it.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -19,16 +22,17 @@ import torch
 from ..data import make_loader
 from ..data.common import eval_transform
 from ..errors import BadInputError
-from ..io import cached_json, load_checkpoint, weights_hash
+from ..io import cached_json, file_sha256, load_checkpoint
 from ..localize import Evaluation, HeuristicEvaluation, evaluate, evaluate_heuristic
 from ..models import build_model
 from ..train import train
 from .setups import FC_MODELS, Setup, dataset
 
-__all__ = ["BASELINES", "NotTrainedError", "baseline_boxes", "ensure_trained", "checkpoint", "load_trained", "evaluation", "heuristic_evaluation",
-           "cub_evaluation", "transfer_evaluation"]
+__all__ = ["BASELINES", "NotTrainedError", "BaselinesUnavailableError", "BaselineBoxes", "baseline_boxes",
+           "ensure_trained", "checkpoint", "checkpoint_hash", "load_trained", "forget_networks", "evaluation",
+           "heuristic_evaluation", "cub_evaluation", "transfer_evaluation"]
 
-CACHE_VERSION = 5   # bump when what a cached measurement holds changes
+CACHE_VERSION = 6   # bump when what a cached measurement holds (or its key) changes; 6: keyed by checkpoint_hash
 BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean train size (baseline)",
              "best_fixed": "Best fixed box chosen on train (baseline)"}
 
@@ -71,44 +75,133 @@ def checkpoint(s: Setup, model: str) -> Path:
     return path
 
 
+_HASHES: dict[tuple[str, int, int], str] = {}       # (path, size, mtime_ns) -> sha256 of the file
+_NETWORKS: dict[tuple, torch.nn.Module] = {}        # see load_trained
+
+
+def checkpoint_hash(path: str | Path) -> str:
+    """sha256 (hex) of a checkpoint file's bytes (:func:`cam_lib.io.file_sha256`), computed once per file per
+    process: remembered under the file's (path, size, mtime_ns), so a rewritten file (another training) is hashed
+    again."""
+    path = Path(path).resolve()
+    st = path.stat()
+    stamp = (str(path), st.st_size, st.st_mtime_ns)
+    if stamp not in _HASHES:
+        _HASHES[stamp] = file_sha256(path)
+    return _HASHES[stamp]
+
+
 def load_trained(s: Setup, model: str) -> torch.nn.Module:
-    """The trained network, in eval mode on the setup's device. Never trains (see :func:`checkpoint`)."""
-    net = build_model(model, num_classes=s.num_classes, width=s.width_of(model))
-    load_checkpoint(net, checkpoint(s, model))
-    return net.eval().to(s.device)
+    """The trained network, in eval mode on the setup's device. Never trains (see :func:`checkpoint`).
+
+    Memoised for the process: one load per checkpoint file (its path and :func:`checkpoint_hash`), device and
+    architecture, shared by every table, claim and figure that asks for it (callers only run it, in eval mode). A
+    checkpoint rewritten since is loaded again, replacing the old network; :func:`forget_networks` frees them."""
+    path = checkpoint(s, model)
+    digest = checkpoint_hash(path)
+    where = str(path.resolve())
+    key = (where, digest, str(s.device), model, s.num_classes, s.width_of(model))
+    net = _NETWORKS.get(key)
+    if net is None:
+        for old in [k for k in _NETWORKS if k[0] == where]:   # an older file at the same path
+            del _NETWORKS[old]
+        net = build_model(model, num_classes=s.num_classes, width=s.width_of(model))
+        load_checkpoint(net, path)
+        net = _NETWORKS[key] = net.eval().to(s.device)
+    return net
 
 
-def _cached(s: Setup, model: str, name: str, key: dict, compute) -> tuple[torch.nn.Module, dict]:
-    """The trained network and ``compute(net)``, cached under ``<checkpoints>/<model>/`` by the weights' hash and
-    ``key`` (:func:`cam_lib.io.cached_json`)."""
-    net = load_trained(s, model)
-    key = {"version": CACHE_VERSION, "weights": weights_hash(net), "size": s.size_of(model), **key}
-    return net, cached_json(s.checkpoints / model, name, key, lambda: compute(net))
+def forget_networks() -> None:
+    """Drop the networks :func:`load_trained` keeps (their memory is freed once no caller holds them)."""
+    _NETWORKS.clear()
+
+
+def _cached(s: Setup, model: str, name: str, key: dict, compute) -> dict:
+    """``compute(net)`` of the trained network, cached under ``<checkpoints>/<model>/`` by the checkpoint's
+    content hash (:func:`checkpoint_hash`) and ``key`` (:func:`cam_lib.io.cached_json`); the network is loaded
+    (:func:`load_trained`) only when the measurement is not cached yet."""
+    key = {"version": CACHE_VERSION, "checkpoint": checkpoint_hash(checkpoint(s, model)), "size": s.size_of(model),
+           **key}
+    return cached_json(s.checkpoints / model, name, key, lambda: compute(load_trained(s, model)))
 
 
 TRAIN_BOX_IMAGES = 20000   # training images whose boxes set the fixed-box baselines (a deterministic subsample)
 
 
-def baseline_boxes(s: Setup) -> dict[str, list[float]]:
+class BaselinesUnavailableError(BadInputError):
+    """Table 2's content-free boxes cannot be chosen: the setup's training split is missing or has no boxes
+    (``param="train_root"``). Table 2 then says its baseline rows were not measured, with this reason."""
+
+    def __init__(self, reason: str, param: str = "train_root") -> None:
+        super().__init__(f"parameter {param}: {reason}", param=param)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class BaselineBoxes:
+    """Table 2's trivial baselines (:func:`baseline_boxes`): ``boxes``, the normalised box of each of
+    :data:`BASELINES` (``frame``, ``centered``, ``best_fixed``), the best fixed box's hit rate on the training
+    boxes and the number of training images they were chosen on."""
+
+    boxes: dict[str, list[float]]
+    best_fixed_train_hit_rate: float
+    train_images: int
+
+    def to_json(self) -> dict:
+        return {**self.boxes, "best_fixed_train_hit_rate": self.best_fixed_train_hit_rate,
+                "train_images": self.train_images}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "BaselineBoxes":
+        if "missing" in data:   # written by an older version, which cached the reason instead of raising
+            raise BaselinesUnavailableError(data["missing"], param="train_root")
+        return cls({k: list(data[k]) for k in BASELINES}, float(data["best_fixed_train_hit_rate"]),
+                   int(data["train_images"]))
+
+
+_UNAVAILABLE: dict[tuple[str, int], BaselinesUnavailableError] = {}   # not cached on disk: asked once per process
+
+
+def baseline_boxes(s: Setup) -> BaselineBoxes:
     """Table 2's trivial baselines as normalised boxes, chosen on the TRAINING split's boxes only (cached): the whole
     frame, a centred box of the mean ground-truth size, and the best single fixed box
-    (:mod:`cam_lib.metrics.baselines`). Boxes are normalised by each stored image's size (read from its header)."""
+    (:mod:`cam_lib.metrics.baselines`). Boxes are normalised by each stored image's size (read from its header).
+    Raises :class:`BaselinesUnavailableError` when the setup has no training split with boxes."""
     from ..data import build_dataset
     from ..data.common import stored_sizes
     from ..metrics import choose_baseline_boxes
 
+    where = (str(s.train_root), TRAIN_BOX_IMAGES)
+    if where in _UNAVAILABLE:
+        raise _UNAVAILABLE[where]
+
     def compute() -> dict:
         try:
             train_set = build_dataset("imagenet", s.train_root, split="train")
-        except BadInputError as err:   # e.g. a val-only ImageNet folder: Table 2 says the rows were not measured
-            return {"missing": f"no training split to choose the fixed boxes on ({err})"}
+        except BadInputError as err:   # e.g. a val-only ImageNet folder
+            raise BaselinesUnavailableError(f"no training split to choose the fixed boxes on ({err})",
+                                            param="train_root") from None
         boxed = [(path, boxes) for path, _, boxes in train_set.samples if len(boxes)]
         if not boxed:
-            return {"missing": f"the training split at {s.train_root} has no boxes to choose the fixed boxes on"}
+            raise BaselinesUnavailableError(f"the training split at {s.train_root} has no boxes to choose the "
+                                            "fixed boxes on", param="train_root")
         boxed = boxed[::max(1, len(boxed) // TRAIN_BOX_IMAGES)]
         out = choose_baseline_boxes([b.numpy() for _, b in boxed], stored_sizes(path for path, _ in boxed))
         return out | {"train_images": out.pop("images")}
-    return cached_json(s.checkpoints, "baseline-boxes", {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute)
+    try:
+        return BaselineBoxes.from_json(cached_json(s.checkpoints, "baseline-boxes",
+                                                   {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute))
+    except BaselinesUnavailableError as err:
+        _UNAVAILABLE[where] = err
+        raise
+
+
+def _fixed_boxes(s: Setup) -> dict[str, list[float]]:
+    """The baselines' boxes an evaluation scores (none when they cannot be chosen: Table 2 says why)."""
+    try:
+        return dict(baseline_boxes(s).boxes)
+    except BaselinesUnavailableError:
+        return {}
 
 
 def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", batch_size: int = 32) -> Evaluation:
@@ -116,13 +209,13 @@ def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", ba
     classification and localization (top-1/top-5, GT-known, MaxBoxAccV2) from one pass, each with its per-image
     outcomes, and the trivial baselines (:func:`baseline_boxes`) scored on the same images."""
     checkpoint(s, model)   # a missing network is named before anything is computed
-    fixed = {k: v for k, v in baseline_boxes(s).items() if k in BASELINES}
+    fixed = _fixed_boxes(s)
 
     def compute(net):
         loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate(net, loader, s.device, method=method, progress=False, baselines=fixed).to_json()
     return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method,
-                                                                            "baselines": fixed}, compute)[1])
+                                                                            "baselines": fixed}, compute))
 
 
 def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test",
@@ -133,7 +226,7 @@ def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test"
     def compute(net):
         loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
-    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", {"which": which}, compute)[1])
+    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", {"which": which}, compute))
 
 
 def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> dict[str, float]:
@@ -151,7 +244,7 @@ def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> 
     def compute(net):
         return cub_protocol(net, lambda split, crop: CUB200(s.cub_root, split, transform=tf, crop_to_box=crop),
                             s.device, cache_dir=s.checkpoints / "features", batch_size=batch_size)
-    return _cached(s, model, "cub", {"root": str(s.cub_root)}, compute)[1]
+    return _cached(s, model, "cub", {"root": str(s.cub_root)}, compute)
 
 
 def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_size: int = 32) -> dict:
@@ -170,4 +263,4 @@ def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_siz
         n_folds = build_transfer(kind, root, split="train", transform=tf).n_folds
         return transfer_protocol(net, make, n_folds, feature, s.device, s.checkpoints / "features", batch_size,
                                  cache_key=f"{name}-{feature}")
-    return _cached(s, model, f"transfer-{name}-{feature}", {"root": str(root), "kind": kind}, compute)[1]
+    return _cached(s, model, f"transfer-{name}-{feature}", {"root": str(root), "kind": kind}, compute)

@@ -18,6 +18,7 @@ from ..data import build_dataset
 from ..data.common import collate, eval_transform
 from ..errors import BadInputError
 from ..models import build_model
+from ..results import Table, TableRow
 from .artifacts import load_trained
 from .setups import GAP_MODELS, PRETRAINED_GAP_MODELS, Setup, dataset
 from .texts import classification_chance, count_phrase
@@ -33,9 +34,9 @@ def box_stats(boxes: torch.Tensor, height: int, width: int, gt_boxes: torch.Tens
               gt_valid: torch.Tensor | None = None) -> dict:
     """What a figure's boxes ``(N, 4)`` show: ``n``, ``whole`` (boxes that are the whole ``height x width`` frame),
     ``area`` (mean share of the frame a box covers, %) and, with ground truth ``(N, M, 4)`` / ``(N, M)``, ``hits``
-    (IoU >= 0.5 with a ground-truth box: the rule of every localization number) and ``iou`` (each box's best IoU)."""
-    from ..boxes import box_iou
-    from ..metrics.localization import IOU_THRESHOLD
+    (:func:`cam_lib.metrics.box_hits`, IoU >= 0.5 with a valid ground-truth box: the rule of every localization
+    number) and ``iou`` (each box's best IoU, :func:`cam_lib.metrics.localization.best_box_iou`)."""
+    from ..metrics.localization import best_box_iou, box_hits
 
     boxes = boxes.detach().cpu().long().reshape(-1, 4)
     whole = (boxes[:, 0] == 0) & (boxes[:, 1] == 0) & (boxes[:, 2] == width - 1) & (boxes[:, 3] == height - 1)
@@ -43,10 +44,9 @@ def box_stats(boxes: torch.Tensor, height: int, width: int, gt_boxes: torch.Tens
     out = {"n": int(len(boxes)), "whole": int(whole.sum()), "area": 100.0 * float(area.mean()) if len(boxes) else
            math.nan}
     if gt_boxes is not None:
-        iou = box_iou(boxes[:, None], gt_boxes.detach().cpu()[:, :, :4])[:, 0]          # (N, M)
-        iou = torch.where(gt_valid.detach().cpu().bool(), iou, torch.zeros_like(iou))
-        best = iou.max(1).values if iou.shape[1] else torch.zeros(len(boxes), dtype=torch.float64)
-        out |= {"hits": int((best >= IOU_THRESHOLD).sum()), "iou": [float(x) for x in best]}
+        gt, valid = gt_boxes.detach().cpu()[:, :, :4], gt_valid.detach().cpu().bool()
+        out |= {"hits": int(box_hits(boxes, gt, valid).sum()),
+                "iou": [float(x) for x in best_box_iou(boxes, gt, valid)]}
     return out
 
 
@@ -344,7 +344,8 @@ def training_curves(s: Setup, path: str | Path) -> Path:
     logs = [pd.read_csv(s.checkpoints / m / "log.csv").assign(model=m) for m in s.models
             if (s.checkpoints / m / "log.csv").exists()]
     if not logs:
-        raise BadInputError(f"no training logs under {s.checkpoints}: run notebook 01 first")
+        raise BadInputError(f"parameter checkpoints: no training logs under {s.checkpoints}: run notebook 01 first",
+                            param="checkpoints")
     df = pd.concat(logs)
     df["top-1 error (%)"] = 100 * df["top1_err"]
     chance = classification_chance(s.num_classes)
@@ -361,48 +362,53 @@ def training_curves(s: Setup, path: str | Path) -> Path:
                       refs=[(chance, f"chance ({s.num_classes} classes)")], caption=text)
 
 
-def comparison_figure(df, path: str | Path, title: str, x: str = "row") -> Path:
-    """Bars of our numbers in a table returned by table1..table5 (rows without our number left out); prefer
-    :func:`table_figure`, which puts each kind of number on its own axis with the paper's values and chance."""
+def comparison_figure(table, path: str | Path, title: str, x: str = "row") -> Path:
+    """Bars of our numbers in a :class:`~cam_lib.results.Table` returned by table1..table5 (rows without our number
+    left out); prefer :func:`table_figure`, which puts each kind of number on its own axis with the paper's values
+    and chance."""
     from ..figures import bar_chart
 
-    return bar_chart(path, df.dropna(subset=["ours"]), x, "ours", "metric", title, xlabel="",
+    return bar_chart(path, table.df.dropna(subset=["ours"]), x, "ours", "metric", title, xlabel="",
                      ylabel="this run (%)")
 
 
-METRIC_WORDS = {  # a table's metric column -> the legend's words
-    "top-1 cls err": "top-1 error", "top-5 cls err": "top-5 error",
-    "top-1 loc err": "top-1 localization error", "top-5 loc err": "top-5 localization error",
-    "GT-known loc acc": "GT-known localization (20% threshold)", "MaxBoxAccV2": "MaxBoxAccV2 (best thresholds)",
-    "GT-known loc acc, tau 0.2": "GT-known localization, the paper's 20% threshold",
-    "GT-known loc acc, tau chosen on val": "GT-known localization, threshold chosen on validation",
+METRIC_WORDS = {  # a table's metric key -> the legend's words
+    "top1_cls_err": "top-1 error", "top5_cls_err": "top-5 error",
+    "top1_loc_err": "top-1 localization error", "top5_loc_err": "top-5 localization error",
+    "gt_known_loc_acc": "GT-known localization (20% threshold)", "maxboxacc_v2": "MaxBoxAccV2 (best thresholds)",
+    "gt_known_tau_fixed": "GT-known localization, the paper's 20% threshold",
+    "gt_known_tau_val": "GT-known localization, threshold chosen on validation",
 }
 
 
-def _rows(df, metrics, item: str = "row", series: str = "metric", paper: bool = True,
-          name: str | None = None) -> list[dict]:
-    """Chart rows of a table: one bar per ``item`` and ``series`` (``name``: one legend entry for all)."""
-    sel = df[df["metric"].isin(metrics)] if metrics is not None else df
-    return [{"item": r[item], "series": name or METRIC_WORDS.get(r[series], r[series]), "value": r["ours"],
-             "low": r["ci_low"],
-             "high": r["ci_high"],
-             "paper": r["paper"] if paper else math.nan}
-            for _, r in sel.iterrows() if not (math.isnan(r["ours"]) and (not paper or math.isnan(r["paper"])))]
+def _rows(rows: list[TableRow], keys=None, paper: bool = True, name: str | None = None, item=None) -> list[dict]:
+    """Chart rows of a table's rows of metric ``keys`` (None: all), in table order: one bar per item (``item(row)``,
+    default its ``row`` label) and metric (``name``: one legend entry for all)."""
+    item = item or (lambda r: r.labels["row"])
+    return [{"item": item(r), "series": name or METRIC_WORDS.get(r.key, r.metric), "value": r.ours,
+             "low": r.ci_low, "high": r.ci_high, "paper": r.paper if paper else math.nan}
+            for r in rows if (keys is None or r.key in keys)
+            and not (math.isnan(r.ours) and (not paper or math.isnan(r.paper)))]
 
 
-def _fixed_boxes(df, metric: str = "GT-known loc acc") -> list[tuple[float, str]]:
-    if "method" not in df:
-        return []
-    rows = df[(df["method"] == "fixed box") & (df["metric"] == metric)].dropna(subset=["ours"])
-    return [(float(r.ours), r.row.replace(" (baseline)", "") + ": no image content") for r in rows.itertuples()]
+def _is_baseline(r: TableRow) -> bool:
+    return r.key.startswith("baseline:")
 
 
-def table_figure(s: Setup, name: str, df, path: str | Path) -> Path:
-    """A table of :mod:`cam_lib.series.tables` as charts (:func:`table_panels`), with its caption."""
+def _fixed_boxes(table: Table) -> list[tuple[float, str]]:
+    """The reference lines of the content-free boxes the table measured (metric keys ``baseline:<name>``)."""
+    return [(float(r.ours), r.labels["row"].replace(" (baseline)", "") + ": no image content")
+            for r in table.rows if _is_baseline(r) and r.ran]
+
+
+def table_figure(s: Setup, table: Table, path: str | Path) -> Path:
+    """A :class:`~cam_lib.results.Table` of :mod:`cam_lib.series.tables` as charts (:func:`table_panels`), with its
+    caption."""
     from ..figures import panel_chart
     from ..results import TABLES
 
-    panels, refs_text = table_panels(s, name, df)
+    name = table.name
+    panels, refs_text = table_panels(s, table)
     title = TABLES[name].split(" (")[0] if name != "table2_test" else "Table 2 on the test split"
     text = (f"{TABLES[name]} as charts, one axis per kind of number: bars are this run's values (profile "
             f"{s.profile}) with their 95% intervals over images, black diamonds the paper's values; "
@@ -410,69 +416,74 @@ def table_figure(s: Setup, name: str, df, path: str | Path) -> Path:
     return panel_chart(path, panels, title, caption=text)
 
 
-def _threshold_panel(nets, column: str, title: str):
+def _threshold_panel(nets: list[TableRow], key: str, title: str):
     """Table 2's panel of map thresholds (this run's only), with the paper's fixed 20% drawn."""
     from ..figures import Panel
 
-    return Panel(_rows(nets, [column], paper=False, name="this run"), title,
+    return Panel(_rows(nets, [key], paper=False, name="this run"), title,
                  [(20.0, "the paper's fixed threshold (20%)")])
 
 
-def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
+def _item(r: TableRow) -> tuple:
+    """What a row is about (its labels but the dataset): a network and method, a content-free box, a method."""
+    return tuple((k, v) for k, v in r.labels.items() if k != "dataset")
+
+
+def table_panels(s: Setup, table: Table) -> tuple[list, list[str]]:
     """The panels of :func:`table_figure` and what their reference lines are: one panel per kind of number
     (errors, accuracies, localization rates, thresholds), each on its own axis labelled in words; bars are this
     run's values with their 95% intervals, black diamonds the paper's, lines the references that apply (chance,
-    the content-free boxes, the paper's fixed threshold). Networks not run are left out."""
+    the content-free boxes, the paper's fixed threshold). Networks not run are left out (the rows of Tables 3 and 4
+    without our number are the paper's other methods: kept, as diamonds)."""
     from ..figures import Panel
     from .texts import cub_reference, transfer_classes
 
-    run = df[df["ours"].notna()]
-    kept = df[df["row"].isin(set(run["row"]))] if "model" in df else df
-    nets = kept[kept["method"] != "fixed box"] if "method" in kept else kept
+    name = table.name
+    rows = list(table.rows)
+    if any("model" in r.labels for r in rows):   # networks: those with a number in this run
+        ran = {_item(r) for r in rows if r.ran}
+        rows = [r for r in rows if _item(r) in ran]
+    nets = [r for r in rows if not _is_baseline(r)]
     refs_text = []
     if name == "table1":
         c1, c5 = classification_chance(s.num_classes), classification_chance(s.num_classes, 5)
         refs = [(c1, f"chance, top-1 ({s.num_classes} classes)"), (c5, "chance, top-5")]
-        panels = [Panel(_rows(nets, ["top-1 cls err", "top-5 cls err"]),
+        panels = [Panel(_rows(nets, ["top1_cls_err", "top5_cls_err"]),
                         "classification error on the validation split (%): lower is better", refs)]
         refs_text.append(f"dashed and dotted lines: chance ({c1:.0f}% top-1, {c5:.0f}% top-5 error)")
     elif name == "table2":
-        base = _fixed_boxes(df)
-        panels = [Panel(_rows(nets, ["top-1 loc err", "top-5 loc err"]),
+        base = _fixed_boxes(table)
+        panels = [Panel(_rows(nets, ["top1_loc_err", "top5_loc_err"]),
                         "localization error on the validation split (%): lower is better"),
-                  Panel(_rows(nets, ["GT-known loc acc", "MaxBoxAccV2"]),
+                  Panel(_rows(nets, ["gt_known_loc_acc", "maxboxacc_v2"]),
                         "localization accuracy, ground-truth class known (%): higher is better", base),
-                  _threshold_panel(nets, "best threshold at IoU 0.5 (% of max)",
+                  _threshold_panel(nets, "best_threshold",
                                    "map threshold at which boxes reach IoU 0.5 most often (% of the map's range)")]
         refs_text.append("vertical lines in the middle panel: GT-known localization of boxes that use no image "
                          "content; in the bottom panel: the paper's fixed 20% threshold")
     elif name == "table2_test":
-        base = _fixed_boxes(df)
-        panels = [Panel(_rows(nets, ["GT-known loc acc, tau 0.2", "GT-known loc acc, tau chosen on val",
-                                     "MaxBoxAccV2"]),
+        base = _fixed_boxes(table)
+        panels = [Panel(_rows(nets, ["gt_known_tau_fixed", "gt_known_tau_val", "maxboxacc_v2"]),
                         "localization accuracy on the test split, ground-truth class known (%): higher is better",
                         base),
-                  _threshold_panel(nets, "tau chosen on val (%)",
+                  _threshold_panel(nets, "tau_val",
                                    "map threshold chosen on the validation split (% of the map's range)")]
         refs_text.append("vertical lines in the top panel: boxes that use no image content; in the bottom panel: "
                          "the paper's fixed 20% threshold")
     elif name == "table3":
         sup = {"weakly": "weakly supervised", "full": "fully supervised"}
-        nets = nets.assign(row=[f"{r} ({sup.get(x, x)})" for r, x in zip(nets["row"], nets["supervision"])])
-        panels = [Panel(_rows(nets, ["top-5 loc err"], name="this run"),
+        supervised = lambda r: f"{r.labels['row']} ({sup.get(*[r.labels['supervision']] * 2)})"  # noqa: E731
+        panels = [Panel(_rows(nets, ["top5_loc_err"], name="this run", item=supervised),
                         "top-5 localization error on the test split (%): lower is better")]
         refs_text.append("rows with a diamond only are the paper's fully supervised methods")
     elif name == "table4":
         ref = cub_reference(s)
-        key = "key" if "key" in nets else "row"
-        acc = nets[nets[key] != "cam_loc_acc"] if key == "key" else nets[~nets["row"].str.startswith("CAM boxes")]
-        loc = nets[~nets.index.isin(acc.index)]
-        acc = acc.assign(row=[r if str(a) in ("n/a", "nan") else f"{r} ({a})"
-                              for r, a in zip(acc["row"], acc["annotation"])])
-        panels = [Panel(_rows(acc, None, name="this run"),
+        annotated = lambda r: (r.labels["row"] if str(r.labels["annotation"]) in ("n/a", "nan")  # noqa: E731
+                               else f"{r.labels['row']} ({r.labels['annotation']})")
+        panels = [Panel(_rows(nets, ["svm_accuracy"], name="this run", item=annotated),
                         "classification accuracy of the test birds (%): higher is better",
                         [(ref["chance"], f"chance ({ref['species']} species)")]),
-                  Panel(_rows(loc, None, name="this run"),
+                  Panel(_rows(nets, ["cam_loc_acc"], name="this run"),
                         "test birds whose CAM box has IoU >= 0.5 with the bird (%): higher is better",
                         [(ref["frame"], "the whole frame as the box")])]
         if math.isfinite(ref["chance"]):
@@ -480,7 +491,7 @@ def table_panels(s: Setup, name: str, df) -> tuple[list, list[str]]:
                              f"({ref['frame']:.1f}%)")
     elif name == "table5":
         classes = transfer_classes(s)
-        panels = [Panel(_rows(nets[nets["dataset"] == d], None, name="this run"),
+        panels = [Panel(_rows([r for r in nets if r.labels.get("dataset") == d], None, name="this run"),
                         f"linear SVM accuracy on `{d}` test images (%): higher is better",
                         [(100.0 / classes[d], f"chance ({classes[d]} classes)")], title=d)
                   for d in s.transfer]

@@ -4,19 +4,23 @@ the paper found) and the captions of the figures (built by :mod:`cam_lib.series.
 draws, stored in its PNG and read back by :func:`caption`). No sentence here states a result it did not compute:
 a word such as "hit", "beats" or "whole frame" comes from the number beside it.
 
+Every text of a table reads the :class:`~cam_lib.results.Table` the table function returned (its rows by their
+metric keys and labels, its claims): nothing is read back from the files the table wrote.
+
 The notebooks show these with ``IPython.display.Markdown``; tests/test_texts.py builds tables whose numbers
 contradict the paper and checks that the text says so."""
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
 
-import pandas as pd
+import numpy as np
 
-from ..results import PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, readable_markdown
+from ..errors import BadInputError
+from ..results import (PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, Table, TableRow,
+                       readable_markdown)
 from .setups import Setup
 
 __all__ = ["PROFILE_NOTES", "summary", "meaning", "caption", "table_markdown", "count_phrase", "verdict_phrase",
@@ -65,29 +69,32 @@ def _num(x: float) -> str:
     return "—" if x is None or not math.isfinite(float(x)) else f"{float(x):.1f}"
 
 
-def _claims(s: Setup, table: str) -> list[dict]:
-    path = Path(s.results) / "tables" / f"{table}.claims.json"
-    return json.loads(path.read_text()) if path.exists() else []
-
-
-def _claim_lines(s: Setup, table: str) -> list[str]:
+def _claim_lines(table: Table) -> list[str]:
+    """One line per claim of ``table``: what the paper says, this run's numbers and the verdict."""
     out = []
-    for c in _claims(s, table):
-        seeds = f" ({c['seeds']})" if c.get("seeds") else ""
-        ours = "" if c["verdict"] == "—" else f" This run: {c['ours']}{seeds}:"
-        out.append(f"- {c['claim']}.{ours} {verdict_phrase(c['verdict'])}.")
+    for c in table.claims:
+        seeds = f" ({c.seeds})" if c.seeds else ""
+        ours = "" if c.verdict == "—" else f" This run: {c.ours}{seeds}:"
+        out.append(f"- {c.claim}.{ours} {verdict_phrase(c.verdict)}.")
     return out
 
 
-def _value(df: pd.DataFrame, metric: str, **labels) -> float:
-    sel = df[df["metric"] == metric]
-    for k, v in labels.items():
-        sel = sel[sel[k] == v]
-    return float(sel["ours"].iloc[0]) if len(sel) else math.nan
+def _ran(rows: list[TableRow]) -> list[TableRow]:
+    """The rows this run has a number for, in table order."""
+    return [r for r in rows if r.ran]
 
 
-def _ran(df: pd.DataFrame) -> pd.DataFrame:
-    return df.dropna(subset=["ours"])
+def _name(r: TableRow) -> str:
+    """A row's display name (the ``row`` label), for the text only."""
+    return str(r.labels.get("row", ""))
+
+
+def _lowest(rows: list[TableRow]) -> TableRow:
+    return min(rows, key=lambda r: r.ours)    # the first of equal values, in table order
+
+
+def _highest(rows: list[TableRow]) -> TableRow:
+    return max(rows, key=lambda r: r.ours)
 
 
 def _profile_line(s: Setup) -> str:
@@ -95,10 +102,17 @@ def _profile_line(s: Setup) -> str:
     return f"Profile `{s.profile}`" + (f": {note}." if note else ".")
 
 
-def table_markdown(df: pd.DataFrame) -> str:
+def table_markdown(table: Table) -> str:
     """A table of :mod:`cam_lib.series.tables` as the notebooks show it: one row per network, one column per
     metric, each value with its 95% interval, the paper's beside it (:func:`cam_lib.results.readable`)."""
-    return readable_markdown(df)
+    return readable_markdown(_checked(table).df)
+
+
+def _checked(table) -> Table:
+    if not isinstance(table, Table):
+        raise BadInputError(f"parameter table: expected the Table a table function returns (series.table1(s), ...), "
+                            f"got {type(table).__name__}", param="table")
+    return table
 
 
 def caption(path: str | Path) -> str:
@@ -154,38 +168,40 @@ def summary(s: Setup) -> str:
 
 # --- "What the numbers mean" ----------------------------------------------------------------------------------------
 
-def meaning(s: Setup, table: str, df: pd.DataFrame) -> str:
-    """"What the numbers mean" under ``table`` (``table1`` ... ``table5``, ``table2_test``), from ``df`` (what the
-    table function returned) and the claims it wrote: this run's numbers first, then what the paper found."""
+def meaning(s: Setup, table: Table) -> str:
+    """"What the numbers mean" under ``table`` (the :class:`~cam_lib.results.Table` that ``table1`` ... ``table5``
+    or ``table2_test`` returned), from its rows and claims: this run's numbers first, then what the paper found."""
     make = {"table1": _table1, "table2": _table2, "table2_test": _table2_test, "table3": _table3,
             "table4": _table4, "table5": _table5}
-    if table not in make:
-        raise ValueError(f"table must be one of {sorted(make)}, got {table!r}")
-    body = make[table](s, df)
+    table = _checked(table)
+    if table.name not in make:
+        raise ValueError(f"table must be one of {sorted(make)}, got {table.name!r}")
+    body = make[table.name](s, table)
     smoke = ("\n\n*Smoke profile: a pipeline check; the numbers above mean nothing about the method.*"
              if s.profile == "smoke" and s.data == "embedded" else "")
     return "**What the numbers mean.** " + body.strip() + smoke + "\n"
 
 
-def _half_width(df: pd.DataFrame) -> float:
-    ok = _ran(df).dropna(subset=["ci_low", "ci_high"])
-    return float(((ok.ci_high - ok.ci_low) / 2).median()) if len(ok) else math.nan
+def _half_width(rows: list[TableRow]) -> float:
+    """The median half-width of the rows' 95% intervals (points)."""
+    ok = [r for r in _ran(rows) if not (math.isnan(r.ci_low) or math.isnan(r.ci_high))]
+    return float(np.median([(r.ci_high - r.ci_low) / 2 for r in ok])) if ok else math.nan
 
 
-def _table1(s: Setup, df: pd.DataFrame) -> str:
-    top1 = _ran(df[df.metric == "top-1 cls err"])
-    if top1.empty:
+def _table1(s: Setup, t: Table) -> str:
+    top1 = _ran(t.select("top1_cls_err"))
+    if not top1:
         return "No network of Table 1 was evaluated in this run."
-    lo, hi = top1.loc[top1.ours.idxmin()], top1.loc[top1.ours.idxmax()]
+    lo, hi = _lowest(top1), _highest(top1)
     chance = classification_chance(s.num_classes)
     first = (f"In this run the top-1 classification error of the {len(top1)} networks ranges from {_pct(lo.ours)} "
-             f"({lo.row}) to {_pct(hi.ours)} ({hi.row}); guessing among the {s.num_classes} classes errs "
+             f"({_name(lo)}) to {_pct(hi.ours)} ({_name(hi)}); guessing among the {s.num_classes} classes errs "
              f"{_pct(chance)} of the time. The 95% intervals over the validation images are about "
              f"+-{_num(_half_width(top1))} points wide.")
-    above = top1[top1.ours >= chance - 1e-9]
-    if len(above):
-        first += f" No better than chance: {', '.join(above.row)}."
-    out = [first, "", "GAP against the original networks, image by image:"] + _claim_lines(s, "table1") + [""]
+    above = [r for r in top1 if r.ours >= chance - 1e-9]
+    if above:
+        first += f" No better than chance: {', '.join(map(_name, above))}."
+    out = [first, "", "GAP against the original networks, image by image:"] + _claim_lines(t) + [""]
     p = PAPER_TABLE1
     out.append(f"The paper (ILSVRC val): replacing the fully connected layers by global average pooling costs a few "
                f"points of top-1 error (GoogLeNet-GAP {p['googlenet_gap'][1]} vs GoogLeNet {p['googlenet'][1]}, "
@@ -195,65 +211,62 @@ def _table1(s: Setup, df: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def _baselines(df: pd.DataFrame, metric: str = "GT-known loc acc") -> dict[str, float]:
-    rows = df[(df["method"] == "fixed box") & (df.metric == metric)] if "method" in df else df.iloc[:0]
-    return {r.row.replace(" (baseline)", "").lower(): float(r.ours) for r in rows.itertuples() if math.isfinite(r.ours)}
+def _baselines(t: Table) -> dict[str, tuple[str, float]]:
+    """The content-free boxes the table measured (rows of metric key ``baseline:<name>``): ``name`` -> (their
+    words, our number), in table order."""
+    return {r.key.split(":", 1)[1]: (_name(r).replace(" (baseline)", "").lower(), float(r.ours))
+            for r in t.rows if r.key.startswith("baseline:") and r.ran}
 
 
-def _against_baselines(rows: pd.DataFrame, base: dict[str, float]) -> list[str]:
+def _against_baselines(rows: list[TableRow], base: dict[str, tuple[str, float]]) -> list[str]:
     """Sentences placing each row's GT-known localization (with its interval) against the content-free boxes."""
-    if not base or rows.empty:
+    if not base or not rows:
         return []
-    best_name, best = max(base.items(), key=lambda kv: kv[1])
-    frame = base.get("whole frame", min(base.values()))
-    above = rows[rows.ci_low > best]
-    below = rows[rows.ci_high < frame]
-    between = rows[~rows.index.isin(above.index) & ~rows.index.isin(below.index)]
-    out = [f"Boxes that use no image content reach {', '.join(f'{_pct(v)} ({k})' for k, v in base.items())}."]
-    if len(above):
+    best_name, best = max(base.values(), key=lambda nv: nv[1])
+    frame = base["frame"][1] if "frame" in base else min(v for _, v in base.values())
+    above = [r for r in rows if r.ci_low > best]
+    below = [r for r in rows if r.ci_high < frame]
+    placed = {id(r) for r in above + below}
+    between = [r for r in rows if id(r) not in placed]
+    out = [f"Boxes that use no image content reach {', '.join(f'{_pct(v)} ({k})' for k, v in base.values())}."]
+    if above:
         out.append(f"Above the best of them ({best_name}, {_pct(best)}) by more than the interval: "
-                   + ", ".join(f"{r.row} {_pct(r.ours)}" for r in above.itertuples()) + ".")
+                   + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in above) + ".")
     else:
         out.append(f"No network's GT-known localization is above the best content-free box ({best_name}, "
                    f"{_pct(best)}) by more than its interval.")
-    if len(below):
-        out.append("Below the whole frame: " + ", ".join(f"{r.row} {_pct(r.ours)}" for r in below.itertuples())
-                   + ".")
-    if len(between):
-        out.append("Within the baselines' reach: " + ", ".join(f"{r.row} {_pct(r.ours)}"
-                                                              for r in between.itertuples()) + ".")
+    if below:
+        out.append("Below the whole frame: " + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in below) + ".")
+    if between:
+        out.append("Within the baselines' reach: " + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in between) + ".")
     return out
 
 
-def _networks(df: pd.DataFrame) -> pd.DataFrame:
-    return df[df["method"] != "fixed box"] if "method" in df else df
-
-
-def _table2(s: Setup, df: pd.DataFrame) -> str:
-    nets = _networks(df)
-    top1 = _ran(nets[nets.metric == "top-1 loc err"])
-    if top1.empty:
+def _table2(s: Setup, t: Table) -> str:
+    top1 = _ran(t.select("top1_loc_err"))
+    if not top1:
         return "No network of Table 2 was evaluated in this run."
-    gt = _ran(nets[nets.metric == "GT-known loc acc"])
-    thr = _ran(nets[nets.metric.str.startswith("best threshold")])
-    best = top1.loc[top1.ours.idxmin()]
+    gt = _ran(t.select("gt_known_loc_acc"))
+    thr = _ran(t.select("best_threshold"))
+    best, worst = _lowest(top1), _highest(top1)
     out = [f"In this run the top-1 localization error (right class and IoU >= 0.5) of the {len(top1)} "
-           f"rows ranges from {_pct(best.ours)} ({best.row}) to {_pct(top1.ours.max())} "
-           f"({top1.loc[top1.ours.idxmax()].row})."]
-    none = gt[gt.ours <= 0.0]
-    if len(none):
-        out.append(f"{', '.join(none.row)}: no ground-truth-class box reaches IoU 0.5 (GT-known localization 0%).")
+           f"rows ranges from {_pct(best.ours)} ({_name(best)}) to {_pct(worst.ours)} ({_name(worst)})."]
+    none = [r for r in gt if r.ours <= 0.0]
+    if none:
+        out.append(f"{', '.join(map(_name, none))}: no ground-truth-class box reaches IoU 0.5 (GT-known "
+                   "localization 0%).")
     out.append("GT-known localization (the ground-truth class's map, so classification does not count): "
-               + ", ".join(f"{r.row} {_pct(r.ours)}" for r in gt.itertuples()) + ".")
-    out += _against_baselines(gt, _baselines(df))
-    if len(thr):
-        out.append(f"The map threshold at which boxes reach IoU 0.5 most often runs from {_num(thr.ours.min())}% "
-                   f"({thr.loc[thr.ours.idxmin()].row}) to {_num(thr.ours.max())}% ({thr.loc[thr.ours.idxmax()].row}) "
+               + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in gt) + ".")
+    out += _against_baselines(gt, _baselines(t))
+    if thr:
+        lo, hi = _lowest(thr), _highest(thr)
+        out.append(f"The map threshold at which boxes reach IoU 0.5 most often runs from {_num(lo.ours)}% "
+                   f"({_name(lo)}) to {_num(hi.ours)}% ({_name(hi)}) "
                    f"of the map's range, against the paper's fixed 20%: "
-                   f"{count_phrase(int((thr.ours > 20).sum()), len(thr), 'rows')} lie above 20% (broad maps, "
+                   f"{count_phrase(sum(r.ours > 20 for r in thr), len(thr), 'rows')} lie above 20% (broad maps, "
                    "whose 20% boxes are too large), "
-                   f"{count_phrase(int((thr.ours < 20).sum()), len(thr), 'rows')} below (peaky maps, small boxes).")
-    out += ["", "The paper's comparisons, image by image in this run:"] + _claim_lines(s, "table2") + [""]
+                   f"{count_phrase(sum(r.ours < 20 for r in thr), len(thr), 'rows')} below (peaky maps, small boxes).")
+    out += ["", "The paper's comparisons, image by image in this run:"] + _claim_lines(t) + [""]
     p = PAPER_TABLE2
     out.append(f"The paper (ILSVRC val, top-1 localization error): CAM on GoogLeNet-GAP "
                f"{p['cam', 'googlenet_gap'][1]:.1f} against Backprop on GoogLeNet {p['backprop', 'googlenet'][1]:.1f}, "
@@ -264,32 +277,28 @@ def _table2(s: Setup, df: pd.DataFrame) -> str:
     return "\n".join(out)
 
 
-def _table2_test(s: Setup, df: pd.DataFrame) -> str:
-    nets = _networks(df)
-    chosen = _ran(nets[nets.metric == "GT-known loc acc, tau chosen on val"])
-    if chosen.empty:
+def _table2_test(s: Setup, t: Table) -> str:
+    chosen = _ran(t.select("gt_known_tau_val"))
+    if not chosen:
         return "No network was evaluated on the test split in this run."
-    main = df[(df["model"] == s.main_gap) & (df["method"] == "cam")] if {"model", "method"} <= set(df) else df.iloc[:0]
-    tau = _value(main, "tau chosen on val (%)")
-    at20 = _value(main, "GT-known loc acc, tau 0.2")
-    atc = _value(main, "GT-known loc acc, tau chosen on val")
+    main = {"model": s.main_gap, "method": "cam"}
+    tau, at20, atc = (t.value(k, **main) for k in ("tau_val", "gt_known_tau_fixed", "gt_known_tau_val"))
     out = []
     if math.isfinite(atc):
         out.append(f"The main GAP network ({s.main_gap}) localizes {_pct(at20)} of the test images at the paper's "
                    f"20% threshold and {_pct(atc)} at the threshold chosen on the validation split ({_num(tau)}%).")
     out.append("With each network's threshold chosen on validation: "
-               + ", ".join(f"{r.row} {_pct(r.ours)}" for r in chosen.itertuples()) + ".")
-    out += _against_baselines(chosen, _baselines(df))
-    out += ["", "CAM against the content-free boxes, image by image:"] + _claim_lines(s, "table2_test") + [""]
+               + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in chosen) + ".")
+    out += _against_baselines(chosen, _baselines(t))
+    out += ["", "CAM against the content-free boxes, image by image:"] + _claim_lines(t) + [""]
     out.append("Not in the paper, which fixes the threshold at 20% for its networks on ImageNet; Choe et al. "
                "(CVPR 2020) showed that the best threshold depends on the network and must be chosen on held-out "
                "data, and that with it vanilla CAM is hard to beat.")
     return "\n".join(out)
 
 
-def _table3(s: Setup, df: pd.DataFrame) -> str:
-    key = "key" if "key" in df else "row"
-    h, plain, bp = (_value(df, "top-5 loc err", **{key: k}) for k in ("heuristic", "plain", "backprop"))
+def _table3(s: Setup, t: Table) -> str:
+    h, plain, bp = (t.value("top5_loc_err", key=k) for k in ("heuristic", "plain", "backprop"))
     if not any(math.isfinite(x) for x in (h, plain, bp)):
         return "Table 3 was not run in this profile."
     out = [f"In this run ({s.main_gap} on the test split), top-5 localization error: the tight/loose heuristic "
@@ -298,7 +307,7 @@ def _table3(s: Setup, df: pd.DataFrame) -> str:
         gain = plain - h
         out.append(f"The heuristic {'gains' if gain > 0 else 'loses'} {abs(gain):.1f} points against the plain "
                    "boxes." if gain else "The heuristic and the plain boxes tie.")
-    out += ["", "Image by image:"] + _claim_lines(s, "table3") + [""]
+    out += ["", "Image by image:"] + _claim_lines(t) + [""]
     p = {k: v[-1] for k, v in PAPER_TABLE3.items()}
     out.append(f"The paper (GoogLeNet-GAP, ILSVRC test): the heuristic spends the five guesses on two box sizes for "
                f"the two most likely classes instead of one box each for five classes and gains "
@@ -311,23 +320,10 @@ def _table3(s: Setup, df: pd.DataFrame) -> str:
 def frame_hit_rate(dataset) -> tuple[float, int]:
     """The fraction of a box dataset's images whose whole frame has IoU >= 0.5 with a ground-truth box (the
     content-free reference of a localization rate) and the number of images; from the stored boxes and image
-    headers, nothing decoded."""
-    import torch
+    headers, nothing decoded (:func:`cam_lib.metrics.baselines.frame_hit_rate`)."""
+    from ..metrics.baselines import frame_hit_rate as rate
 
-    from ..boxes import box_iou
-    from ..data.common import stored_sizes
-
-    samples = getattr(dataset, "samples", None)
-    if not samples:
-        return math.nan, 0
-    sizes = stored_sizes([p for p, _, _ in samples])
-    hits = 0
-    for (_, _, boxes), (w, h) in zip(samples, sizes):
-        boxes = torch.as_tensor(boxes, dtype=torch.float64).reshape(-1, 4)
-        if len(boxes):
-            frame = torch.tensor([[0.0, 0.0, w - 1.0, h - 1.0]], dtype=torch.float64)
-            hits += bool((box_iou(frame, boxes) >= 0.5).any())
-    return hits / len(samples), len(samples)
+    return rate(getattr(dataset, "samples", None))
 
 
 def cub_reference(s: Setup) -> dict:
@@ -341,9 +337,9 @@ def cub_reference(s: Setup) -> dict:
     return {"chance": 100.0 / test.num_classes, "frame": 100.0 * rate, "n": n, "species": test.num_classes}
 
 
-def _table4(s: Setup, df: pd.DataFrame) -> str:
-    key = "key" if "key" in df else "row"
-    full, crop, box, loc = (_value(df, "accuracy", **{key: k}) for k in ("full", "cam_crop", "gt_box", "cam_loc_acc"))
+def _table4(s: Setup, t: Table) -> str:
+    full, crop, box = (t.value("svm_accuracy", key=k) for k in ("full", "cam_crop", "gt_box"))
+    loc = t.value("cam_loc_acc", key="cam_loc_acc")
     if not any(math.isfinite(x) for x in (full, crop, box, loc)):
         return "Table 4 was not run in this profile (no birds)."
     ref = cub_reference(s)
@@ -363,7 +359,7 @@ def _table4(s: Setup, df: pd.DataFrame) -> str:
         if math.isfinite(ref["frame"]):
             rel = ("above" if loc > ref["frame"] else "below" if loc < ref["frame"] else "no better than")
             out.append(f"The whole frame as the box reaches {_pct(ref['frame'])}: the CAM boxes are {rel} it.")
-    out += ["", "Image by image:"] + _claim_lines(s, "table4") + [""]
+    out += ["", "Image by image:"] + _claim_lines(t) + [""]
     p = {k: v[-1] for k, v in PAPER_TABLE4.items()}
     out.append(f"The paper (GoogLeNet-GAP on CUB-200-2011): the CAM box, found without box annotation, recovers much "
                f"of the gain of the ground-truth box ({p['full']} full image -> {p['cam_crop']} CAM crop -> "
@@ -378,22 +374,22 @@ def transfer_classes(s: Setup) -> dict[str, int]:
     return {name: build_transfer(kind, root, split="test").num_classes for name, (kind, root) in s.transfer.items()}
 
 
-def _table5(s: Setup, df: pd.DataFrame) -> str:
-    ran = _ran(df)
-    if ran.empty:
+def _table5(s: Setup, t: Table) -> str:
+    ran = _ran(t.select("svm_accuracy"))
+    if not ran:
         return "Table 5 was not run in this profile."
     classes = transfer_classes(s)
     out = ["In this run (linear SVM, accuracy on the test images):"]
     for name in s.transfer:
-        sel = ran[ran.dataset == name].sort_values("ours", ascending=False)
+        sel = sorted((r for r in ran if r.labels.get("dataset") == name), key=lambda r: r.ours, reverse=True)
         chance = 100.0 / classes[name] if classes.get(name) else math.nan
+        low = [_name(r) for r in sel if r.ours <= chance + 1e-9]
         out.append(f"- `{name}` ({classes.get(name, '?')} classes, chance {_pct(chance)}): "
-                   + ", ".join(f"{r.row} {_pct(r.ours)}" for r in sel.itertuples())
-                   + (f"; at chance or below: {', '.join(sel[sel.ours <= chance + 1e-9].row)}"
-                      if (sel.ours <= chance + 1e-9).any() else "") + ".")
+                   + ", ".join(f"{_name(r)} {_pct(r.ours)}" for r in sel)
+                   + (f"; at chance or below: {', '.join(low)}" if low else "") + ".")
     out.append(f"The networks learned only the {s.num_classes} object classes of notebook 01: the transfer classes "
                "are new to them.")
-    out += ["", "GAP features against fc7, image by image:"] + _claim_lines(s, "table5") + [""]
+    out += ["", "GAP features against fc7, image by image:"] + _claim_lines(t) + [""]
     p = PAPER_TABLE5
     out.append(f"The paper (networks trained on ILSVRC): the GAP features are as good as GoogLeNet's average pool and "
                f"better than AlexNet's fc7 on every dataset (gap / ave pool / fc7: Scene15 {p['gap'][1][2]:.2f} / "

@@ -61,7 +61,8 @@ def _photos() -> list[tuple[str, Image.Image]]:
             photos.append((path.name, im))
         if len(photos) < 3:
             raise BadInputError(f"only {len(photos)} background photographs found in the installed scikit-image / "
-                                f"scikit-learn wheels (need 3 or more of {[r for _, r in BACKGROUND_FILES]})")
+                                f"scikit-learn wheels (need 3 or more of {[r for _, r in BACKGROUND_FILES]})",
+                                param=None)   # the installed packages are at fault, no parameter
         _PHOTOS = photos
     return _PHOTOS
 
@@ -89,3 +90,20 @@ def _background(rng, size: int) -> np.ndarray:
     arr = arr.mean() + (arr - arr.mean()) * U(rng, 0.65, 1.15)      # contrast
     arr = arr * U(rng, 0.75, 1.2) + U(rng, -0.05, 0.05)            # brightness
     return np.clip(arr, 0, 1).astype(np.float32)
+
+
+_POOL: np.ndarray | None = None
+POOL_SCENES, POOL_SIZE = 200, 32   # the pooled background colours: 200 backgrounds of 32 x 32 pixels
+POOL_SEED = 20261206
+
+
+def colour_pool() -> np.ndarray:
+    """``(N, 3)`` float32: the pixels of :data:`POOL_SCENES` backgrounds drawn as :func:`_background` draws them
+    (a generator of its own, fixed seed: the same pool in every process), the colour distribution of the
+    photographs that :func:`~cam_lib.data.synthetic.render.scene_palette` draws from. Computed once per process."""
+    global _POOL
+    if _POOL is None:
+        rng = np.random.default_rng(POOL_SEED)
+        _POOL = np.concatenate([_background(rng, POOL_SIZE).reshape(-1, 3) for _ in range(POOL_SCENES)])
+    return _POOL
+

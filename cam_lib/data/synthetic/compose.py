@@ -10,16 +10,21 @@ import math
 import numpy as np
 
 from .backgrounds import _background
-from .objects import ShapeClass, _tint
-from .render import Patch, Sketch, U, _color, _crop, _pose_matrix, _render, _render_fraction
+from .objects import ShapeClass
+from .render import Patch, Sketch, U, _color, _crop, _pose_matrix, _render, _render_fraction, scene_palette
 
 # ILSVRC's geometry, measured on the 300 val images of ../shared/data/imagenet-val-sample (largest box per image,
 # fraction of the image): deciles 10/25/50/75/90% at 0.12/0.26/0.48/0.71/0.90, 20% of images with several boxes.
-# The objects suite draws one instance's box area uniformly from OBJECT_AREA (a draw above what the shape can
-# cover is capped where it fits the frame) and, in two-instance images, each of the two from TWO_INSTANCE_AREA;
-# positions are uniform. Result (tests/test_synthetic.py pins it): 0.17/0.25/0.45/0.71/0.85.
-OBJECT_AREA = (0.06, 1.1)
+# A fixed share of the objects images (DISTRACTOR_FRACTION, a design choice stated a priori: ILSVRC labels one
+# class per image, and many of its images show other objects) also holds one whole, unlabelled object of another
+# class of the build, at the sizes of a labelled one, so that the ground-truth class's map has to pick the right
+# object. Two-object images (two instances, or one and a distractor) draw each object's box area uniformly from
+# TWO_INSTANCE_AREA; a lone instance draws it from OBJECT_AREA (capped where the shape fits the frame), chosen so
+# that the largest labelled box per image keeps ILSVRC's quartiles; positions are uniform. Result
+# (tests/test_synthetic.py pins it): deciles 0.19/0.27/0.45/0.69/0.78 at 25% distractor images.
+OBJECT_AREA = (0.5, 1.0)
 TWO_INSTANCE_AREA = (0.10, 0.40)
+DISTRACTOR_FRACTION = 0.25
 CLUTTER_MAX_OVERLAP = 0.10   # clutter may cover at most this fraction of a labelled box (bounding-box overlap)
 
 
@@ -112,24 +117,38 @@ def _box_of(mask: np.ndarray) -> list[int]:
 
 
 def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...], two_frac: float,
-                     fragments=True, frac_range=(0.07, 0.55), hue: float | None = None,
-                     uniform_area: bool = False) -> tuple[np.ndarray, list, list]:
-    """Background, clutter, then one or two instances of ``cls`` (tinted to ``hue`` if given): (image float, boxes,
-    masks). An instance's box covers a fraction of the image drawn from ``frac_range`` (two instances:
-    :data:`TWO_INSTANCE_AREA`), uniformly with ``uniform_area`` (the objects suite: ILSVRC's geometry, see
-    :data:`OBJECT_AREA`), else log-uniformly."""
+                     fragments=True, frac_range=(0.07, 0.55), uniform_area: bool = False,
+                     distractors: tuple[ShapeClass, ...] = (), distractor_frac: float = 0.0
+                     ) -> tuple[np.ndarray, list, list]:
+    """Background, clutter, then the labelled instance(s) of ``cls``: (image float, boxes, masks). One instance, or
+    two (``two_frac`` of the images), or (``distractor_frac`` of the images) one instance beside one whole,
+    unlabelled instance of another class of ``distractors``. A lone instance's box covers a fraction of the
+    image drawn from ``frac_range`` (uniformly with ``uniform_area``: the objects suite, ILSVRC's geometry, see
+    :data:`OBJECT_AREA`; else log-uniformly); in two-object images, labelled or not, each object's from
+    :data:`TWO_INSTANCE_AREA`, so a distractor has the sizes of a labelled object. Colours and textures are the
+    shared draws of every class and of the clutter."""
     img = _background(rng, size)
-    two = rng.random() < two_frac
-    n = 2 if two else 1
+    with scene_palette(img):
+        return _draw_instances(img, rng, size, cls, classes, two_frac, fragments, frac_range, uniform_area,
+                               distractors, distractor_frac)
+
+
+def _draw_instances(img, rng, size, cls, classes, two_frac, fragments, frac_range, uniform_area, distractors,
+                    distractor_frac) -> tuple[np.ndarray, list, list]:
+    """The body of :func:`_instances_image` on its background, inside the scene's palette."""
+    u = rng.random()
+    two = u < two_frac
+    other = not two and len(distractors) > 1 and u < two_frac + distractor_frac
+    members = [cls, cls] if two else [cls, _other(rng, distractors, cls)] if other else [cls]
+    labelled = 2 if two else 1
     patches = []
-    for i in range(n):
+    for member in members:
         sk = Sketch()
-        cls.draw(sk, rng)
-        A = _pose_matrix(rng, cls.upright)
-        lo, hi = TWO_INSTANCE_AREA if two else frac_range
+        member.draw(sk, rng)
+        A = _pose_matrix(rng, member.upright)
+        lo, hi = TWO_INSTANCE_AREA if len(members) == 2 else frac_range
         frac = U(rng, lo, hi) if uniform_area else math.exp(U(rng, math.log(lo), math.log(hi)))
-        patch = _render_fraction(sk, A, frac, size, lo=min(0.05, lo), hi=max(0.60, hi))
-        patches.append(patch if hue is None else _tint(patch, hue, rng))
+        patches.append(_render_fraction(sk, A, frac, size, lo=min(0.05, lo), hi=max(0.60, hi)))
     boxes = []
     for k, p in enumerate(patches):
         h, w = p.shape
@@ -142,7 +161,7 @@ def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...]
         else:
             patches = patches[:k]
             break
-    # clutter: strokes and fragments of other classes, away from the labelled boxes
+    # clutter: strokes and fragments of other classes, away from every object's box
     for _ in range(int(rng.integers(0, 5))):
         _place_clutter(rng, img, size, _stroke(rng, size), boxes)
     if fragments:
@@ -155,8 +174,11 @@ def _instances_image(rng, size, cls: ShapeClass, classes: tuple[ShapeClass, ...]
             frag = _render_fraction(sk, _pose_matrix(rng, False), math.exp(U(rng, math.log(0.04), math.log(0.2))),
                                     size, lo=0.0, hi=1.0)
             _place_clutter(rng, img, size, _cut(frag, rng), boxes)
-    masks = []
-    for p, b in zip(patches, boxes):
-        cov = _place(p, img, b[0], b[1])
-        masks.append(cov > 0)
-    return img, [_box_of(m) for m in masks], masks
+    masks = [_place(p, img, b[0], b[1]) > 0 for p, b in zip(patches, boxes)]
+    return img, [_box_of(m) for m in masks[:labelled]], masks[:labelled]
+
+
+def _other(rng, classes: tuple[ShapeClass, ...], cls: ShapeClass) -> ShapeClass:
+    """A class of ``classes`` other than ``cls``, uniformly."""
+    others = [c for c in classes if c.name != cls.name]
+    return others[int(rng.integers(len(others)))]

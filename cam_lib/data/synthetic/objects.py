@@ -1,6 +1,7 @@
 """The ``objects`` classes (stand-in for ILSVRC: Tables 1-3, classification and localization), each a
-family that draws one instance in the local frame, with their fake wnids and class hues; and the
-``things`` transfer classes (Table 5), object shapes that no ``objects`` class uses."""
+family that draws one instance in the local frame, with their fake wnids; and the ``things`` transfer classes
+(Table 5), object shapes that no ``objects`` class uses. A class is a shape made of parts, never a colour or a
+texture (see :data:`OBJECT_CLASSES`)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Callable
 
 import numpy as np
 
-from .render import Patch, Pattern, U, _arc, _color, _contrast, _fill
+from .render import U, _arc, _color, _contrast, _fill
 
 
 # The `objects` classes (stand-in for ILSVRC). Each draws one instance of its family in the local frame.
@@ -112,29 +113,6 @@ def _spiral(sk, rng):
     t = np.linspace(0, turns * 2 * math.pi, int(40 * turns))
     r = r0 + (1 - r0) * t / t[-1]
     sk.line(np.stack([r * np.cos(t), r * np.sin(t)], 1), w, _fill(rng, 0.2))
-
-
-def _checkerboard(sk, rng):
-    nx, ny = int(rng.integers(3, 7)), int(rng.integers(3, 7))
-    cell = 2 / max(nx, ny)
-    c1 = _color(rng)
-    c2 = _contrast(rng, c1)
-    x0, y0 = -nx * cell / 2, -ny * cell / 2
-    if rng.random() < 0.4:
-        b = U(rng, 0.06, 0.15)
-        sk.rect(x0 - b, y0 - b, -x0 + b, -y0 + b, _color(rng))
-    for i in range(nx):
-        for j in range(ny):
-            sk.rect(x0 + i * cell, y0 + j * cell, x0 + (i + 1) * cell, y0 + (j + 1) * cell, c1 if (i + j) % 2 else c2)
-
-
-def _striped_ellipse(sk, rng):
-    ry = U(rng, 0.45, 0.85)
-    c1 = _color(rng)
-    pat = Pattern("stripes", c1, _contrast(rng, c1), period=U(rng, 0.14, 0.35), angle=U(rng, 0, math.pi))
-    if rng.random() < 0.4:
-        sk.ellipse(0, 0, 1.08, ry + 0.08, _color(rng))
-    sk.ellipse(0, 0, 1, ry, pat)
 
 
 def _house(sk, rng):
@@ -370,41 +348,28 @@ class ShapeClass:
     upright: bool = False      # drawn within +-20 degrees of upright instead of any rotation
 
 
+# The order is the label order; a profile takes the first N. The first ten are the classes whose identity is
+# carried by several distinct parts in a class-specific arrangement (a house's body, roof, door, windows and
+# chimney; a key's bow, shaft and teeth; an anchor's ring, shank, stock, arms and flukes; ...): the default
+# profile's classes, so that a map that covers the whole object (GAP) and one that covers its single most
+# discriminative part (GMP) can differ. The rest are single-outline shapes. No class is defined by a colour or a
+# texture: every fill is drawn from the distribution the clutter draws from (render._fill, _color).
 OBJECT_CLASSES: tuple[ShapeClass, ...] = (
-    ShapeClass("star", _star), ShapeClass("ring", _ring), ShapeClass("cross", _cross),
-    ShapeClass("arrow", _arrow), ShapeClass("crescent", _crescent), ShapeClass("heart", _heart, True),
-    ShapeClass("bar stack", _bar_stack), ShapeClass("spiral", _spiral), ShapeClass("checkerboard", _checkerboard),
-    ShapeClass("striped ellipse", _striped_ellipse), ShapeClass("house", _house, True),
-    ShapeClass("tree", _tree, True), ShapeClass("flower", _flower), ShapeClass("key", _key),
-    ShapeClass("ladder", _ladder), ShapeClass("L-shape", _ell), ShapeClass("zigzag", _zigzag),
-    ShapeClass("target", _target), ShapeClass("dumbbell", _dumbbell), ShapeClass("hourglass", _hourglass),
-    ShapeClass("lightning bolt", _lightning), ShapeClass("umbrella", _umbrella, True),
-    ShapeClass("crown", _crown, True), ShapeClass("anchor", _anchor, True), ShapeClass("pinwheel", _pinwheel),
-    ShapeClass("frame", _frame),
+    ShapeClass("house", _house, True), ShapeClass("tree", _tree, True), ShapeClass("flower", _flower),
+    ShapeClass("key", _key), ShapeClass("umbrella", _umbrella, True), ShapeClass("anchor", _anchor, True),
+    ShapeClass("dumbbell", _dumbbell), ShapeClass("arrow", _arrow), ShapeClass("crown", _crown, True),
+    ShapeClass("hourglass", _hourglass),
+    ShapeClass("ladder", _ladder), ShapeClass("pinwheel", _pinwheel), ShapeClass("star", _star),
+    ShapeClass("ring", _ring), ShapeClass("cross", _cross), ShapeClass("crescent", _crescent),
+    ShapeClass("heart", _heart, True), ShapeClass("bar stack", _bar_stack), ShapeClass("spiral", _spiral),
+    ShapeClass("L-shape", _ell), ShapeClass("zigzag", _zigzag), ShapeClass("target", _target),
+    ShapeClass("lightning bolt", _lightning), ShapeClass("frame", _frame),
 )
 
 
 def object_wnids(n: int | None = None) -> list[str]:
     """The fake wnids of the first ``n`` (default: all) ``objects`` classes, in class order (they sort in that order)."""
     return [f"n{90000000 + i:08d}" for i in range(len(OBJECT_CLASSES) if n is None else n)]
-
-
-def class_hue(label: int) -> float:
-    """The hue of object class ``label`` (golden-ratio spacing: consecutive classes far apart on the hue circle)."""
-    return (label * 0.6180339887) % 1.0
-
-
-def _tint(patch: Patch, hue: float, rng) -> Patch:
-    """Recolour an instance to ``hue`` (+ a small jitter), keeping its texture as saturation and value changes:
-    objects of one class share a colour tendency, as many real categories do, which makes the default
-    benchmark learnable from scratch in CPU minutes; shape still separates classes of nearby hues."""
-    from matplotlib.colors import hsv_to_rgb, rgb_to_hsv
-
-    a = patch.alpha[..., None]
-    hsv = rgb_to_hsv(np.clip(np.divide(patch.premul, a, out=np.zeros_like(patch.premul), where=a > 0), 0, 1))
-    hsv[..., 0] = (hue + rng.normal(0.0, 0.03)) % 1.0
-    hsv[..., 1] = 0.35 + 0.65 * hsv[..., 1]
-    return Patch((hsv_to_rgb(hsv) * a).astype(np.float32), patch.alpha, patch.origin)
 
 
 # The `things` transfer classes: object shapes that no `objects` class uses.

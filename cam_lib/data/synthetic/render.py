@@ -5,6 +5,8 @@ and fill distributions that every class draws from."""
 from __future__ import annotations
 
 import colorsys
+import contextlib
+import contextvars
 import math
 from dataclasses import dataclass
 
@@ -206,7 +208,41 @@ def _render_fraction(sk: Sketch, A: np.ndarray, frac: float, size: int, lo=0.05,
 
 # Colours and fills, one distribution for every class.
 
+# The colours of the scene being drawn (generator version 5). While a scene's palette is set (scene_palette), a
+# colour drawn with the default ranges is the colour of a random background pixel, jittered: with probability
+# LOCAL_SHARE a pixel of this scene's own background, else one of the pooled backgrounds of every photograph
+# (backgrounds.colour_pool). Objects, their parts, the distractors and the clutter thus share the photographs'
+# colour distribution, and an object often shares its scene's colours, as in photographs: it is found by its shape
+# and parts, not because its colour stands out. LOCAL_SHARE was set so that a class-agnostic saliency (colour
+# distance to the border, cam_lib.methods.BorderContrast) localizes the default val split as well as it localizes
+# the real ILSVRC sample with the same code, and no better (tests/test_synthetic.py; see
+# cam_lib.data.synthetic's docstring) -- a calibration on baselines that ignore the network, never on CAM.
+_SCENE = contextvars.ContextVar("scene_palette", default=None)
+LOCAL_SHARE = 0.5        # share of scene colours taken from the scene's own background
+PALETTE_JITTER = 0.08    # per-channel uniform jitter of a colour drawn from a background (fraction of the range)
+
+
+@contextlib.contextmanager
+def scene_palette(background: np.ndarray):
+    """Inside the block, :func:`_color` with its default ranges draws the colour of a random background pixel
+    (of ``background`` ``(H, W, 3)`` float in [0, 1] with probability :data:`LOCAL_SHARE`, else of the pooled
+    backgrounds), jittered by :data:`PALETTE_JITTER`."""
+    token = _SCENE.set(np.asarray(background, np.float32).reshape(-1, 3))
+    try:
+        yield
+    finally:
+        _SCENE.reset(token)
+
+
 def _color(rng, s=(0.2, 1.0), v=(0.2, 1.0), h=None):
+    scene = _SCENE.get()
+    if scene is not None and h is None and s == (0.2, 1.0) and v == (0.2, 1.0):
+        if rng.random() >= LOCAL_SHARE:
+            from .backgrounds import colour_pool
+
+            scene = colour_pool()
+        c = np.clip(scene[int(rng.integers(len(scene)))] + rng.uniform(-PALETTE_JITTER, PALETTE_JITTER, 3), 0, 1)
+        return tuple(int(x * 255) for x in c)
     hue = rng.random() if h is None else h % 1.0
     r, g, b = colorsys.hsv_to_rgb(hue, rng.uniform(*s), rng.uniform(*v))
     return (int(r * 255), int(g * 255), int(b * 255))

@@ -10,8 +10,8 @@ import numpy as np
 
 from ...errors import BadInputError
 from .birds import BIRD_SPECIES, _bird_image
-from .compose import OBJECT_AREA, _finish, _instances_image
-from .objects import OBJECT_CLASSES, THING_CLASSES, class_hue
+from .compose import DISTRACTOR_FRACTION, OBJECT_AREA, _finish, _instances_image
+from .objects import OBJECT_CLASSES, THING_CLASSES
 from .scenes import _scene_image
 
 SUITE_IDS = {"objects": 1, "birds": 2, "scenes": 3, "things": 4}
@@ -34,19 +34,23 @@ def _rng(seed: int, suite: str, split: str, index: int) -> np.random.Generator:
 
 
 def render_sample(suite: str, split: str, index: int, label: int, seed: int = 0, size: int = 128,
-                  two_instance_fraction: float = 0.2, hue: bool = True) -> Sample:
+                  two_instance_fraction: float = 0.2, distractor_fraction: float = DISTRACTOR_FRACTION,
+                  object_classes: int = 10) -> Sample:
     """The image ``index`` of ``suite``/``split`` with class ``label``, exactly as :func:`build` writes it (before
     JPEG encoding), with its ground-truth boxes and coverage masks (birds: one, objects: one or two, transfer
-    suites: none). ``split`` is ``train``/``val``/``test`` (birds: ``all``, index = image id - 1). ``hue``: objects
-    take their class's hue (:func:`class_hue`)."""
+    suites: none). ``split`` is ``train``/``val``/``test`` (birds: ``all``, index = image id - 1). Objects: the
+    build's classes are the first ``object_classes``; ``distractor_fraction`` of the images also show an unlabelled
+    object of another of them (:func:`~cam_lib.data.synthetic.compose._instances_image`)."""
     if suite not in SUITE_IDS or split not in SPLIT_IDS:
-        raise BadInputError(f"suite must be one of {sorted(SUITE_IDS)} and split one of {sorted(SPLIT_IDS)}, "
-                            f"got {suite!r}, {split!r}")
+        bad, value = ("suite", suite) if suite not in SUITE_IDS else ("split", split)
+        raise BadInputError(f"parameter {bad}={value!r}: suite must be one of {sorted(SUITE_IDS)} and split one of "
+                            f"{sorted(SPLIT_IDS)} (got suite={suite!r}, split={split!r})", param=bad)
     rng = _rng(seed, suite, split, index)
     if suite == "objects":
         img, boxes, masks = _instances_image(rng, size, OBJECT_CLASSES[label], OBJECT_CLASSES, two_instance_fraction,
-                                             frac_range=OBJECT_AREA, hue=class_hue(label) if hue else None,
-                                             uniform_area=True)
+                                             frac_range=OBJECT_AREA, uniform_area=True,
+                                             distractors=OBJECT_CLASSES[:object_classes],
+                                             distractor_frac=distractor_fraction)
     elif suite == "birds":
         img, boxes, masks = _bird_image(rng, size, BIRD_SPECIES[label])
     elif suite == "things":

@@ -21,11 +21,12 @@ from PIL import Image, ImageDraw, ImageFont
 from ...errors import BadInputError
 from .backgrounds import _photos, background_sources
 from .birds import BIRD_SPECIES
+from .compose import DISTRACTOR_FRACTION
 from .objects import OBJECT_CLASSES, THING_CLASSES, object_wnids
 from .sample import ORDER_INDEX, _rng, render_sample
 from .scenes import SCENE_CLASSES
 
-GENERATOR_VERSION = 4
+GENERATOR_VERSION = 5
 JPEG_QUALITY = 90
 
 
@@ -43,8 +44,8 @@ class Profile:
     transfer_test: int = 20
     two_instance_fraction: float = 0.2
     jpeg_quality: int = JPEG_QUALITY
-    object_classes: int = 26       # the first N of OBJECT_CLASSES
-    class_hue: bool = True         # each object class keeps its own hue (see _tint)
+    distractor_fraction: float = DISTRACTOR_FRACTION   # objects images with an unlabelled object of another class
+    object_classes: int = 24       # the first N of OBJECT_CLASSES
 
 
 PROFILES: dict[str, Profile] = {
@@ -102,16 +103,16 @@ def folder_name(profile: str = "default", seed: int = 0) -> str:
 
 def _check(profile, root, seed, workers) -> tuple[Profile, Path, int]:
     if not isinstance(profile, str) or profile not in PROFILES:
-        raise BadInputError(f"profile must be one of {', '.join(PROFILES)}; got {profile!r}")
+        raise BadInputError(f"parameter profile={profile!r}: must be one of {', '.join(PROFILES)}", param="profile")
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise BadInputError(f"seed must be a non-negative integer, got {seed!r}")
+        raise BadInputError(f"parameter seed={seed!r}: must be a non-negative integer", param="seed")
     if not isinstance(root, (str, os.PathLike)) or str(root) == "":
-        raise BadInputError(f"root must be a folder path (str or Path), got {root!r}")
+        raise BadInputError(f"parameter root={root!r}: must be a folder path (str or Path)", param="root")
     root = Path(root)
     if root.exists() and not root.is_dir():
-        raise BadInputError(f"root {root} exists and is not a folder")
+        raise BadInputError(f"parameter root={str(root)!r}: exists and is not a folder", param="root")
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
-        raise BadInputError(f"workers must be None or an integer >= 1, got {workers!r}")
+        raise BadInputError(f"parameter workers={workers!r}: must be None or an integer >= 1", param="workers")
     return PROFILES[profile], root, int(seed)
 
 
@@ -167,7 +168,8 @@ def _run_chunk(chunk):
     base, size, seed = Path(_CTX["base"]), _CTX["size"], _CTX["seed"]
     for suite, split, index, label, rel in chunk:
         s = render_sample(suite, split, index, label, seed=seed, size=size,
-                          two_instance_fraction=_CTX["two_frac"], hue=_CTX["hue"])
+                          two_instance_fraction=_CTX["two_frac"], distractor_fraction=_CTX["distractor_frac"],
+                          object_classes=_CTX["classes"])
         Image.fromarray(s.image, "RGB").save(base / rel, "JPEG", quality=_CTX["quality"])
         out.append((rel, s.boxes))
     return out
@@ -178,7 +180,8 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
     for d in sorted({str(Path(rel).parent) for *_, rel in jobs}):
         (tmp / d).mkdir(parents=True, exist_ok=True)
     ctx = {"base": str(tmp), "size": prof.image_size, "seed": seed, "quality": prof.jpeg_quality,
-           "two_frac": prof.two_instance_fraction, "hue": prof.class_hue}
+           "two_frac": prof.two_instance_fraction, "distractor_frac": prof.distractor_fraction,
+           "classes": prof.object_classes}
     chunks = [jobs[i:i + 48] for i in range(0, len(jobs), 48)]
     results = []
     if workers <= 1:
@@ -193,11 +196,22 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
             for r in pool.imap(_run_chunk, chunks):
                 results.extend(r)
     boxes = {rel: b for rel, b in results}
+    counts = _write_objects(tmp, prof, jobs, boxes)
+    counts["birds"] = _write_birds(tmp, prof, seed, jobs, boxes)
+    for suite in ("scenes", "things"):
+        counts[f"transfer/{suite}"] = {s: sum(1 for j in jobs if j[:2] == (suite, s)) for s in ("train", "test")}
+    (tmp / "samples").mkdir(exist_ok=True)   # sample grids
+    for name, sub in (("objects", "objects"), ("objects_test", "objects_test"), ("birds", "birds"),
+                      ("scenes", "transfer/scenes"), ("things", "transfer/things")):
+        sample_grid(tmp / sub, tmp / "samples" / f"{name}.png", n=16)
+    return counts
+
+
+def _write_objects(tmp: Path, prof: Profile, jobs: list, boxes: dict) -> dict[str, dict[str, int]]:
+    """The ILSVRC devkit annotations of ``objects`` and ``objects_test`` (mapping, one XML per image); counts."""
     S = prof.image_size
     wnids = object_wnids(prof.object_classes)
     counts: dict[str, dict[str, int]] = {}
-
-    # objects / objects_test (ILSVRC devkit)
     mapping = "".join(f"{w} {c.name}\n" for w, c in zip(wnids, OBJECT_CLASSES))
     for root in ("objects", "objects_test"):
         (tmp / root / "LOC_synset_mapping.txt").write_text(mapping)
@@ -218,8 +232,12 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
         counts.setdefault(key, {}).setdefault(split, 0)
         counts[key][split] += 1
     counts["objects"]["train_boxes"] = sum(len(boxes[j[4]]) for j in jobs if j[:2] == ("objects", "train"))
+    counts["objects"]["val_two_instances"] = sum(len(boxes[j[4]]) == 2 for j in jobs if j[:2] == ("objects", "val"))
+    return counts
 
-    # birds (CUB_200_2011)
+
+def _write_birds(tmp: Path, prof: Profile, seed: int, jobs: list, boxes: dict) -> dict[str, int]:
+    """The CUB-200-2011 list files of ``birds`` (half of each species' images train, in a seeded order); counts."""
     cub = tmp / "birds" / "CUB_200_2011"
     bird_jobs = [j for j in jobs if j[0] == "birds"]
     n = prof.birds_per_class
@@ -242,18 +260,7 @@ def _generate(tmp: Path, prof: Profile, seed: int, workers: int) -> dict:
     (cub / "bounding_boxes.txt").write_text("".join(bbs))
     (cub / "classes.txt").write_text("".join(f"{i + 1} {i + 1:03d}.{sp.name}\n" for i, sp in enumerate(BIRD_SPECIES)))
     ntrain = sum(is_train.values())
-    counts["birds"] = {"train": ntrain, "test": len(bird_jobs) - ntrain}
-    for suite in ("scenes", "things"):
-        counts[f"transfer/{suite}"] = {s: sum(1 for j in jobs if j[:2] == (suite, s)) for s in ("train", "test")}
-    counts["objects"]["val_two_instances"] = sum(
-        len(boxes[j[4]]) == 2 for j in jobs if j[:2] == ("objects", "val"))
-
-    # sample grids
-    (tmp / "samples").mkdir(exist_ok=True)
-    for name, sub in (("objects", "objects"), ("objects_test", "objects_test"), ("birds", "birds"),
-                      ("scenes", "transfer/scenes"), ("things", "transfer/things")):
-        sample_grid(tmp / sub, tmp / "samples" / f"{name}.png", n=16)
-    return counts
+    return {"train": ntrain, "test": len(bird_jobs) - ntrain}
 
 
 def _hash_tree(folder: Path) -> tuple[int, str]:
@@ -297,7 +304,7 @@ def build(profile: str = "default", root: str | Path = "data", seed: int = 0, wo
     try:
         root.mkdir(parents=True, exist_ok=True)
     except OSError as e:
-        raise BadInputError(f"root {root}: cannot create the folder ({e})") from None
+        raise BadInputError(f"parameter root={str(root)!r}: cannot create the folder ({e})", param="root") from None
     _clean_stale(root, key)
     tmp = root / f".{key}.tmp-{os.getpid()}-{secrets.token_hex(4)}"
     tmp.mkdir()
@@ -393,10 +400,10 @@ def sample_grid(suite_root: str | Path, out_png: str | Path, n: int = 16) -> Pat
     ground-truth boxes drawn and the class name under each tile."""
     suite_root, out_png = Path(suite_root), Path(out_png)
     if not suite_root.is_dir():
-        raise BadInputError(f"{suite_root}: suite folder not found")
+        raise BadInputError(f"parameter suite_root={str(suite_root)!r}: suite folder not found", param="suite_root")
     items = _suite_samples(suite_root, n)
     if not items:
-        raise BadInputError(f"{suite_root}: no images found for a sample grid")
+        raise BadInputError(f"{suite_root}: no images found for a sample grid", param="suite_root")
     tile, cap = 128, 14
     cols = math.ceil(math.sqrt(len(items)))
     rows = math.ceil(len(items) / cols)

@@ -1,7 +1,7 @@
 """Benchmarks for the paper's cost claim (Sec. 2 and 3): a CAM costs nothing beyond the forward pass that classifies
 the image, so CAM localization should run at the network's own inference speed.
 
-``python -m cam_lib bench`` measures, on one model, batch and device, in one run, methods interleaved within each
+``python bench/run.py`` measures, on one model, batch and device, in one run, methods interleaved within each
 repetition after a warm-up, medians reported:
 
 1. the forward pass alone (the limit);
@@ -11,19 +11,23 @@ repetition after a warm-up, medians reported:
 4. MaxBoxAccV2 on the same stored maps: :class:`cam_lib.metrics.MaxBoxAcc` against
    :func:`cam_lib.metrics.reference.baseline_best_ious`, the published per-threshold algorithm, at grid steps 0.01
    and 0.001, with a check that both give identical numbers;
-5. the peak memory (high-water mark of a fresh process) of evaluating 1,000 and 10,000 maps, streamed.
+5. the peak memory (high-water mark of a fresh process, ``bench/peak.py``) of evaluating 1,000 and 10,000 maps,
+   streamed;
+6. end to end: ``python -m cam_lib localize`` on real JPEG files in a fresh process against a fresh process that
+   only decodes, resizes and runs the forward pass (``bench/plain_loop.py``).
 
-``--json`` writes the figures; ``--md`` / ``--png`` the page and the plot of throughput against batch size.
+:mod:`bench.page` writes the page and the plot of throughput against batch size. Not part of the installed
+library: the children run from the repository (``bench/*.py``, ``python -m cam_lib``).
 """
 
 from __future__ import annotations
 
 import os
 import platform
-import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -31,15 +35,15 @@ import cv2
 import numpy as np
 import torch
 
-from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
-from .cam import normalize_maps, upsample_maps
-from .errors import BadInputError
-from .io import atomic_write_text
-from .localize import localize_batch
-from .metrics import MaxBoxAcc, threshold_grid
-from .metrics.reference import baseline_maxboxacc
+from cam_lib.boxes import DEFAULT_THRESHOLD, boxes_from_maps
+from cam_lib.cam import normalize_maps, upsample_maps
+from cam_lib.errors import BadInputError
+from cam_lib.localize import localize_batch
+from cam_lib.metrics import MaxBoxAcc, threshold_grid
+from cam_lib.metrics.reference import baseline_maxboxacc
 
-__all__ = ["synthetic_maps", "throughput", "maxboxacc_speed", "peak_rss_mb", "run", "plot", "write_page", "TARGETS"]
+__all__ = ["synthetic_maps", "throughput", "maxboxacc_speed", "stream_maps", "peak_rss_mb", "end_to_end",
+           "cuda_path", "machine", "run", "TARGETS", "METHODS", "JSON_KEYS"]
 
 METHODS = ("forward", "cam_top1_box", "cam_top5_box", "torchcam", "gradcam", "captum")
 JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_top5_box": "cam_top5_box_ips",
@@ -48,6 +52,9 @@ JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_
 TARGETS = (("cam_top1_box_ips", "forward_ips", 0.9), ("cam_top5_box_ips", "forward_ips", 0.8),
            ("cam_top1_box_ips", "gradcam_ips", 3.0), ("cam_top1_box_ips", "torchcam_ips", 0.95),
            ("maxboxacc_speedup_001", None, 20.0), ("maxboxacc_speedup_0001", None, 20.0))
+
+BENCH = Path(__file__).resolve().parent   # the scripts the fresh processes run (plain_loop.py, peak.py)
+REPO = BENCH.parent                       # their working folder: ``python -m cam_lib`` imports this checkout
 
 
 # ---------------------------------------------------------------------------------------------------------
@@ -196,75 +203,33 @@ def maxboxacc_speed(maps: torch.Tensor, gt_boxes: torch.Tensor, gt_valid: torch.
             "maxboxacc": accs["fast"].compute()["maxboxacc"]}
 
 
-def _memory_child(n: int, size: int, batch: int = 64) -> None:
-    """Stream ``n`` synthetic maps through MaxBoxAcc, batch by batch (nothing kept), print the peak RSS in MB."""
+def stream_maps(n: int, size: int, batch: int = 64) -> None:
+    """Stream ``n`` synthetic maps through MaxBoxAcc, batch by batch, nothing kept (``bench/peak.py maps``)."""
     acc = MaxBoxAcc(threshold_grid(0.01))
     for i in range(0, n, batch):
         maps, boxes, valid = synthetic_maps(min(batch, n - i), size, seed=i)
         acc.update(maps, boxes, valid)
     if acc.n:
         acc.compute()
-    print(_peak_mb())
-
-
-def _peak_mb() -> float:
-    """This process's peak resident memory in MB: VmHWM (Linux), else ru_maxrss. On Linux ru_maxrss survives
-    fork + exec, so a child started by a large parent would report the parent's peak; VmHWM does not."""
-    try:
-        with open("/proc/self/status") as f:
-            return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
-    except (OSError, StopIteration):
-        scale = 1 if sys.platform == "darwin" else 1024   # macOS: bytes (/ 1024**2 below); Linux: KiB
-        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / scale / 1024
 
 
 def peak_rss_mb(n: int, size: int = 224) -> float:
     """Peak resident memory (MB, VmHWM) of a fresh process that evaluates MaxBoxAccV2 on ``n`` streamed maps."""
-    code = f"from cam_lib.bench import _memory_child; _memory_child({int(n)}, {int(size)})"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
-                            cwd=Path(__file__).resolve().parents[1])
-    return float(result.stdout.strip().splitlines()[-1])
+    out = _child([sys.executable, str(BENCH / "peak.py"), "maps", str(int(n)), str(int(size))])
+    return float(out.strip().splitlines()[-1])
 
 
 # ---------------------------------------------------------------------------------------------------------
 # End to end: what a user runs, fresh processes on real JPEG files
 
 E2E_MODEL = "tf_efficientnet_lite0"   # the ImageNet GAP network available offline
-SHARED_SAMPLE = Path(__file__).resolve().parents[2] / "shared" / "data" / "imagenet-val-sample"
 TEN_CROP_IMAGES = 64
-
-
-# The practical limit of ``localize``, as a user would write it: decode every image of ``root/val`` with PIL, resize
-# it (the same torchvision resize), run the forward pass in batches, print the image count. Run as ``python -c``
-# so that the process imports only torch, torchvision, timm and the network's module, nothing of the metrics.
-PLAIN_LOOP = """
-import sys
-from pathlib import Path
-
-import torch
-from PIL import Image
-from torchvision.transforms import v2
-
-from cam_lib.models import build_model
-
-root, model_name, batch, size = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
-model = build_model(model_name, pretrained=True).eval()
-files = sorted(p for p in (root / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png"))
-tf = v2.Compose([v2.ToImage(), v2.Resize((size, size)), v2.ToDtype(torch.float32, scale=True)])
-with torch.inference_mode():
-    for i in range(0, len(files), batch):
-        images = []
-        for path in files[i:i + batch]:
-            with Image.open(path) as im:
-                images.append(tf(im.convert("RGB")))
-        model(torch.stack(images))
-print(len(files))
-"""
+IMAGE_SUFFIXES = (".jpeg", ".jpg", ".png")
 
 
 def _child(command: list[str]) -> str:
-    """Run a fresh process; its stdout, or RuntimeError with the end of its stderr."""
-    done = subprocess.run(command, capture_output=True, text=True, cwd=Path(__file__).resolve().parents[1])
+    """Run a fresh process in the repository; its stdout, or RuntimeError with the end of its stderr."""
+    done = subprocess.run(command, capture_output=True, text=True, cwd=REPO)
     if done.returncode:
         raise RuntimeError(f"{' '.join(command[:6])} ... failed ({done.returncode}): {done.stderr[-1500:]}")
     return done.stdout
@@ -278,27 +243,24 @@ def _wall(command: list[str]) -> float:
 
 
 def end_to_end(root: Path, reps: int = 2) -> dict:
-    """``localize`` against a plain decode + resize + forward loop over the same JPEG files, each a fresh process,
-    interleaved, ``reps`` times; images per second from the median wall time of each, the ratio as the median of
-    the ``reps`` pairs' ratios (plain wall / localize wall); and the peak memory (VmHWM)
-    of ``localize --frame ten_crop`` on the first images at the default batch size."""
-    import tempfile
-
-    n = len([p for p in (root / "val").iterdir() if p.suffix.lower() in (".jpeg", ".jpg", ".png")])
+    """``python -m cam_lib localize`` against a plain decode + resize + forward loop (``bench/plain_loop.py``) over
+    the same JPEG files, each a fresh process, interleaved, ``reps`` times; images per second from the median wall
+    time of each, the ratio as the median of the ``reps`` pairs' ratios (plain wall / localize wall); and the peak
+    memory (VmHWM, ``bench/peak.py``) of ``localize --frame ten_crop`` on the first images at the default batch
+    size."""
+    n = len([p for p in (Path(root) / "val").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES])
+    flags = ["localize", "--data", "imagenet", "--root", str(root), "--model", E2E_MODEL, "--pretrained",
+             "--num-classes", "1000", "--no-progress"]
     with tempfile.TemporaryDirectory() as tmp:
-        localize = [sys.executable, "-m", "cam_lib", "localize", "--data", "imagenet", "--root", str(root),
-                    "--model", E2E_MODEL, "--pretrained", "--num-classes", "1000", "--no-progress", "--json",
-                    str(Path(tmp) / "r.json")]
-        plain = [sys.executable, "-c", PLAIN_LOOP, str(root), E2E_MODEL, "32", "224"]
+        localize = [sys.executable, "-m", "cam_lib", *flags, "--json", str(Path(tmp) / "r.json")]
+        plain = [sys.executable, str(BENCH / "plain_loop.py"), str(root), E2E_MODEL, "32", "224"]
         _child(localize + ["--limit", "8"])   # untimed: numba compiles the sweep into its cache on a first run
         walls = {"localize": [], "plain": []}
         for _ in range(reps):
             walls["localize"].append(_wall(localize))
             walls["plain"].append(_wall(plain))
-        ten = ("import sys; from cam_lib.cli import main; from cam_lib.bench import _peak_mb; "
-               f"main({localize[3:-1] + [str(Path(tmp) / 'ten.json'), '--frame', 'ten_crop', '--limit', str(TEN_CROP_IMAGES)]!r}); "
-               "print(_peak_mb())")
-        out = _child([sys.executable, "-c", ten])
+        out = _child([sys.executable, str(BENCH / "peak.py"), "-m", "cam_lib", *flags, "--json",
+                      str(Path(tmp) / "ten.json"), "--frame", "ten_crop", "--limit", str(TEN_CROP_IMAGES)])
     localize_ips = n / statistics.median(walls["localize"])
     plain_ips = n / statistics.median(walls["plain"])
     # the ratio of each interleaved pair, then their median: a pause of the machine slows both runs of a pair
@@ -317,17 +279,20 @@ def cuda_path(root: Path, model_name: str = E2E_MODEL, batch: int = 256, reps: i
     top-5 CAMs + their boxes (maps moved to the CPU once per batch), both on random images already on the GPU;
     (3) :func:`cam_lib.localize.evaluate` over the JPEG files of ``root/val`` (repeated ``repeat`` times), once
     with the JPEGs decoded on the GPU (``set_decode("device")``) and once decoded by PIL in ``workers`` loader
-    processes; and (4) the wall time of a fresh ``localize`` process with the GPU flags on the same files."""
+    processes; and (4) the wall time of a fresh ``python -m cam_lib localize`` with the GPU flags on the same
+    files."""
     from torch.utils.data import ConcatDataset
 
-    from .cam import compute_cams
-    from .data import build_dataset, make_loader
-    from .localize import evaluate
-    from .models import build_model
+    from cam_lib.data import build_dataset, make_loader
+    from cam_lib.localize import evaluate
+    from cam_lib.methods import get_method
+    from cam_lib.models import build_model
 
     if not torch.cuda.is_available():
         raise BadInputError("the CUDA path needs a GPU: torch.cuda.is_available() is False")
-    device = torch.device("cuda")
+    if not Path(root).is_dir():
+        raise BadInputError(f"--e2e-root {root}: folder not found (the CUDA path reads its JPEG files)")
+    device, cam = torch.device("cuda"), get_method("cam")
     model = build_model(model_name, pretrained=True).eval().to(device).to(memory_format=torch.channels_last)
     x = torch.rand(batch, 3, 224, 224, device=device).contiguous(memory_format=torch.channels_last)
 
@@ -347,7 +312,7 @@ def cuda_path(root: Path, model_name: str = E2E_MODEL, batch: int = 256, reps: i
 
     def cam_boxes():
         with torch.autocast("cuda", dtype=torch.bfloat16):
-            out = compute_cams(model, x, 5)
+            out = cam(model, x, 5)
         boxes_from_maps(out.maps.cpu(), DEFAULT_THRESHOLD)
 
     result = {"device_name": torch.cuda.get_device_name(0), "torch": torch.__version__, "batch": batch,
@@ -374,7 +339,7 @@ def cuda_path(root: Path, model_name: str = E2E_MODEL, batch: int = 256, reps: i
 
 
 # ---------------------------------------------------------------------------------------------------------
-# The whole run, its JSON and its page
+# The whole run and its JSON
 
 
 def machine() -> dict:
@@ -400,35 +365,9 @@ def machine() -> dict:
             "os": platform.platform(), "versions": versions}
 
 
-def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", size: int | None = None,
-        batch_sizes: tuple[int, ...] | None = None, reps: int | None = None, maps: int | None = None,
-        memory: tuple[int, int] = (1000, 10000), width: float = 1.0, progress=print,
-        e2e_root: Path | None = SHARED_SAMPLE) -> dict:
-    """All the measurements; returns the JSON dict. ``quick``: one batch size, fewer repetitions and maps.
-    ``e2e_root``: an ILSVRC-val-format folder of real JPEGs for :func:`end_to_end` (default: the shared sample;
-    None or a missing folder: not measured, said so in the JSON)."""
-    from .models import build_model
-
-    size = size or 224
-    batch_sizes = tuple(batch_sizes or ((8,) if quick else (1, 2, 4, 8, 16)))
-    reps = reps or (3 if quick else 5)
-    n_maps = maps or (48 if quick else 256)
-    started = time.perf_counter()
-    # first, while this process holds nothing yet: fresh processes timed beside a parent that has run the
-    # in-process benchmarks measured localize 5-10% slower and the plain loop faster than alone
-    e2e = {"not measured": f"no folder at {e2e_root} (pass --e2e-root)"}
-    if e2e_root is not None and Path(e2e_root).is_dir():
-        progress(f"end to end: localize vs decode + resize + forward, fresh processes, on {e2e_root}")
-        e2e = end_to_end(Path(e2e_root), reps=1 if quick else 3)
-    model = build_model(model_name, num_classes=1000, width=width)
-    progress(f"throughput: {model_name}, batch sizes {batch_sizes}, {reps} repetitions, {size}x{size}")
-    per_batch = throughput(model, batch_sizes, size=size, reps=reps, device=device)
-    main = per_batch[max(batch_sizes)]
-    result = {JSON_KEYS[name]: main.get(name) for name in METHODS}
-    result.update(e2e_vs_decode_forward=e2e.get("e2e_vs_decode_forward"),
-                  ten_crop_peak_rss_mb=e2e.get("ten_crop_peak_rss_mb"), end_to_end=e2e)
-    # the stored score maps: CAM-like maps (7x7 upsampled), the same for both evaluators
-    progress(f"MaxBoxAccV2 on {n_maps} maps, steps 0.01 and 0.001")
+def _maps_figures(result: dict, size: int, n_maps: int, quick: bool) -> dict:
+    """MaxBoxAccV2 against the baseline at steps 0.01 and 0.001, and the boxes' cost, on the same stored maps
+    (CAM-like: 7x7 upsampled); adds the headline keys to ``result``, returns the per-step figures."""
     stored, boxes, valid = synthetic_maps(n_maps, size, seed=1)
     speeds = {}
     for step, key in ((0.01, "001"), (0.001, "0001")):
@@ -440,6 +379,41 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
     for i in range(0, n_maps, 64):
         boxes_from_maps(stored[i:i + 64])
     result["boxes_ms_per_map"] = 1e3 * (time.perf_counter() - start) / n_maps
+    return speeds
+
+
+def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", size: int | None = None,
+        batch_sizes: tuple[int, ...] | None = None, reps: int | None = None, maps: int | None = None,
+        memory: tuple[int, int] = (1000, 10000), width: float = 1.0, progress=print,
+        e2e_root: Path | None = None) -> dict:
+    """All the measurements; returns the JSON dict. ``quick``: one batch size, fewer repetitions and maps.
+    ``e2e_root``: an ILSVRC-val-format folder of real JPEGs for :func:`end_to_end` (None or a missing folder: not
+    measured, said so through ``progress`` and in the JSON; ``bench/run.py`` defaults to the shared sample)."""
+    from cam_lib.models import build_model
+
+    size = size or 224
+    batch_sizes = tuple(batch_sizes or ((8,) if quick else (1, 2, 4, 8, 16)))
+    reps = reps or (3 if quick else 5)
+    n_maps = maps or (48 if quick else 256)
+    started = time.perf_counter()
+    # first, while this process holds nothing yet: fresh processes timed beside a parent that has run the
+    # in-process benchmarks measured localize 5-10% slower and the plain loop faster than alone
+    if e2e_root is not None and Path(e2e_root).is_dir():
+        progress(f"end to end: localize vs decode + resize + forward, fresh processes, on {e2e_root}")
+        e2e = end_to_end(Path(e2e_root), reps=1 if quick else 3)
+    else:
+        e2e = {"not measured": f"no folder at {e2e_root} (pass --e2e-root)" if e2e_root is not None
+               else "no JPEG folder (pass --e2e-root)"}
+        progress(f"end to end: not measured, {e2e['not measured']}")
+    model = build_model(model_name, num_classes=1000, width=width)
+    progress(f"throughput: {model_name}, batch sizes {batch_sizes}, {reps} repetitions, {size}x{size}")
+    per_batch = throughput(model, batch_sizes, size=size, reps=reps, device=device)
+    main = per_batch[max(batch_sizes)]
+    result = {JSON_KEYS[name]: main.get(name) for name in METHODS}
+    result.update(e2e_vs_decode_forward=e2e.get("e2e_vs_decode_forward"),
+                  ten_crop_peak_rss_mb=e2e.get("ten_crop_peak_rss_mb"), end_to_end=e2e)
+    progress(f"MaxBoxAccV2 on {n_maps} maps, steps 0.01 and 0.001")
+    speeds = _maps_figures(result, size, n_maps, quick)
     progress(f"peak memory: {memory[0]} and {memory[1]} maps, streamed")
     result["peak_rss_mb_import"] = peak_rss_mb(0, size)      # the process with its imports, no map
     result["peak_rss_mb_1k"] = peak_rss_mb(memory[0], size)
@@ -450,11 +424,12 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
                         "memory_maps": list(memory), "seconds": round(time.perf_counter() - started, 1)}
     result["throughput"] = {str(b): v for b, v in per_batch.items()}
     result["maxboxacc"] = speeds
-    result["targets"] = _targets(result)
+    result["targets"] = targets(result)
     return result
 
 
-def _targets(result: dict) -> list[dict]:
+def targets(result: dict) -> list[dict]:
+    """Each target of issue 6 with this run's ratio and whether it is met."""
     out = []
     for figure, reference, minimum in TARGETS:
         value = result.get(figure)
@@ -472,154 +447,3 @@ def _targets(result: dict) -> list[dict]:
                 "met": e2e is not None and e2e >= 0.9})
     out.append({"target": "ten_crop_peak_rss_mb <= 2048", "ratio": ten, "met": ten is not None and ten <= 2048})
     return out
-
-
-def _end_to_end_lines(e2e: dict) -> list[str]:
-    if "images" not in e2e:
-        return ["## End to end", "", f"Not measured: {e2e.get('not measured', 'no JPEG folder')}.", ""]
-    walls = ", ".join(f"{k} {' / '.join(f'{w:.2f}' for w in v)} s" for k, v in e2e["walls"].items())
-    return ["## End to end: what a user runs", "",
-            f"`python -m cam_lib localize` ({E2E_MODEL}, pretrained, default flags) on {e2e['images']} JPEG files, in a "
-            "fresh process, against a fresh process that only decodes the same files with PIL, resizes them to 224 "
-            "(the same torchvision resize) and runs the forward pass (`PLAIN_LOOP` in `cam_lib/bench.py`); the two "
-            f"interleaved, medians of the wall times ({walls}).", "",
-            "| process | images / s |", "| --- | ---: |",
-            f"| localize (every metric, boxes, JSON) | {e2e['localize_ips']:.1f} |",
-            f"| decode + resize + forward only | {e2e['decode_forward_ips']:.1f} |",
-            f"| ratio (median of the pairs' ratios: {', '.join(f'{r:.3f}' for r in e2e.get('pair_ratios', []))}) | "
-            f"{e2e['e2e_vs_decode_forward']:.3f} |", "",
-            f"`localize --frame ten_crop` on the first {e2e['ten_crop_images']} images at the default batch size: "
-            f"peak RSS {e2e['ten_crop_peak_rss_mb']:.0f} MB.", ""]
-
-
-def _cuda_lines(cuda: dict | None) -> list[str]:
-    if not cuda:
-        return ["## CUDA path", "", "Not measured on this machine (no GPU): `bash bench/gpu.sh` measures it.", ""]
-    f = cuda["forward_ips"]
-    return ["## CUDA path (`bash bench/gpu.sh`, another machine)", "",
-            f"{cuda['device_name']}, torch {cuda['torch']}, {E2E_MODEL}, batch {cuda['batch']}, bfloat16 autocast, "
-            "channels-last; figures from `results/benchmarks_gpu.json`.", "",
-            "| what runs | images / s | vs forward |", "| --- | ---: | ---: |",
-            f"| forward pass only (random images on the GPU) | {f:,.0f} | 1.000 |",
-            f"| logits + top-5 CAMs + boxes (maps to the CPU once) | {cuda['cam_top5_box_ips']:,.0f} | "
-            f"{cuda['cam_top5_box_ips'] / f:.3f} |",
-            f"| evaluate from {cuda['e2e_images']} JPEG files, decoded on the GPU (nvJPEG) | "
-            f"{cuda['e2e_device_decode_ips']:,.0f} | {cuda['e2e_device_decode_ips'] / f:.4f} |",
-            f"| the same, decoded by PIL in 8 loader workers | {cuda['e2e_cpu_decode_ips']:,.0f} | "
-            f"{cuda['e2e_cpu_decode_ips'] / f:.4f} |", "",
-            f"A fresh `localize` process with the GPU flags on {cuda['fresh_localize_images']} files: "
-            f"{cuda['fresh_localize_s']:.1f} s, start-up included. On the GPU the forward pass is no longer the "
-            "limit: boxes (OpenCV labelling) and the metrics run on the CPU.", ""]
-
-
-def plot(result: dict, path: Path) -> None:
-    from matplotlib.figure import Figure   # no pyplot: the process's backend stays as it was
-
-    batches = sorted(int(b) for b in result["throughput"])
-    fig = Figure(figsize=(6.4, 4.0))
-    ax = fig.subplots()
-    for name in METHODS:
-        values = [result["throughput"][str(b)].get(name) for b in batches]
-        if any(v is not None for v in values):
-            ax.plot(batches, values, marker="o", label=name, linestyle="--" if name == "forward" else "-")
-    ax.set_xscale("log", base=2)
-    ax.set_xticks(batches, [str(b) for b in batches])
-    ax.set_xlabel("batch size")
-    ax.set_ylabel("images / s")
-    cfg = result["config"]
-    ax.set_title(f"{cfg['model']} {cfg['size']}x{cfg['size']} on {cfg['device']}")
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=120)
-
-
-def write_page(result: dict, path: Path, command: str, png: Path | None = None, cuda: dict | None = None) -> None:
-    """The Markdown page: command, machine, versions, figures, ratios against the targets, the plot; ``cuda``: the
-    figures of :func:`cuda_path` (``bench/gpu.sh``), measured on another machine, when there are some."""
-    cfg, mach = result["config"], result["machine"]
-    device = mach["gpu"] if cfg["device"].startswith("cuda") else \
-        f"{mach['cpu']}, {mach['cores']} cores, {mach['torch_threads']} torch threads"
-    lines = [
-        "# Benchmarks: CAM at forward-pass speed",
-        "",
-        "Generated by `cam_lib.bench` (issue 6). The paper's claim (Sec. 2, 3): a class activation map costs nothing "
-        "beyond the forward pass that classifies the image. Every figure below comes from one run, methods "
-        "interleaved within each repetition after a warm-up, medians reported.",
-        "",
-        f"- command: `{command}`",
-        f"- machine: {device}; {mach['os']}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in mach["versions"].items()),
-        f"- model: `{cfg['model']}` (width {cfg['width']}, random init; speed does not depend on the weights), "
-        f"input {cfg['size']}x{cfg['size']}, device {cfg['device']}, {cfg['reps']} timed repetitions; "
-        f"run time {cfg['seconds']:.0f} s",
-        "",
-        f"## Throughput (images / s, batch {cfg['batch']})",
-        "",
-        "| method | what runs | images / s | vs forward |",
-        "| --- | --- | ---: | ---: |",
-    ]
-    what = {"forward": "forward pass only (the limit)",
-            "cam_top1_box": "cam_lib: logits + top-1 CAM + box",
-            "cam_top5_box": "cam_lib: logits + top-5 CAMs + 5 boxes",
-            "torchcam": "torchcam CAM (hooks) + the same box code",
-            "gradcam": "pytorch-grad-cam GradCAM (forward + backward) + the same box code",
-            "captum": "captum LayerGradCam (logits, then forward + backward) + the same box code"}
-    fwd = result["forward_ips"]
-    for name in METHODS:
-        ips = result[JSON_KEYS[name]]
-        if ips is not None:
-            lines.append(f"| {name} | {what[name]} | {ips:.2f} | {ips / fwd:.2f} |")
-    lines += ["", "By batch size (images / s):", "",
-              "| batch | " + " | ".join(METHODS) + " |", "| ---: |" + " ---: |" * len(METHODS)]
-    for b, row in sorted(result["throughput"].items(), key=lambda kv: int(kv[0])):
-        lines.append(f"| {b} | " + " | ".join(f"{row[m]:.2f}" if row.get(m) else "-" for m in METHODS) + " |")
-    if png is not None:
-        lines += ["", f"![throughput against batch size]({png.name})"]
-    lines += ["", "## MaxBoxAccV2 on the same stored maps", "",
-              "Both evaluators score the same CAM-like maps (7x7 maps upsampled bilinearly to the frame and "
-              "normalised, one ground-truth box each), streamed in batches of 64. Baseline: the published "
-              "per-threshold algorithm (`cam_lib.metrics.reference.baseline_best_ious`: cv2.threshold, "
-              "findContours, boundingRect for every threshold, in this project's conventions), one thread as "
-              "published. MaxBoxAcc runs on `torch.get_num_threads()` threads (its default), and on one for comparison.", "",
-              "| grid step | thresholds | maps | MaxBoxAcc ms / map | threads | speedup | 1 thread ms / map "
-              "| speedup (1 thread) | baseline ms / map | identical |",
-              "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |"]
-    for s in result["maxboxacc"].values():
-        lines.append(f"| {s['step']} | {s['thresholds']} | {s['maps']} | {s['fast_ms_per_map']:.3f} | "
-                     f"{s['threads']} | {s['speedup']:.1f} | {s['one_thread_ms_per_map']:.3f} | "
-                     f"{s['speedup_one_thread']:.1f} | {s['baseline_ms_per_map']:.2f} | "
-                     f"{'yes' if s['identical'] else 'NO'} |")
-    lines += ["", f"Peak memory (VmHWM of a fresh process streaming the maps through MaxBoxAccV2, batches of "
-              f"64): {cfg['memory_maps'][0]} maps {result['peak_rss_mb_1k']:.0f} MB, {cfg['memory_maps'][1]} maps "
-              f"{result['peak_rss_mb_10k']:.0f} MB (the same process with its imports and no map: "
-              f"{result['peak_rss_mb_import']:.0f} MB).", ""]
-    lines += _end_to_end_lines(result.get("end_to_end") or {}) + _cuda_lines(cuda)
-    lines += ["## Targets (ratios from this run)", "", "| target | measured | met |", "| --- | ---: | --- |"]
-    for t in result["targets"]:
-        ratio = "-" if t["ratio"] is None else f"{t['ratio']:.2f}"
-        lines.append(f"| {t['target']} | {ratio} | {'yes' if t['met'] else '**no**'} |")
-    coarse = result["maxboxacc"]["001"]
-    size = cfg["size"]
-    ns_per_pixel = 1e6 * coarse["one_thread_ms_per_map"] / (size * size)
-    us_per_threshold = 1e3 * coarse["baseline_ms_per_map"] / coarse["thresholds"]
-    lines += ["", "## Where a loop per image remains", "",
-              "- Boxes at one threshold (`cam_lib.boxes.boxes_from_maps`): the masks are computed on the maps' "
-              "device; OpenCV labels the 8-connected components of ALL masks of a batch in one call (masks stacked "
-              "with an empty row between them), and the largest component per map is picked with vectorised "
-              "numpy: no Python loop per map or per threshold. Masks and boxes cost "
-              f"{result['boxes_ms_per_map']:.2f} ms per {size}x{size} map here, batches of 64 (labelling runs on "
-              "the CPU: neither torch nor torchvision labels components).",
-              "- MaxBoxAcc (`cam_lib.metrics.best_ious`): no loop over thresholds. One sweep per map, compiled "
-              "with numba: the pixels, sorted by level (a counting sort), join the components of their active "
-              "neighbours from the highest level down (union-find; a 256-entry table of the 8-neighbour pattern "
-              "leaves one find for most pixels), each component keeping its box, and after each level the "
-              "components changed since the last threshold are scored. The loop per map is inside the compiled "
-              f"sweep ({ns_per_pixel:.1f} ns per pixel on one thread at step 0.01: levels, pattern, sort, "
-              "union-find); a batch is split into four chunks per thread, run on a pool of worker threads.",
-              "- The baseline loops over thresholds by design: that is the cost it measures "
-              f"({us_per_threshold:.0f} us per threshold for a {size}x{size} map at step 0.01).",
-              "- MaxBoxAcc stays on the CPU with `--device cuda`: a union-find has no fast GPU form in torch, and the "
-              "maps cross to the CPU once (a 224x224 float32 map is 200 KB).", ""]
-    atomic_write_text(path, "\n".join(lines))

@@ -15,10 +15,22 @@ from __future__ import annotations
 
 import torch
 
-from .cam import MapOutput, check_images, model_dtype, normalize_maps, select_classes
-from .errors import BadInputError
+from ..cam import MapOutput, check_images, chosen_classes, model_dtype, normalize_maps
+from ..errors import BadInputError
+from .base import MapMethod
 
-__all__ = ["backprop_saliency"]
+__all__ = ["Backprop", "backprop_saliency"]
+
+
+class Backprop(MapMethod):
+    """Table 2's Backprop baseline on any network (GAP or FC): :func:`backprop_saliency`, raw gradients, no
+    smoothing (the paper's reference, Simonyan et al., takes the map as it is)."""
+
+    name, title, needs_grad, maps_in_range = "backprop", "Backprop", True, True
+
+    def maps(self, model, images, classes="top1", targets=None, extra=None, frame="resize") -> MapOutput:
+        self.check(model, frame)
+        return backprop_saliency(model, images, classes, targets=targets, extra=extra)
 
 
 def backprop_saliency(model: torch.nn.Module, images: torch.Tensor, classes: str | int | torch.Tensor = "top1",
@@ -30,14 +42,12 @@ def backprop_saliency(model: torch.nn.Module, images: torch.Tensor, classes: str
     in eval mode (batch statistics would couple the images of a batch)."""
     images = check_images(images, dtype=model_dtype(model))
     if model.training:
-        raise BadInputError("backprop_saliency needs model.eval(): in training mode the images of a batch "
-                            "are coupled through batch normalisation and dropout")
+        raise BadInputError("parameter model: backprop_saliency needs model.eval(): in training mode the images of "
+                            "a batch are coupled through batch normalisation and dropout", param="model")
     with torch.enable_grad(), torch.inference_mode(False):
         x = images.detach().clone().requires_grad_(True)
         logits = model(x)
-        chosen = select_classes(logits.detach(), classes, targets)
-        if extra is not None:
-            chosen = torch.cat([chosen, select_classes(logits.detach(), extra.to(chosen.device))], dim=1)
+        chosen = chosen_classes(logits.detach(), classes, targets, extra)
         grads = []
         for rank in range(chosen.shape[1]):
             score = logits.gather(1, chosen[:, rank:rank + 1]).sum()  # images are independent in eval mode
