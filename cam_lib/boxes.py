@@ -41,7 +41,7 @@ LOOSE_THRESHOLD = 0.2
 
 __all__ = [
     "DEFAULT_THRESHOLD", "TIGHT_THRESHOLD", "LOOSE_THRESHOLD",
-    "boxes_from_maps", "heuristic_guesses", "whole_frame_box",
+    "boxes_from_maps", "heuristic_guesses", "whole_frame_box", "box_masks",
     "box_iou", "check_boxes_tensor", "pad_boxes",
 ]
 
@@ -116,6 +116,16 @@ def _check_threshold(threshold: float, param: str = "threshold") -> float:
         raise BadInputError(f"parameter {param}={threshold!r}: must be in [0, 1] (maps are min-max normalised)",
                             param=param)
     return threshold
+
+
+def box_masks(boxes: torch.Tensor, valid: torch.Tensor, height: int, width: int) -> torch.Tensor:
+    """``(B, H, W)`` bool: the pixels of a ``height x width`` frame inside any valid inclusive box of each image
+    (``boxes (B, M, 4)``, ``valid (B, M)``), on the boxes' device."""
+    ys = torch.arange(height, dtype=torch.float64, device=boxes.device)[None, None, :, None]
+    xs = torch.arange(width, dtype=torch.float64, device=boxes.device)[None, None, None, :]
+    b = boxes.double()[..., None, None]
+    inside = (xs >= b[:, :, 0]) & (xs <= b[:, :, 2]) & (ys >= b[:, :, 1]) & (ys <= b[:, :, 3])
+    return (inside & valid.bool()[:, :, None, None]).any(1)
 
 
 def whole_frame_box(height: int, width: int) -> np.ndarray:

@@ -12,6 +12,7 @@ map becomes all zeros. All tensor work stays on the model's device.
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
@@ -193,6 +194,26 @@ def compute_cams(model: CAMModel, images: torch.Tensor, classes: str | int | tor
     if frame not in FRAMES:
         raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
     images = check_images(images, dtype=model_dtype(model))
+    with eval_mode(model):   # a model in training mode: evaluated in eval mode, handed back in training mode
+        return _compute_cams(model, images, classes, targets, extra, frame, crop_size, size, normalize, crop_batch)
+
+
+@contextmanager
+def eval_mode(model):
+    """``model`` in eval mode inside the block and in the mode it had afterwards: in training mode BatchNorm would
+    update its running statistics and normalise with the batch's, and dropout would drop features."""
+    was = bool(getattr(model, "training", False))
+    if was:
+        model.eval()
+    try:
+        yield model
+    finally:
+        if was:
+            model.train()
+
+
+def _compute_cams(model, images, classes, targets, extra, frame, crop_size, size, normalize, crop_batch) -> MapOutput:
+    """:func:`compute_cams` on checked images, the model in eval mode."""
     weights = model.cam_weights  # raises TypeError for FC networks: CAM needs a GAP/GMP network
     if frame == "ten_crop":
         if size is not None:

@@ -1,7 +1,6 @@
-"""Command line: ``localize`` (Tables 2-3: one network on one folder, any map method), ``data build|check``, ``train``
-(Sec. 3.1), ``reproduce`` (the notebook series into results/); the benchmark is ``python bench/run.py``. It only
-parses flags, calls the library (``localize``: :func:`cam_lib.localize.localize` of a ``LocalizeConfig``) and prints.
-Exit status 0, or 2 on bad input: a library error's ``param=`` is printed as its flag (``--batch-size 0: ...``)."""
+"""Command line: ``localize`` (Tables 2-3), ``score`` (saved maps), ``data build|check``, ``train`` (Sec. 3.1),
+``reproduce`` (the notebook series); the benchmark is ``python bench/run.py``. It parses flags, calls the library and
+prints. Exit status 0, or 2 on bad input: a library error's ``param=`` is printed as its flag (``--batch-size 0``)."""
 
 from __future__ import annotations
 
@@ -14,22 +13,23 @@ from .cam import FRAMES
 from .data import DATASETS
 from .data.common import DECODES
 from .data.imagenet import LAYOUTS
-from .errors import BadInputError, WeightsUnavailableError
+from .errors import BadInputError, WeightsUnavailableError, flag_message
 from .io import atomic_write_json, check_writable
 from .methods import METHODS
 from .models import MODEL_NAMES
 
 # flags that several commands share, defined once
-SHARED = {"--data": dict(choices=DATASETS, required=True, help="imagenet: ILSVRC layouts (the embedded objects too); "
-                         "cub: CUB-200-2011; images: a folder of unlabelled images; photos: the wheels' photographs"),
-          "--root": dict(type=Path, help="dataset folder"), "--model": dict(required=True, help=", ".join(MODEL_NAMES)),
-          "--layout": dict(choices=LAYOUTS, default="auto", help="ImageNet val layout (default: auto)"),
+SHARED = {"--data": dict(choices=DATASETS, required=True, help="imagenet and cub: boxes; images, photos: unlabelled"),
+          "--model": dict(required=True, help=", ".join(MODEL_NAMES) + "; or torchvision:NAME, timm:NAME"),
+          "--root": dict(type=Path, help="dataset folder"), "--layout": dict(choices=LAYOUTS, default="auto"),
           "--pretrained": dict(action="store_true", help="ImageNet weights (the backbone of GAP variants)"),
           "--width": dict(type=float, default=1.0, help="channel width multiplier (default 1.0)"),
           "--device": dict(default="auto", help="auto (default), cpu, cuda, cuda:1, ..."),
           "--workers": dict(type=int, default=0, help="data loader worker processes (default 0)"),
           "--skip-bad": dict(action="store_true", help="list bad images and annotations instead of stopping"),
-          "--no-progress": dict(action="store_true", help="no progress bar")}
+          "--no-progress": dict(action="store_true", help="no progress bar"), "--seed": dict(type=int, default=0),
+          "--json": dict(type=Path, help="write the numbers as JSON to this file"),
+          "--cam-step": dict(type=float, default=0.01, help="threshold grid step of MaxBoxAcc (default 0.01)")}
 
 
 def _shared(p, *flags: str) -> None:
@@ -40,23 +40,23 @@ def _shared(p, *flags: str) -> None:
 def _add_localize(sub) -> None:
     p = sub.add_parser("localize", help="maps, boxes and localization metrics of one network on one folder")
     _shared(p, "--data", "--root", "--layout", "--model", "--pretrained", "--width", "--device", "--workers",
-            "--skip-bad", "--no-progress")
+            "--skip-bad", "--no-progress", "--json", "--cam-step")
     p.add_argument("--split", help="dataset split (default: imagenet val, cub test)")
     p.add_argument("--checkpoint", type=Path, help="a trained checkpoint (state dict or cam_lib train output)")
+    p.add_argument("--feature-layer", help="--model torchvision:NAME or timm:NAME: the module of its feature map")
+    p.add_argument("--classifier", help="... and the linear layer after its global pooling (CAM applies only then)")
     p.add_argument("--num-classes", type=int, help="classifier size (default: the dataset's, or 1000)")
     p.add_argument("--method", default="cam", help=f"map method: {', '.join(METHODS)} (default cam), or a user's "
                                                    "'package.module:Name' (a cam_lib.methods.MapMethod)")
     p.add_argument("--threshold", type=float, default=DEFAULT_THRESHOLD, help="box threshold on the normalised map")
     p.add_argument("--frame", choices=FRAMES, default="resize", help="resize to 224 (default), resize 256 + center "
                    "crop 224, or ten_crop (the official protocol: 256x256, ten 224 crops, maps merged)")
-    p.add_argument("--cam-step", type=float, default=0.01, help="MaxBoxAccV2 threshold grid step (default 0.01)")
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--decode", choices=DECODES, default="cpu", help="cpu (PIL in the loader) or device (a batch of "
                    "JPEGs in one call on --device: nvJPEG on CUDA; the same pixels on the CPU)")
     p.add_argument("--amp", action="store_true", help="bfloat16 autocast (close to, not identical with, float32)")
     p.add_argument("--channels-last", action="store_true", help="channels-last memory format for the forward pass")
     p.add_argument("--limit", type=int, help="evaluate only the first N images")
-    p.add_argument("--json", type=Path, help="write the results as JSON to this file")
     p.add_argument("--figures", type=Path, help="write map overlays with boxes as PNGs to this folder")
     p.add_argument("--max-figures", type=int, default=16, help="how many images get an overlay (default 16)")
     p.add_argument("--baselines", action="store_true", help="also score the content-free boxes, chosen on these "
@@ -65,8 +65,7 @@ def _add_localize(sub) -> None:
 
 
 def cmd_localize(args) -> int:
-    """``localize``; under ``torchrun --nproc_per_node=N`` each rank evaluates a shard and rank 0 prints and writes
-    the whole dataset's numbers (identical to one process's, plus ``world_size``)."""
+    """``localize``; under torchrun each rank evaluates a shard and rank 0 prints and writes the whole dataset's."""
     from .localize import LocalizeConfig, config_fields, localize
 
     flags = {name: getattr(args, name) for name in config_fields() if hasattr(args, name)}
@@ -80,15 +79,19 @@ def cmd_localize(args) -> int:
         return 0
     result = run.evaluation.to_json(outcomes=False)
     _print_summary(result, run.figures, args.figures, run.evaluation.method)   # first: on screen whatever happens
-    if args.json is not None:
-        atomic_write_json(args.json, result)
-        print(f"wrote {args.json}")
+    return _write(result, args.json)
+
+
+def _write(result: dict, path: Path | None) -> int:
+    if path is not None:
+        atomic_write_json(path, result)
+        print(f"wrote {path}")
     return 0
 
 
 def _print_summary(result: dict, written: tuple, figures: Path | None, method: str) -> None:
     for k, v in result.items():
-        if k in ("predictions", "skipped_files", "baselines"):
+        if k in ("predictions", "skipped_files") or isinstance(v, dict):
             continue
         print(f"{k:>18}: {v:.4f}" if isinstance(v, float) and k != "threshold" else f"{k:>18}: {v}")
     for name, b in result.get("baselines", {}).items():
@@ -103,12 +106,12 @@ def _print_summary(result: dict, written: tuple, figures: Path | None, method: s
 
 
 def _add_data(sub) -> None:
-    p = sub.add_parser("data", help="build the embedded benchmark, or check any dataset")
-    dsub = p.add_subparsers(dest="data_command", required=True)
+    dsub = sub.add_parser("data", help="build the embedded benchmark, or check any dataset").add_subparsers(
+        dest="data_command", required=True)
     b = dsub.add_parser("build", help="generate the embedded benchmark (cached by generator version, profile, seed)")
     b.add_argument("--profile", default="default", help="smoke, default or full (default: default)")
     b.add_argument("--root", type=Path, default=Path("data"), help="parent folder (default: data/)")
-    b.add_argument("--seed", type=int, default=0)
+    _shared(b, "--seed")
     b.add_argument("--workers", type=int, help="generator processes (default: all cores)")
     b.add_argument("--force", action="store_true", help="regenerate even if the cached build is complete")
     b.set_defaults(func=cmd_data_build)
@@ -122,8 +125,7 @@ def _add_data(sub) -> None:
 def cmd_data_build(args) -> int:
     from .data import synthetic
 
-    out = synthetic.build(args.profile, args.root, seed=args.seed, workers=args.workers, force=args.force)
-    print(synthetic.describe(out))
+    print(synthetic.describe(synthetic.build(args.profile, args.root, args.seed, args.workers, args.force)))
     return 0
 
 
@@ -140,7 +142,8 @@ def _add_train(sub) -> None:
     from .train import RECIPES, Recipe
 
     p = sub.add_parser("train", help="train or fine-tune a registry model (torchrun for several processes)")
-    _shared(p, "--model", "--data", "--root", "--pretrained", "--width", "--device", "--workers", "--no-progress")
+    _shared(p, "--model", "--data", "--root", "--pretrained", "--width", "--device", "--workers", "--no-progress",
+            "--seed")
     p.add_argument("--out", type=Path, required=True, help="folder for checkpoint.pt, log.csv, model.pt")
     p.add_argument("--recipe", choices=sorted(RECIPES), default="paper")
     p.add_argument("--no-mirror", dest="mirror", action="store_const", const=False, help="no random flips")
@@ -151,7 +154,6 @@ def _add_train(sub) -> None:
         if f.type != "bool":
             p.add_argument(f"--{name.replace('_', '-')}", type={"int": int, "float": float, "str": str}[f.type],
                            help=f"override the recipe's {name}")
-    p.add_argument("--seed", type=int, default=0)
     p.add_argument("--resume", action="store_true", help="continue from --out/checkpoint.pt")
     p.set_defaults(func=cmd_train)
 
@@ -173,12 +175,10 @@ def _add_reproduce(sub) -> None:
     p.add_argument("--profile", choices=("smoke", "default", "full"), default="default")
     p.add_argument("--data", choices=("embedded", "imagenet"), default="embedded")
     p.add_argument("--data-root", help="embedded: where the benchmark is generated (default data/); imagenet: its root")
-    _shared(p, "--device", "--no-progress")
-    p.add_argument("--seed", type=int, default=0)
+    _shared(p, "--device", "--no-progress", "--seed")
     p.add_argument("-p", "--parameter", nargs=2, action="append", default=[], metavar=("NAME", "VALUE"),
                    help="any notebook parameter (YAML value), e.g. -p models '[alexnet_gap, googlenet_gap]'")
-    p.add_argument("--results", help="default: results/ for the default run, results/runs/<data>-<profile>-s<seed>/ "
-                   "for any other; a folder another run wrote is refused")
+    p.add_argument("--results", help="default: results/, or results/runs/<data>-<profile>-s<seed>/ for other runs")
     p.add_argument("--checkpoints", default=None, help="default: checkpoints/ of the repository")
     p.add_argument("--only", nargs="+", help="run only these notebooks (e.g. 02_localization)")
     p.add_argument("--force", action="store_true", help="rerun notebooks even when unchanged")
@@ -209,33 +209,35 @@ def cmd_reproduce(args) -> int:
     return 0
 
 
+def _add_score(sub) -> None:
+    from .score import CONVENTIONS
+
+    p = sub.add_parser("score", help="WSOL metrics of saved score maps (wsolevaluation's layout): MaxBoxAcc, PxAP")
+    for flag, kw in (("--maps", dict(required=True, help="MAPS/<image id>.npy, one map per image")),
+                     ("--metadata", dict(required=True, help="image_ids, class_labels, image_sizes, localization.txt")),
+                     ("--masks", dict(help="the folder of the masks localization.txt names (PxAP)"))):
+        p.add_argument(flag, type=Path, **kw)
+    p.add_argument("--convention", choices=CONVENTIONS, default="cam_lib", help="cam_lib's, or wsolevaluation's exactly")
+    _shared(p, "--json", "--cam-step")
+    p.set_defaults(func=cmd_score)
+
+
+def cmd_score(args) -> int:
+    from .score import score_maps
+
+    if args.json is not None:   # before the work: a bad output path must not cost it
+        check_writable(args.json, "json")
+    result = score_maps(args.maps, args.metadata, args.masks, args.convention, args.cam_step)
+    _print_summary(result, (), None, "")
+    return _write(result, args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m cam_lib", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
-    for add in (_add_localize, _add_data, _add_train, _add_reproduce):
+    for add in (_add_localize, _add_data, _add_train, _add_reproduce, _add_score):
         add(sub)
     return parser
-
-
-def _unwrap_worker_error(text: str) -> str:
-    """A DataLoader worker's error re-raised in the main process reads "Caught BadInputError in DataLoader worker
-    process 0. Original Traceback ..." with the file and the reason on its last line: put them first."""
-    if not (text.startswith("Caught ") and "Original Traceback" in text):
-        return text
-    last = next((line for line in reversed(text.splitlines()) if line.strip()), text)
-    where = text.splitlines()[0].removeprefix("Caught ").split(" in ", 1)[-1].rstrip(".")
-    return f"{last.split('Error: ', 1)[-1]} (raised {where})"
-
-
-def flag_message(error: BadInputError) -> str:
-    """A library error as the command line says it: ``parameter model='x' ...`` becomes ``--model 'x' ...``; an
-    error re-raised from a DataLoader worker starts with the file and the reason, not the worker's traceback."""
-    text, param = _unwrap_worker_error(str(error)), getattr(error, "param", None)
-    prefix = f"parameter {param}"
-    if param is None or not text.startswith(prefix):
-        return text
-    rest = text[len(prefix):]
-    return f"--{param.replace('_', '-')}" + (" " + rest[1:] if rest.startswith("=") else rest)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -118,6 +118,7 @@ def load_checkpoint(model, path: str | Path, strict: bool = True, param: str = "
 
     path = Path(path)
     state = read_checkpoint(path, param=param)
+    _check_recorded(state, model, path, param)
     state = state.get("model", state) if isinstance(state, dict) else state
     if not isinstance(state, dict):
         raise BadInputError(f"{path}: expected a state dict, got {type(state).__name__}", param=param)
@@ -132,6 +133,22 @@ def load_checkpoint(model, path: str | Path, strict: bool = True, param: str = "
     except RuntimeError as e:
         raise BadInputError(f"{path}: does not match the model ({e})", param=param) from None
     return model
+
+
+def _check_recorded(state, model, path: Path, param: str) -> None:
+    """A ``cam_lib train`` checkpoint records the network it holds (``model_name``, ``num_classes``): loading it
+    into another network stops, naming both, even when every tensor has the right shape (GoogLeNet-GAP's weights
+    fit GoogLeNet-GMP)."""
+    from .errors import BadInputError
+
+    if not isinstance(state, dict) or "model" not in state:
+        return
+    name, classes = getattr(model, "name", None), getattr(model, "num_classes", None)
+    if name is not None and state.get("model_name", name) != name:
+        raise BadInputError(f"{path}: a checkpoint of {state['model_name']}, not of {name}", param=param)
+    if classes is not None and state.get("num_classes", classes) != classes:
+        raise BadInputError(f"{path}: a checkpoint of {state.get('model_name', 'a network')} with "
+                            f"{state['num_classes']} classes, not {classes}", param=param)
 
 
 def weights_hash(model) -> str:

@@ -33,7 +33,7 @@ from .cam import FRAMES, MapOutput
 from .data.common import Skipped
 from .errors import BadInputError
 from .methods import CAM, MapMethod, get_method
-from .metrics import (BaselineResult, FixedBox, Interval, LocalizationError, Metric, Result, bootstrap_mean,
+from .metrics import (BaselineResult, FixedBox, Interval, LocalizationError, Metric, PxAP, Result, mean_interval,
                       paired_difference, result_from_json, standard_metrics, threshold_grid)
 from .models import evaluating
 from .progress import bar
@@ -131,13 +131,18 @@ def localize_batch(model: torch.nn.Module, images: torch.Tensor, topk: int = 5,
     return _boxed(out, k, _check_threshold(threshold), True, targets is not None, (images.shape[-1], images.shape[-2]))
 
 
+def _dataset_of(loader):
+    """The dataset behind a loader (through ``torch.utils.data.Subset`` shards); None for a list of batches."""
+    dataset = getattr(loader, "dataset", None)
+    while dataset is not None and not hasattr(dataset, "frame") and hasattr(dataset, "dataset"):
+        dataset = dataset.dataset
+    return dataset
+
+
 def _dataset_frame(loader, frame: str | None) -> str | None:
     """The frame the loader's dataset was built for (its ``frame``; a Subset's dataset's), checked against
     ``frame`` when the caller names one; None when the loader does not say (a list of batches)."""
-    dataset = getattr(loader, "dataset", None)
-    while dataset is not None and not hasattr(dataset, "frame") and hasattr(dataset, "dataset"):
-        dataset = dataset.dataset   # torch.utils.data.Subset (a shard)
-    own = getattr(dataset, "frame", None)
+    own = getattr(_dataset_of(loader), "frame", None)
     if frame is not None and frame not in FRAMES:
         raise BadInputError(f"parameter frame={frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
     if frame is not None and own is not None and frame != own:
@@ -252,11 +257,12 @@ class Evaluation:
         return {r.name: r for r in self.results.values() if isinstance(r, BaselineResult)}
 
     def interval(self, metric: str, seed: int = 0) -> Interval:
-        """The 95% bootstrap interval over images of ``metric`` (a key of :attr:`per_image`)."""
+        """The 95% interval over images of ``metric`` (a key of :attr:`per_image`): Wilson for 0/1 outcomes, else a
+        percentile bootstrap (:func:`cam_lib.metrics.mean_interval`)."""
         if metric not in self.per_image:
             raise BadInputError(f"parameter metric={metric!r}: no per-image outcomes (have {sorted(self.per_image)})",
                                 param="metric")
-        return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
+        return mean_interval(np.asarray(self.per_image[metric], float), seed=seed)
 
     def _comparisons(self) -> dict:
         """GT-known localization's interval and each baseline's, with the paired interval of the method minus it."""
@@ -318,8 +324,8 @@ class HeuristicEvaluation:
     per_image: dict[str, tuple] = field(default_factory=dict)   # each image's miss (1.0) or hit (0.0)
 
     def interval(self, metric: str, seed: int = 0) -> Interval:
-        """The 95% bootstrap interval over images of ``plain_top5_loc_err`` or ``heuristic_top5_loc_err``."""
-        return bootstrap_mean(np.asarray(self.per_image[metric], float), seed=seed)
+        """The 95% (Wilson) interval over images of ``plain_top5_loc_err`` or ``heuristic_top5_loc_err``."""
+        return mean_interval(np.asarray(self.per_image[metric], float), seed=seed)
 
     def to_json(self) -> dict:
         return {"n": self.n, "plain_top5_loc_err": self.plain_top5_loc_err,
@@ -352,8 +358,10 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
     method.check(model, frame or "resize")
     k = min(topk, model.num_classes)
     threads = 1 if device.type == "cpu" else None   # on the CPU the forward pass of the next batch has the cores
-    if metrics is None:
+    if metrics is None:   # Tables 1-3, and PxAP where the dataset has object masks
         metrics = standard_metrics(model.num_classes, threshold_grid(cam_step), None, threads)
+        if getattr(_dataset_of(loader), "mask_dir", None) is not None:
+            metrics.append(PxAP(threshold_grid(cam_step)))
     metrics = [*metrics, *(FixedBox(name, box) for name, box in (baselines or {}).items())]
     needs = frozenset().union(*(m.needs for m in metrics)) | ({"topk"} if on_batch is not None else set())
     want_topk, want_gt = "topk" in needs, "gt" in needs
@@ -504,6 +512,8 @@ class LocalizeConfig:
     channels_last: bool = False
     figures: Path | None = None
     max_figures: int = 16
+    feature_layer: str | None = None   # a user's network (model "timm:<name>" / "torchvision:<name>"): its layers
+    classifier: str | None = None
     progress: bool = True
 
     def check(self) -> "LocalizeConfig":
@@ -523,7 +533,8 @@ class LocalizeConfig:
         threshold_grid(self.cam_step)
         if self.data not in DATASETS:
             raise BadInputError(f"parameter data={self.data!r}: choose one of {', '.join(DATASETS)}", param="data")
-        check_model_name(self.model)
+        if ":" not in self.model:   # a user's torchvision / timm network is checked when it is built
+            check_model_name(self.model)
         get_method(self.method)
         if self.frame not in FRAMES:
             raise BadInputError(f"parameter frame={self.frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
@@ -586,6 +597,13 @@ def _network(config: LocalizeConfig, dataset, labelled: bool) -> torch.nn.Module
     if labelled and dataset.num_classes > num_classes:
         raise BadInputError(f"parameter num_classes={num_classes}: {config.root} has {dataset.num_classes} classes",
                             param="num_classes")
+    if ":" in config.model:   # a user's network, wrapped (models.user_model)
+        from .models import user_model
+
+        net = user_model(config.model, num_classes, config.pretrained, config.feature_layer, config.classifier)
+        if config.checkpoint is not None:
+            load_checkpoint(net.net, config.checkpoint, param="checkpoint")
+        return net.eval()
     net = build_model(config.model, num_classes=num_classes, pretrained=config.pretrained, width=config.width,
                       new_head=config.checkpoint is not None)   # a checkpoint brings its own head
     if config.checkpoint is not None:

@@ -71,7 +71,10 @@ class GlobalPoolLinear(nn.Module):
 
 
 class CAMNet(nn.Module):
-    """Input normalisation + ``features`` (last conv feature map) + ``head`` (feature map -> logits)."""
+    """Input normalisation + ``features`` (last conv feature map) + ``head`` (feature map -> logits). ``cam_layer``:
+    the module whose output is the feature map (what gradient map methods hook)."""
+
+    cam_layer = "features"
 
     def __init__(
         self,
@@ -652,3 +655,158 @@ def build_model(name: str, num_classes: int = 1000, pretrained: bool = False, wi
     if pretrained and width != 1:
         raise BadInputError(f"parameter width={width!r}: pretrained weights exist for width 1 only", param="width")
     return _BUILDERS[name](name, num_classes, pretrained, width)
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Any user's network (a torchvision or timm classifier) as a CAM model, without editing cam_lib
+
+
+class WrappedClassifier(nn.Module):
+    """A user's classifier ``net`` (inputs normalised by ``mean`` / ``std``) as a network of this library: it takes
+    RGB images in [0, 1] like the registry's networks, gives ``forward_features`` (logits and the output of
+    ``feature_layer`` from ONE forward pass, through a hook) and, when ``classifier`` names the linear layer that
+    follows a global pooling of that feature map, ``cam_weights`` (CAM applies). Build it with
+    :func:`wrap_classifier`, which checks the claim."""
+
+    def __init__(self, net: nn.Module, feature_layer: str, classifier: str | None, name: str,
+                 mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD) -> None:
+        super().__init__()
+        self.net, self.name, self.feature_layer, self.classifier = net, name, feature_layer, classifier
+        self.cam_layer = f"net.{feature_layer}"
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, 3, 1, 1), persistent=False)
+        self.train(net.training)   # the wrapper is in the mode the network was found in
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.net((x - self.mean) / self.std)
+
+    def forward_features(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        seen: list[torch.Tensor] = []
+        handle = self.net.get_submodule(self.feature_layer).register_forward_hook(lambda m, i, o: seen.append(o))
+        try:
+            logits = self(x)
+        finally:
+            handle.remove()
+        return logits, seen[-1]
+
+    @property
+    def has_cam(self) -> bool:
+        return self.classifier is not None
+
+    @property
+    def cam_weights(self) -> torch.Tensor:
+        if self.classifier is None:
+            raise TypeError(f"{self.name}: its logits are not one linear layer of the globally pooled features of "
+                            f"{self.feature_layer}, so it has no CAM; use a gradient method (gradcam, ...)")
+        return self.net.get_submodule(self.classifier).weight
+
+    @property
+    def num_classes(self) -> int:
+        return int(self(torch.zeros(1, 3, 64, 64, device=self.mean.device)).shape[1]) if self.classifier is None \
+            else int(self.cam_weights.shape[0])
+
+
+def wrap_classifier(net: nn.Module, feature_layer: str, classifier: str | None = None, name: str | None = None,
+                    mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                    probe_size: int = 224) -> WrappedClassifier:
+    """Make any classifier (torchvision, timm, yours) a network of this library, as torchcam's ``target_layer`` /
+    ``fc_layer`` do: ``feature_layer`` names the module whose output is the last convolutional feature map (see
+    ``net.named_modules()``), ``classifier`` the linear layer that turns its global pooling into logits (None: no
+    CAM, gradient map methods only). The claim is checked on a probe image at construction: the classifier must be an
+    ``nn.Linear`` and the network's logits must equal it applied to the feature map's global average (or max) pool;
+    otherwise :class:`BadInputError` says CAM does not apply and which methods do. ``net`` is evaluated in eval mode
+    and handed back in its mode."""
+    modules = dict(net.named_modules())
+    for param, layer in (("feature_layer", feature_layer), ("classifier", classifier)):
+        if layer is not None and layer not in modules:
+            near = [n for n in modules if n and (layer in n or n in layer)][:5]
+            raise BadInputError(f"parameter {param}={layer!r}: {type(net).__name__} has no such module"
+                                + (f" (close: {', '.join(near)})" if near else "; see net.named_modules()"),
+                                param=param)
+    if classifier is not None and not isinstance(modules[classifier], nn.Linear):
+        raise BadInputError(f"parameter classifier={classifier!r}: a {type(modules[classifier]).__name__}, not the "
+                            "nn.Linear layer after a global pooling: CAM does not apply; pass classifier=None and use a "
+                            "gradient method (gradcam, gradcampp, xgradcam, layercam, scorecam) or backprop",
+                            param="classifier")
+    wrapped = WrappedClassifier(net, feature_layer, classifier, name or type(net).__name__, mean, std)
+    if classifier is not None:
+        _check_linear_on_pooled(wrapped, probe_size)
+    return wrapped
+
+
+def _check_linear_on_pooled(wrapped: WrappedClassifier, size: int) -> None:
+    """The claim of :func:`wrap_classifier`: logits = classifier(global pool of the feature map)."""
+    from .cam import eval_mode
+
+    fc = wrapped.net.get_submodule(wrapped.classifier)
+    probe = torch.rand(2, 3, size, size, generator=torch.Generator().manual_seed(0)).to(wrapped.mean.device)
+    with eval_mode(wrapped), torch.inference_mode():
+        logits, fmap = wrapped.forward_features(probe)
+        if not isinstance(fmap, torch.Tensor) or fmap.dim() != 4 or fmap.shape[1] != fc.in_features:
+            raise BadInputError(f"parameter feature_layer={wrapped.feature_layer!r}: its output "
+                                f"{tuple(getattr(fmap, 'shape', ()))} is not a (B, {fc.in_features}, h, w) feature map "
+                                f"that {wrapped.classifier!r} classifies after a global pooling: CAM does not apply to "
+                                "a network with layers between them (pass classifier=None and use a gradient method: "
+                                "gradcam, gradcampp, xgradcam, layercam, scorecam)", param="feature_layer")
+        scale = float(logits.abs().max()) + 1e-6
+        if not any(torch.allclose(fc(pool(fmap)), logits, atol=1e-4 * scale, rtol=1e-4)
+                   for pool in (lambda f: f.mean((2, 3)), lambda f: f.amax((2, 3)))):
+            raise BadInputError(f"parameter classifier={wrapped.classifier!r}: {wrapped.name}'s logits are not "
+                                f"{wrapped.classifier} applied to the global average (or max) pool of "
+                                f"{wrapped.feature_layer}'s output, so CAM does not apply; pass classifier=None and use "
+                                "a gradient method (gradcam, gradcampp, xgradcam, layercam, scorecam) or backprop",
+                                param="classifier")
+
+
+def user_model(spec: str, num_classes: int | None = None, pretrained: bool = False,
+               feature_layer: str | None = None, classifier: str | None = None) -> WrappedClassifier:
+    """A torchvision or timm classifier named ``"torchvision:<name>"`` or ``"timm:<name>"`` (``localize --model``),
+    wrapped by :func:`wrap_classifier`. timm networks need no layer names (their ``forward_features`` output and
+    ``get_classifier()``); torchvision networks default to ResNet's (``layer4``, ``fc``). ``pretrained``: the
+    library's own weights (torchvision's weights API or timm's hub, both cached; offline, a missing file is named)."""
+    kind, _, name = spec.partition(":")
+    if kind not in ("torchvision", "timm") or not name:
+        raise BadInputError(f"parameter model={spec!r}: a registry name, 'torchvision:<name>' or 'timm:<name>'",
+                            param="model")
+    kwargs = {} if num_classes is None else {"num_classes": num_classes}
+    try:
+        if kind == "timm":
+            import timm
+
+            net = timm.create_model(name, pretrained=pretrained, **kwargs)
+        else:
+            import torchvision
+
+            net = torchvision.models.get_model(name, weights="DEFAULT" if pretrained else None, **kwargs)
+    except (RuntimeError, ValueError, KeyError, OSError) as err:
+        raise BadInputError(f"parameter model={spec!r}: {kind} cannot build it ({err})", param="model") from None
+    if kind == "timm":
+        feature_layer = feature_layer or _timm_feature_layer(net)
+        classifier = classifier or next(n for n, m in net.named_modules() if m is net.get_classifier())
+        cfg = getattr(net, "pretrained_cfg", {}) or {}
+        mean, std = cfg.get("mean", IMAGENET_MEAN), cfg.get("std", IMAGENET_STD)
+    else:
+        feature_layer, classifier, mean, std = feature_layer or "layer4", classifier or "fc", IMAGENET_MEAN, IMAGENET_STD
+    return wrap_classifier(net, feature_layer, classifier, spec, mean, std)
+
+
+def _timm_feature_layer(net: nn.Module) -> str:
+    """The module of a timm network whose output is its ``forward_features`` output (the last one that computes
+    it, found on a probe image by hooking every module)."""
+    from .cam import eval_mode
+
+    outputs: dict[str, torch.Tensor] = {}
+    handles = [m.register_forward_hook(lambda mod, i, o, n=n: outputs.__setitem__(n, o))
+               for n, m in net.named_modules() if n]
+    try:
+        with eval_mode(net), torch.inference_mode():
+            target = net.forward_features(torch.rand(1, 3, 224, 224, generator=torch.Generator().manual_seed(0)))
+    finally:
+        for h in handles:
+            h.remove()
+    found = [n for n, o in outputs.items() if isinstance(o, torch.Tensor) and o.shape == target.shape
+             and torch.equal(o, target)]
+    if not found:
+        raise BadInputError(f"parameter model: no single module of {type(net).__name__} gives its forward_features "
+                            "output; pass feature_layer", param="feature_layer")
+    return found[-1]

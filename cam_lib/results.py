@@ -37,8 +37,8 @@ PAPER_TABLE1 = {  # classification error on ILSVRC val: (row, top-1, top-5)
     "nin": ("NIN", 41.9, 19.6), "googlenet_gmp": ("GoogLeNet-GMP", 35.6, 13.9),
     # not in the paper: its surgery on a modern ImageNet network available offline (the embedded benchmark's
     # main GAP network, fine-tuned from ImageNet as the paper's were)
-    "efficientnet_lite0_gap": ("EfficientNet-Lite0-GAP (ImageNet backbone)", math.nan, math.nan),
-    "efficientnet_lite0_gmp": ("EfficientNet-Lite0-GMP (ImageNet backbone)", math.nan, math.nan),
+    **{f"efficientnet_{v}_{p}": (f"EfficientNet-{v.title()}-{p.upper()} (ImageNet backbone)", math.nan, math.nan)
+       for v in ("lite0", "lite1", "lite2") for p in ("gap", "gmp")},
 }
 PAPER_TABLE2 = {  # localization error on ILSVRC val: (method, model) -> (row, top-1, top-5)
     ("cam", "googlenet_gap"): ("GoogLeNet-GAP", 56.40, 43.00), ("cam", "vgg16_gap"): ("VGGnet-GAP", 57.20, 45.14),
@@ -48,9 +48,10 @@ PAPER_TABLE2 = {  # localization error on ILSVRC val: (method, model) -> (row, t
     ("backprop", "vgg16"): ("Backprop on VGGnet", 61.12, 51.46),
     ("backprop", "alexnet"): ("Backprop on AlexNet", 65.17, 52.64),
     ("cam", "googlenet_gmp"): ("GoogLeNet-GMP", 57.78, 45.26),
-    ("cam", "efficientnet_lite0_gap"): ("EfficientNet-Lite0-GAP", math.nan, math.nan),
-    ("backprop", "efficientnet_lite0_gap"): ("Backprop on EfficientNet-Lite0-GAP", math.nan, math.nan),
-    ("cam", "efficientnet_lite0_gmp"): ("EfficientNet-Lite0-GMP", math.nan, math.nan),
+    **{("cam", f"efficientnet_{v}_{p}"): (f"EfficientNet-{v.title()}-{p.upper()}", math.nan, math.nan)
+       for v in ("lite0", "lite1", "lite2") for p in ("gap", "gmp")},
+    **{("backprop", f"efficientnet_{v}_gap"): (f"Backprop on EfficientNet-{v.title()}-GAP", math.nan, math.nan)
+       for v in ("lite0", "lite1", "lite2")},
 }
 PAPER_TABLE3 = {  # top-5 localization error on ILSVRC test: key -> (row, supervision, top-5)
     "heuristic": ("GoogLeNet-GAP (heuristics)", "weakly", 37.1), "plain": ("GoogLeNet-GAP", "weakly", 42.9),

@@ -436,7 +436,9 @@ def _network_and_data(model, data, root, pretrained, width, rec, dev, seed, cach
 def _resume(ckpt: Path, net, opt, sched, model, data, num_classes, seed, width) -> int:
     """Load an interrupted run's state from ``ckpt`` (CRC-checked, refused when it is another run's); the epoch to
     start from."""
-    state = read_checkpoint(ckpt, weights_only=False, param="out")   # CRC-checked: a bad file stops, named
+    # CRC-checked (a bad file stops, named) and tensors, numbers, strings and containers only: a pickled object in
+    # the file (code that would run on load) is refused
+    state = read_checkpoint(ckpt, param="out")
     if state["num_classes"] != num_classes or state["model_name"] != model:
         raise BadInputError(f"{ckpt}: checkpoint of {state['model_name']} with {state['num_classes']} classes "
                             f"cannot resume {model} on {data} with {num_classes} classes",

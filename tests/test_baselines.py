@@ -170,3 +170,16 @@ def test_bad_arguments_are_named(call, param):
     with pytest.raises(BadInputError) as err:
         call()
     assert err.value.param == param
+
+
+def test_the_centred_box_has_the_mean_size_of_each_images_largest_box():
+    """Issue 21: averaging every box (second instances included) gives a box too small for most images; the
+    centred baseline averages each image's LARGEST box (the one a localizer is mostly scored against)."""
+    from cam_lib.metrics import choose_baseline_boxes, largest_boxes
+
+    boxes = [np.array([[0, 0, 99, 99], [0, 0, 9, 9]]), np.array([[10, 10, 59, 59]])]   # 100x100 images
+    chosen = choose_baseline_boxes(boxes, [(100, 100), (100, 100)])
+    w = (1.0 + 0.5) / 2                                   # the largest boxes: 1.0 and 0.5 of the frame
+    assert chosen["centered"] == pytest.approx([(1 - w) / 2, (1 - w) / 2, (1 + w) / 2, (1 + w) / 2])
+    norm = np.array([[[0, 0, 1, 1], [0, 0, 0.1, 0.1]], [[0.1, 0.1, 0.6, 0.6], [0, 0, 0, 0]]])
+    assert largest_boxes(norm, np.array([[True, True], [True, False]])).tolist() == [[0, 0, 1, 1], [0.1, 0.1, 0.6, 0.6]]

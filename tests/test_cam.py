@@ -293,3 +293,16 @@ def test_ten_crop_in_groups_gives_the_same_numbers_within_bounded_memory():
     assert torch.equal(compute_cams(model, x, given, frame="ten_crop", crop_size=64, crop_batch=20).classes, given)
     with pytest.raises(BadInputError, match="parameter crop_batch=0"):
         compute_cams(model, x, frame="ten_crop", crop_size=64, crop_batch=0)
+
+
+def test_compute_cams_on_a_model_in_training_mode_changes_nothing_and_hands_it_back():
+    """Issue 23: in training mode BatchNorm would update its running statistics and normalise with the batch's;
+    compute_cams evaluates in eval mode and hands the model back in training mode, its buffers untouched."""
+    from cam_lib.models import build_model
+
+    model = build_model("googlenet_gap", num_classes=5, width=0.125).train()
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    x = torch.rand(3, 3, 64, 64, generator=torch.Generator().manual_seed(0))
+    maps = compute_cams(model, x, "top1").maps
+    assert model.training and all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+    assert torch.equal(maps, compute_cams(model.eval(), x, "top1").maps)

@@ -335,3 +335,18 @@ def test_device_decoding_names_a_bad_file_and_refuses_a_custom_transform(tmp_pat
         ImageFolderFlat(tmp_path, transform=v2.Identity()).set_decode("device")
     with pytest.raises(BadInputError, match="decode='gpu'"):
         ImageFolderFlat(tmp_path).set_decode("gpu")
+
+
+def test_a_loc_csv_with_a_byte_order_mark_is_read(tmp_path):
+    """Issue 23: a LOC csv saved with a UTF-8 byte-order mark (as Excel writes CSV) reads like one without."""
+    from conftest import write_imagenet
+
+    from cam_lib.data import build_dataset
+
+    write_imagenet(tmp_path)
+    plain = build_dataset("imagenet", tmp_path, layout="loc")
+    csv_path = tmp_path / "LOC_val_solution.csv"
+    csv_path.write_bytes(b"\xef\xbb\xbf" + csv_path.read_bytes())
+    marked = build_dataset("imagenet", tmp_path, layout="loc").samples
+    assert len(marked) == len(plain.samples) > 0
+    assert all(a[0] == b[0] and a[1] == b[1] and a[2].equal(b[2]) for a, b in zip(marked, plain.samples))

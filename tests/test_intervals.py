@@ -10,7 +10,7 @@ import torch
 from cam_lib.boxes import pad_boxes
 from cam_lib.errors import BadInputError
 from cam_lib.metrics import (ClassificationError, GTKnownLocalization, Interval, LocalizationError, MaxBoxAcc,
-                             bootstrap_mean, maxboxacc_per_image, paired_difference, seed_spread, topk_misses,
+                             bootstrap_mean, maxboxacc_per_image, paired_difference, paired_difference_seeds, seed_spread, topk_misses,
                              verdict)
 
 
@@ -112,10 +112,25 @@ def test_bad_intervals_are_named(args, param):
 # paired_difference and verdict
 
 
-def test_paired_difference_of_identical_outcomes_is_zero():
+def test_paired_difference_of_identical_outcomes_is_zero_with_a_real_interval():
     a = np.random.default_rng(1).random(300) < 0.6
     out = paired_difference(a, a.copy())
-    assert (out.estimate, out.low, out.high) == (0.0, 0.0, 0.0)
+    # Agresti-Min: half a pseudo-image in each discordant cell, n + 2 images
+    half = 1.959964 * np.sqrt(1.0) / 302
+    assert out.estimate == 0.0 and out.low == pytest.approx(-half, rel=1e-5) and out.high == pytest.approx(half, rel=1e-5)
+    three = paired_difference_seeds(np.stack([a] * 3), np.stack([a] * 3))
+    assert three.estimate == 0.0 and three.low == pytest.approx(-half, rel=1e-5)   # seeds too: never a point
+
+
+def test_paired_difference_of_matched_proportions_is_agresti_min():
+    # 200 images: 30 only a gets right, 10 only b: Agresti and Min (2005), eq. for the adjusted Wald interval
+    a = np.r_[np.ones(30), np.zeros(10), np.ones(80), np.zeros(80)]
+    b = np.r_[np.zeros(30), np.ones(10), np.ones(80), np.zeros(80)]
+    out = paired_difference(a, b)
+    f, g, m = 30.5, 10.5, 202
+    half = 1.959964 * np.sqrt((f + g) - (f - g) ** 2 / m) / m
+    assert out.estimate == pytest.approx(0.1)
+    assert out.low == pytest.approx((f - g) / m - half, rel=1e-5) and out.high == pytest.approx((f - g) / m + half, rel=1e-5)
 
 
 def test_paired_difference_of_a_constant_shift_is_exact():
@@ -268,3 +283,51 @@ def test_maxboxacc_per_image_picks_the_threshold_on_the_whole_set():
     with pytest.raises(BadInputError) as err:
         maxboxacc_per_image(best, [0.1, 0.2], ())
     assert err.value.param == "iou_thresholds"
+
+
+# ------------------------------------------------------------------------------------ issue 21: protocol and intervals
+
+def test_wilson_interval_never_collapses_and_matches_the_formula():
+    from cam_lib.metrics import mean_interval, wilson
+
+    for k, n in ((0, 200), (200, 200), (37, 50)):
+        ci = wilson(k, n)
+        z = 1.959963984540054
+        p = k / n
+        centre = (p + z * z / (2 * n)) / (1 + z * z / n)
+        half = z / (1 + z * z / n) * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+        assert ci.estimate == p and ci.low == pytest.approx(max(0, centre - half)) \
+            and ci.high == pytest.approx(min(1, centre + half))
+        assert ci.high - ci.low > 0.01                     # all-equal outcomes keep a real interval
+    assert mean_interval(np.zeros(200)) == wilson(0, 200)  # 0/1 outcomes: Wilson
+    shares = np.array([0, 1 / 3, 2 / 3, 1] * 25)           # MaxBoxAccV2's per-image shares: the bootstrap
+    assert mean_interval(shares) == bootstrap_mean(shares)
+
+
+def test_seed_and_image_bootstrap_covers_seed_to_seed_variation():
+    rng = np.random.default_rng(0)
+    base = (rng.random((3, 300)) < 0.6).astype(float)
+    steady = base.copy()
+    steady[:, :30] = 0.0                                    # a is 10 points better on every seed
+    one = paired_difference_seeds(base, steady)
+    assert one.low > 0
+    unsteady = base.copy()
+    unsteady[0, :90] = 0.0                                  # +30 on one seed, 0 on the others: seeds disagree
+    two = paired_difference_seeds(base, unsteady)
+    assert two.estimate == pytest.approx(one.estimate, abs=0.01) and (two.high - two.low) > 2 * (one.high - one.low)
+    assert paired_difference_seeds(base[:1], steady[:1]) == paired_difference(base[0], steady[0])
+    with pytest.raises(BadInputError, match="b"):
+        paired_difference_seeds(base, steady[:2])
+
+
+def test_a_verdict_holds_only_when_every_protocol_agrees():
+    from cam_lib.metrics import protocol_verdict
+
+    same = {"gt_known_tau_fixed": "same direction", "gt_known_tau_val": "same direction",
+            "maxboxacc_v2": "same direction"}
+    assert protocol_verdict(same) == "same direction"
+    assert protocol_verdict({**same, "gt_known_tau_val": "opposite direction"}) == "depends on the protocol"
+    assert protocol_verdict({**same, "maxboxacc_v2": "not resolved"}) == "depends on the protocol"
+    assert protocol_verdict(same, localizes=False) == "not testable here"
+    with pytest.raises(BadInputError, match="verdicts"):
+        protocol_verdict({"x": "maybe"})

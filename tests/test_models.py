@@ -331,3 +331,19 @@ def test_a_pretrained_imagenet_classifier_is_never_replaced_silently() -> None:
     assert model.num_classes == 7 and model.new_modules == ("head.fc",)
     assert build_model("efficientnet_lite0_gap", num_classes=7, pretrained=True).num_classes == 7   # the surgery
     assert build_model("tf_efficientnet_lite0", num_classes=7).num_classes == 7                      # from scratch
+
+
+def test_a_checkpoint_of_another_network_is_refused_even_when_its_shapes_fit(tmp_path) -> None:
+    """Issue 23: GoogLeNet-GAP's weights fit GoogLeNet-GMP tensor for tensor; the checkpoint records its network
+    and class count, which loading checks."""
+    from cam_lib.io import load_checkpoint
+    from cam_lib.train import save_checkpoint
+
+    gap = build_model("googlenet_gap", num_classes=5, width=0.125)
+    path = save_checkpoint(tmp_path / "model.pt", model=gap.state_dict(), model_name="googlenet_gap", num_classes=5)
+    with pytest.raises(BadInputError, match="a checkpoint of googlenet_gap, not of googlenet_gmp") as err:
+        load_checkpoint(build_model("googlenet_gmp", num_classes=5, width=0.125), path, param="checkpoint")
+    assert err.value.param == "checkpoint"
+    load_checkpoint(build_model("googlenet_gap", num_classes=5, width=0.125), path)      # its own network loads
+    torch.save(gap.state_dict(), tmp_path / "plain.pt")                                 # a plain state dict: shapes
+    load_checkpoint(build_model("googlenet_gmp", num_classes=5, width=0.125), tmp_path / "plain.pt")

@@ -97,7 +97,7 @@ def test_table1_and_table4_texts_state_chance_and_a_zero_localization_rate(tmp_p
                                                          ("top-5 cls err", "top5_cls_err", 13.0))])
     text = series.meaning(s, t1)
     assert "guessing among the 10 classes errs 90.0% of the time" in text
-    assert "No better than chance: GoogLeNet-GAP." in text
+    assert "No better than chance (the 95% interval of the error reaches chance): GoogLeNet-GAP." in text
     t4 = _table4((50.0, 48.0, 70.0) + (math.nan,) * 5 + (0.0,))
     text = series.meaning(s, t4)
     assert "No CAM box of the test birds reaches IoU 0.5 with the bird: the localization rate is 0%." in text
@@ -160,7 +160,7 @@ def test_panel_chart_and_captions_round_trip(tmp_path):
 def test_summary_is_a_few_lines_with_the_run_and_a_link_to_the_results_page(tmp_path):
     s = _fake_setup(tmp_path, profile="smoke", models=("efficientnet_lite0_gap", "alexnet_gap"),
                     fine_tuned={"efficientnet_lite0_gap": "smoke_pretrained"}, extra_seeds=(1,),
-                    seeded=("efficientnet_lite0_gap",), width=0.125, transfer={"scenes": ("folder", "x")})
+                    seeded_models=("efficientnet_lite0_gap",), width=0.125, transfer={"scenes": ("folder", "x")})
     s.pretrained_of = lambda m: m in s.fine_tuned
     s.width_of = lambda m: 1.0 if m in s.fine_tuned else s.width
     text = series.summary(s)
@@ -173,10 +173,16 @@ def test_summary_is_a_few_lines_with_the_run_and_a_link_to_the_results_page(tmp_
 def test_photo_boxes_are_inside_the_frame_and_in_the_photos_order():
     from cam_lib.data.photos import wheel_photos
 
-    gt, valid = series.photo_boxes(224)
+    gt, valid, named = series.photo_boxes(224)
     assert gt.shape == (len(wheel_photos()), 1, 4) and bool(valid.all())
     assert int(gt.min()) >= 0 and int(gt.max()) <= 223 and bool((gt[..., 2] > gt[..., 0]).all())
-    assert set(series.figures.PHOTO_BOXES) == {p.name for p in wheel_photos()}
+    notes = series.figures.photo_annotations()
+    assert set(notes["photos"]) == {p.name for p in wheel_photos()} and "by hand" in notes["source"]
+    # the class rule: the right box with a class that does not name the object is wrong; a photo without an
+    # ImageNet class is not scored
+    classes = torch.tensor([named[i][0] if named[i] else 0 for i in range(len(named))])
+    assert series.figures.photo_hits(classes, gt[:, 0], gt, valid, named) == (sum(map(bool, named)),) * 2
+    assert series.figures.photo_hits(classes + 1000, gt[:, 0], gt, valid, named)[0] == 0
 
 
 def test_notebooks_show_texts_from_the_run_and_end_without_a_bare_path():
@@ -194,7 +200,7 @@ def test_notebooks_show_texts_from_the_run_and_end_without_a_bare_path():
                 assert "series.caption(" in c, (book.name, c)
     demo = "\n".join(c.source for c in nbformat.read(NOTEBOOKS_DIR / "06_cam_figures.ipynb", as_version=4).cells)
     for call in ('build_model("tf_efficientnet_lite0", pretrained=True)', "compute_cams(", "boxes_from_maps(",
-                 "box_hits("):
+                 "photo_hits("):
         assert call in demo
 
 

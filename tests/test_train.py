@@ -280,3 +280,25 @@ def test_a_corrupted_or_truncated_checkpoint_is_named_not_loaded(objects, tmp_pa
     with pytest.raises(BadInputError, match="checkpoint of a run at width 0.125 cannot resume at width 0.25"):
         train("alexnet_gap", "imagenet", objects, tmp_path / "cut", width=0.25, recipe="embedded", overrides=_TINY,
               resume=True, progress=False, max_batches=1)
+
+
+class _Payload:
+    """An object whose unpickling runs code: it creates the file it names."""
+
+    def __init__(self, path):
+        self.path = str(path)
+
+    def __reduce__(self):
+        return (open, (self.path, "w"))
+
+
+def test_resume_refuses_a_checkpoint_that_would_run_code(objects, tmp_path):
+    """Issue 23: `train --resume` loads checkpoint.pt without unpickling objects: a planted payload does not run and
+    the error names the file."""
+    out, marker = tmp_path / "run", tmp_path / "pwned"
+    out.mkdir()
+    torch.save({"model": {}, "epoch": 0, "payload": _Payload(marker)}, out / "checkpoint.pt")
+    with pytest.raises(BadInputError, match="checkpoint.pt") as err:
+        train("alexnet_gap", "imagenet", objects, out, width=0.125, recipe="smoke", resume=True, progress=False,
+              overrides={"epochs": 1, "image_size": 32, "resize": 36}, max_batches=1)
+    assert not marker.exists() and err.value.param == "out"

@@ -230,15 +230,38 @@ def _frame_target(transform, boxes, label, index, size, path, frame) -> dict:
             "path": str(path), "frame": frame}
 
 
-def make_sample(image: Image.Image, boxes: torch.Tensor, label: int, index: int, transform: v2.Transform
-                ) -> tuple[torch.Tensor, dict]:
-    """Apply ``transform`` to an image and its inclusive boxes ``(n, 4)``; returns ``(image, target)`` with
-    ``target = {"label", "boxes" (inclusive, in the output frame), "index", "size" (stored width, height)}``."""
+def make_sample(image: Image.Image, boxes: torch.Tensor, label: int, index: int, transform: v2.Transform,
+                mask: np.ndarray | None = None) -> tuple[torch.Tensor, dict]:
+    """Apply ``transform`` to an image and its inclusive boxes ``(n, 4)`` (and its object ``mask``, uint8 ``(H, W)``:
+    1 object, 0 background, 255 ignore; resampled by nearest neighbour); returns ``(image, target)`` with
+    ``target = {"label", "boxes" (inclusive, in the output frame), "index", "size" (stored width, height)}`` and
+    ``"mask"`` when given."""
     bb = tv_tensors.BoundingBoxes(_to_continuous(boxes).float(), format="XYXY",
                                   canvas_size=(image.height, image.width))
-    img, bb = transform(image, bb)
+    if mask is None:
+        img, bb = transform(image, bb)
+        extra = {}
+    else:
+        img, bb, m = transform(image, bb, tv_tensors.Mask(torch.from_numpy(mask)))
+        extra = {"mask": m.as_subclass(torch.Tensor)}
     return img, {"label": int(label), "boxes": _to_inclusive(bb), "index": int(index),
-                 "size": (image.width, image.height)}
+                 "size": (image.width, image.height), **extra}
+
+
+def load_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
+    """An object mask PNG (one channel: 0 background, 1 object (any value 1..254 counts as object), 255 ignore) of
+    a ``size = (width, height)`` image, as uint8 0/1/255; a missing, unreadable or mis-sized file is named."""
+    try:
+        with Image.open(path) as im:
+            values = np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: mask file not found (the dataset has a masks/ folder)", param="root") from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise BadInputError(f"{path}: cannot decode mask ({e})", param="root") from None
+    if values.shape != (size[1], size[0]):
+        raise BadInputError(f"{path}: mask of {values.shape[1]}x{values.shape[0]} for a {size[0]}x{size[1]} image",
+                            param="root")
+    return np.where(values == 255, 255, (values > 0).astype(np.uint8)).astype(np.uint8)
 
 
 @dataclass
@@ -262,6 +285,7 @@ class BoxDataset(Dataset):
         self.transform = transform if transform is not None else eval_transform(frame)
         self.frame, self.decode, self._own_transform = frame, "cpu", transform is not None
         self.skip_bad = skip_bad
+        self.mask_dir: Path | None = None   # object masks (PxAP): <mask_dir>/<image stem>.png, when the dataset has them
         self.skipped: list[Skipped] = []
         self.samples: list[tuple[Path, int, torch.Tensor]] = []
 
@@ -304,6 +328,9 @@ class BoxDataset(Dataset):
         passes each file's bytes (:func:`read_encoded`) and its boxes already in the frame; :meth:`Batch.images_on`
         decodes them on the model's device (nvJPEG on CUDA). Only with the default evaluation frame."""
         self.decode = check_decode(where, self._own_transform)
+        if self.decode == "device" and self.mask_dir is not None:
+            raise BadInputError(f"parameter decode='device': {self.mask_dir} holds object masks, which are read with "
+                                "the images on the CPU; use decode='cpu'", param="decode")
         return self
 
     def __getitem__(self, index: int):
@@ -314,11 +341,12 @@ class BoxDataset(Dataset):
                 return data, _frame_target(self.transform, _fit_boxes(path, boxes, w, h), label, index, (w, h),
                                            path, self.frame)
             image, boxes = self.load(index)
+            mask = None if self.mask_dir is None else load_mask(self.mask_dir / (path.stem + ".png"), image.size)
         except BadInputError as e:
             if not self.skip_bad:
                 raise
             return Skipped(index, str(path), str(e))
-        return make_sample(image, boxes, label, index, self.transform)
+        return make_sample(image, boxes, label, index, self.transform, mask)
 
 
 def check_boxes(boxes: torch.Tensor, where, param: str = "root") -> torch.Tensor:
@@ -342,6 +370,7 @@ class Batch:
     indices: torch.Tensor           # (B,) dataset indices
     sizes: torch.Tensor             # (B, 2) stored image (width, height), to map boxes back to it
     skipped: list[Skipped] = field(default_factory=list)
+    masks: torch.Tensor | None = None   # (B, H, W) uint8 object masks (1 object, 0 background, 255 ignore), if any
     encoded: list | None = None     # device decoding: (path, bytes or uint8 image) per image; images is then empty
     frame: str | None = None        # the frame the dataset made, where the batch says it (device decoding)
 
@@ -372,4 +401,5 @@ def collate(samples: list) -> Batch:
                  labels=torch.tensor([t["label"] for _, t in good], dtype=torch.int64),
                  gt_boxes=gt_boxes, gt_valid=gt_valid,
                  indices=torch.tensor([t["index"] for _, t in good], dtype=torch.int64),
-                 sizes=torch.tensor([t["size"] for _, t in good], dtype=torch.int64), skipped=skipped)
+                 sizes=torch.tensor([t["size"] for _, t in good], dtype=torch.int64), skipped=skipped,
+                 masks=torch.stack([t["mask"] for _, t in good]) if all("mask" in t for _, t in good) else None)

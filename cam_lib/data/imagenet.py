@@ -171,6 +171,8 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         self._annotated: set[str] = set()   # image ids the annotation files name (loc, devkit)
         records = {"loc": self._read_loc, "devkit": self._read_devkit, "wsol": self._read_wsol}[layout]()
         self._collect(records, limit)
+        if (self.root / "masks").is_dir():   # object masks beside the images (the embedded benchmark writes them)
+            self.mask_dir = self.root / "masks"
         if layout != "wsol" and limit is None:
             self._check_unannotated()
         if layout == "wsol" and not self.classes.wnids:
@@ -199,7 +201,7 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
         if not path.exists():
             raise BadInputError(f"{path}: not found (layout 'loc' needs LOC_val_solution.csv)", param="root")
         seen: dict[str, int] = {}
-        with path.open(newline="") as f:
+        with path.open(newline="", encoding="utf-8-sig") as f:   # a byte-order mark (Excel's CSV) is read, not an error
             rows = list(csv.reader(f))
         if not rows or [c.strip() for c in rows[0][:2]] != ["ImageId", "PredictionString"]:
             raise BadInputError(f"{path}:1: expected the header 'ImageId,PredictionString'", param="root")

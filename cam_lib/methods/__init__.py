@@ -17,14 +17,20 @@ from .base import MapMethod
 from .cam import CAM
 from .colour import ColourHistogram
 from .saliency import BorderContrast
+from .successors import GradCAM, GradCAMpp, LayerCAM, ScoreCAM, XGradCAM
 
-__all__ = ["MapMethod", "CAM", "Backprop", "BorderContrast", "ColourHistogram", "METHODS", "get_method", "register",
-           "backprop_saliency"]
+__all__ = ["MapMethod", "CAM", "Backprop", "BorderContrast", "ColourHistogram", "GradCAM", "GradCAMpp", "XGradCAM",
+           "LayerCAM", "ScoreCAM", "METHODS", "get_method", "register", "backprop_saliency"]
 
 METHODS: dict[str, type[MapMethod]] = {
     "cam": CAM,
     "backprop": Backprop,
     "border_contrast": BorderContrast,   # no network: colour distance to the border
+    "gradcam": GradCAM,                  # CAM's successors, from torchcam (methods/successors.py)
+    "gradcampp": GradCAMpp,
+    "xgradcam": XGradCAM,
+    "layercam": LayerCAM,
+    "scorecam": ScoreCAM,
 }
 # ColourHistogram is learned from a training split's boxes (ColourHistogram.fit), so it has no name to build by.
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 import torchvision.transforms.v2.functional as TF
 
+from ..boxes import box_masks
 from ..cam import MapOutput, check_images, normalize_maps
 from ..errors import BadInputError
 from .base import MapMethod
@@ -100,7 +101,7 @@ class ColourHistogram(MapMethod):
                                     param="loader")
             images = check_images(batch.images)
             idx = hue_saturation_bins(images, bins)                               # (B, H, W)
-            mask = _box_mask(batch.gt_boxes, batch.gt_valid, *idx.shape[-2:])     # (B, H, W)
+            mask = box_masks(batch.gt_boxes, batch.gt_valid, *idx.shape[-2:])     # (B, H, W)
             keys = batch.labels[:, None, None] * n + idx
             inside += torch.bincount(keys[mask], minlength=num_classes * n).view(num_classes, n).double()
             everywhere += torch.bincount(idx.flatten(), minlength=n).double()
@@ -128,11 +129,3 @@ class ColourHistogram(MapMethod):
     def from_json(cls, data: dict) -> "ColourHistogram":
         return cls(data["ratios"], tuple(data["bins"]), data["blur"])
 
-
-def _box_mask(boxes: torch.Tensor, valid: torch.Tensor, height: int, width: int) -> torch.Tensor:
-    """``(B, H, W)`` bool: pixels inside any valid inclusive box of each image."""
-    ys = torch.arange(height, dtype=torch.float64)[None, None, :, None]
-    xs = torch.arange(width, dtype=torch.float64)[None, None, None, :]
-    b = boxes[..., None, None]
-    inside = (xs >= b[:, :, 0]) & (xs <= b[:, :, 2]) & (ys >= b[:, :, 1]) & (ys <= b[:, :, 3])
-    return (inside & valid[:, :, None, None]).any(1)

@@ -29,10 +29,13 @@ from .classification import ClassificationError, ClassificationResult, TopKClass
 from .localization import (IOU_THRESHOLD, GTKnown, GTKnownLocalization, GTKnownResult, LocalizationError,
                            LocalizationResult, TopKLocalization, box_hits, guess_hits, scored_guess_hits)
 from .maxboxacc import V2_IOU_THRESHOLDS, MaxBoxAcc, best_ious, best_ious_both, ceil_float32, map_levels, threshold_grid
-from .intervals import VERDICTS, Interval, bootstrap_mean, paired_difference, seed_spread, verdict
+from .intervals import (PROTOCOL_VERDICTS, VERDICTS, Interval, bootstrap_mean, mean_interval, paired_difference,
+                        paired_difference_seeds, protocol_verdict, seed_spread, verdict, wilson)
 from .maxboxacc import (GTKnownCurve, GTKnownCurveResult, MaxBoxAccResult, MaxBoxAccV2, batch_sweep,
                         maxboxacc_per_image)
-from .baselines import BaselineResult, FixedBox
+from .baselines import BaselineResult, FixedBox, largest_boxes
+from .coverage import BoxCoverage, BoxCoverageResult, box_coverage
+from .pxap import MASK_IGNORE, PxAP, PxAPResult, pxap_from_histograms, pxap_histograms
 from .classification import topk_misses
 from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_box_norm, choose_baseline_boxes,
                         frame_box, mean_box_size, normalize_boxes, pixel_box)
@@ -40,10 +43,12 @@ from .baselines import (baseline_hits, best_fixed_box, centered_box, centered_bo
 __all__ = ["ClassificationError", "LocalizationError", "GTKnownLocalization", "MaxBoxAcc", "best_ious", "best_ious_both", "box_hits",
            "ceil_float32", "guess_hits", "map_levels", "threshold_grid", "topk_wrong", "IOU_THRESHOLD",
            "V2_IOU_THRESHOLDS"]
-__all__ += ["Interval", "VERDICTS", "bootstrap_mean", "paired_difference", "seed_spread", "verdict",
+__all__ += ["Interval", "VERDICTS", "PROTOCOL_VERDICTS", "mean_interval", "paired_difference_seeds", "protocol_verdict",
+            "wilson", "bootstrap_mean", "paired_difference", "seed_spread", "verdict",
             "maxboxacc_per_image", "topk_misses", "baseline_hits", "best_fixed_box", "centered_box",
             "centered_box_norm", "choose_baseline_boxes", "frame_box", "mean_box_size", "normalize_boxes", "pixel_box"]
-__all__ += ["Metric", "Result", "result_from_json", "ClassificationResult", "TopKClassification", "GTKnown",
+__all__ += ["PxAP", "PxAPResult", "MASK_IGNORE", "pxap_from_histograms", "pxap_histograms", "BoxCoverage",
+            "BoxCoverageResult", "box_coverage", "largest_boxes", "Metric", "Result", "result_from_json", "ClassificationResult", "TopKClassification", "GTKnown",
             "GTKnownResult", "LocalizationResult", "TopKLocalization", "scored_guess_hits", "GTKnownCurve",
             "GTKnownCurveResult", "MaxBoxAccResult", "MaxBoxAccV2", "batch_sweep", "BaselineResult", "FixedBox",
             "standard_metrics"]

@@ -5,9 +5,11 @@ paired-bootstrap interval of its difference.
 The unit that is resampled is the image: the metrics keep each image's outcome (``per_image()`` of
 :class:`~cam_lib.metrics.ClassificationError`, :class:`~cam_lib.metrics.LocalizationError`,
 :class:`~cam_lib.metrics.GTKnownLocalization`, :class:`~cam_lib.metrics.MaxBoxAcc`), and a reported number is
-the mean of those outcomes. :func:`bootstrap_mean` gives the percentile bootstrap interval of that mean;
-:func:`paired_difference` resamples the SAME images for both members of a pair (the difference of two methods
-scored on one split varies far less than either alone when their outcomes agree image by image); :func:`verdict`
+the mean of those outcomes. :func:`mean_interval` gives its interval (Wilson for hits and errors, else the
+percentile bootstrap of :func:`bootstrap_mean`); :func:`paired_difference` keeps the SAME images for both members
+of a pair (the difference of two methods scored on one split varies far less than either alone when their
+outcomes agree image by image: Agresti-Min's interval for matched 0/1 outcomes, else the paired bootstrap), and
+:func:`paired_difference_seeds` adds training seeds to what is resampled; :func:`verdict`
 reads a difference's interval against the sign of the paper's difference. :func:`seed_spread` summarises a
 number across training seeds, a source of variation that resampling images does not see.
 
@@ -135,7 +137,30 @@ def paired_difference(a, b, n_boot: int = 2000, level: float = 0.95, seed: int =
     if len(a) != len(b):
         raise BadInputError(f"a paired difference needs the outcomes of the same images: a has {len(a)}, b has "
                             f"{len(b)}", param="b")
+    if _binary(a) and _binary(b):
+        _check_settings(n_boot, level, seed)
+        return _agresti_min(float(((a == 1) & (b == 0)).sum()), float(((a == 0) & (b == 1)).sum()), len(a), level)
     return _bootstrap(a - b, n_boot, level, seed)
+
+
+def _binary(values: np.ndarray) -> bool:
+    return bool(np.isin(values, (0.0, 1.0)).all())
+
+
+def _agresti_min(only_a: float, only_b: float, n: int, level: float) -> Interval:
+    """The difference of two matched proportions, ``(only_a - only_b) / n`` (``only_a``: images that ``a`` gets
+    right and ``b`` wrong; ``only_b`` the reverse), with the adjusted Wald interval of Agresti and Min (Statistics
+    in Medicine 2005): half a pseudo-image added to each discordant cell. It keeps close to nominal coverage at the
+    100-300 images a split has, and, unlike the bootstrap, never collapses to a point when the two agree on every
+    image (0 discordant images out of 200: about +-1 point)."""
+    from scipy.stats import norm
+
+    z = float(norm.ppf(0.5 + level / 2))
+    f, g, m = only_a + 0.5, only_b + 0.5, n + 2.0
+    centre = (f - g) / m
+    half = z * math.sqrt(max((f + g) - (f - g) ** 2 / m, 0.0)) / m
+    estimate = (only_a - only_b) / n
+    return Interval(estimate, max(-1.0, min(centre - half, estimate)), min(1.0, max(centre + half, estimate)), level)
 
 
 def wilson(successes: int, n: int, level: float = 0.95) -> Interval:
@@ -170,7 +195,10 @@ def paired_difference_seeds(a, b, n_boot: int = 2000, level: float = 0.95, seed:
     variation: ``a (S, N)`` and ``b (S, N)`` are two networks' (or methods') outcomes on the same N images, one row
     per training seed (seed s of ``a`` paired with seed s of ``b``; S >= 1). Each resample draws S seeds with
     replacement and N images with replacement (a two-level bootstrap: a verdict must not hang on which machine or
-    seed trained the pair), keeping an image's outcomes together. With S = 1 it is :func:`paired_difference`."""
+    seed trained the pair), keeping an image's outcomes together. With S = 1 it is :func:`paired_difference`. For
+    0/1 outcomes the interval is never narrower than :func:`paired_difference`'s (Agresti-Min) on the
+    seed-averaged discordant counts over N images, so outcomes that agree on every seed and image do not give a
+    point."""
     a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
     if a.ndim != 2 or a.shape != b.shape or a.size == 0 or not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise BadInputError(f"parameter b: a and b must be finite (seeds, images) arrays of one shape, got "
@@ -191,6 +219,10 @@ def paired_difference_seeds(a, b, n_boot: int = 2000, level: float = 0.95, seed:
                                cols[:, None, :]].mean((1, 2))
     alpha = 1.0 - level
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
+    if _binary(a.ravel()) and _binary(b.ravel()):
+        floor = _agresti_min(float(((a == 1) & (b == 0)).sum()) / seeds, float(((a == 0) & (b == 1)).sum()) / seeds,
+                             n, level)
+        low, high = min(low, floor.low), max(high, floor.high)
     return Interval(float(d.mean()), float(low), float(high), float(level))
 
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from ..errors import BadInputError
 
-__all__ = ["Metric", "AccumulatorMetric", "Result", "result_from_json"]
+__all__ = ["Metric", "AccumulatorMetric", "Parts", "Result", "result_from_json"]
 
 NEEDS = ("gt", "topk")   # the ground-truth class's map and box; the top-k classes' maps and boxes
 
@@ -78,6 +78,20 @@ class AccumulatorMetric(Metric):
         for state in states:
             for part in state["parts"]:
                 add(part)
+
+
+class Parts:
+    """The simplest accumulator of an :class:`AccumulatorMetric`: the list ``parts`` of per-batch arrays, in
+    arrival order (use ``parts, add = "parts", "add"``)."""
+
+    def __init__(self) -> None:
+        self.reset()
+
+    def reset(self) -> None:
+        self.parts: list[np.ndarray] = []
+
+    def add(self, part: np.ndarray) -> None:
+        self.parts.append(np.asarray(part))
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,25 @@ import torch
 from ..boxes import box_iou
 from .maxboxacc import V2_IOU_THRESHOLDS, ceil_float32
 
-__all__ = ["baseline_best_ious", "baseline_maxboxacc", "component_boxes", "largest_component_box"]
+__all__ = ["baseline_best_ious", "baseline_maxboxacc", "baseline_pxap", "component_boxes", "largest_component_box"]
+
+
+def baseline_pxap(maps: np.ndarray, masks: np.ndarray, thresholds: np.ndarray) -> float:
+    """PxAP written plainly, threshold by threshold, for :class:`cam_lib.metrics.PxAP` to be checked against:
+    for each threshold t, from the highest (wsolevaluation's extra edges 2 and 1, then the grid downwards), the
+    object pixels and the background pixels with a value >= t over all images (ignore pixels, mask value 255, left
+    out), precision and recall; the area is the sum over thresholds of precision times the rise in recall since the
+    previous threshold (thresholds that predict no pixel are skipped). ``maps (N, H, W)``, ``masks (N, H, W)``."""
+    maps, masks = np.asarray(maps, np.float64), np.asarray(masks)
+    objects, background = maps[masks == 1], maps[masks == 0]
+    area, previous = 0.0, 0.0
+    for t in [2.0, 1.0, *sorted(np.asarray(thresholds, np.float64), reverse=True)]:
+        tp, fp = float((objects >= t).sum()), float((background >= t).sum())
+        recall = tp / len(objects)
+        if tp + fp > 0:
+            area += tp / (tp + fp) * (recall - previous)
+        previous = recall
+    return area
 
 
 def component_boxes(mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

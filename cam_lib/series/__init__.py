@@ -23,14 +23,15 @@ and the command that train it. On real data (``data="imagenet"``) networks are b
 
 from ..results import Claim, Table, TableRow
 from .artifacts import (BaselineBoxes, BaselinesUnavailableError, NotTrainedError, baseline_boxes, checkpoint,
-                        checkpoint_hash, cub_evaluation, ensure_trained, evaluation, forget_networks,
-                        heuristic_evaluation, load_trained, transfer_evaluation)
+                        checkpoint_hash, choose_main_gap, cub_evaluation, ensure_trained, evaluation, forget_networks,
+                        heuristic_evaluation, load_trained, main_choice, transfer_evaluation)
 from .figures import (bird_boxes_figure, class_maps_figure, comparison_figure, dataset_figure, methods_figure,
                       photo_boxes, photos_figure, table_figure, topk_figure, training_curves, transfer_figure)
 from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_MODELS, PROFILES, TABLE1_MODELS,
-                     SeriesProfile, Setup, check_data, data_summary, dataset, environment, seed_variant, setup)
+                     SeriesProfile, Setup, check_data, data_summary, dataset, environment, gmp_twin, seed_variant,
+                     setup)
 from .tables import TABLE5_FEATURES, table1, table2, table2_test, table3, table4, table5
-from .texts import caption, finished_line, meaning, summary, table_markdown
+from .texts import caption, finished_line, main_choice_text, meaning, summary, table_markdown
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "seed_variant", "table2_test", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
            "setup", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
@@ -39,4 +40,5 @@ __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MO
            "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
            "training_curves", "comparison_figure", "table_figure", "photo_boxes", "summary", "meaning",
            "table_markdown", "caption", "finished_line", "Table", "TableRow", "Claim", "BaselineBoxes",
-           "BaselinesUnavailableError", "baseline_boxes", "checkpoint_hash", "forget_networks"]
+           "BaselinesUnavailableError", "baseline_boxes", "checkpoint_hash", "forget_networks", "choose_main_gap",
+           "main_choice", "main_choice_text", "gmp_twin"]

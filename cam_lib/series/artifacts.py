@@ -26,19 +26,15 @@ from ..io import cached_json, file_sha256, load_checkpoint
 from ..localize import Evaluation, HeuristicEvaluation, evaluate, evaluate_heuristic
 from ..models import build_model
 from ..train import train
-from .setups import FC_MODELS, Setup, dataset
+from .setups import FC_MODELS, MAIN_CHOICE, NotTrainedError, Setup, dataset
 
-__all__ = ["BASELINES", "NotTrainedError", "BaselinesUnavailableError", "BaselineBoxes", "baseline_boxes",
+__all__ = ["BASELINES", "IMAGE_BASELINES", "colour_model", "image_baseline", "choose_main_gap", "main_choice", "NotTrainedError", "BaselinesUnavailableError", "BaselineBoxes", "baseline_boxes",
            "ensure_trained", "checkpoint", "checkpoint_hash", "load_trained", "forget_networks", "evaluation",
            "heuristic_evaluation", "cub_evaluation", "transfer_evaluation"]
 
-CACHE_VERSION = 6   # bump when what a cached measurement holds (or its key) changes; 6: keyed by checkpoint_hash
-BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean train size (baseline)",
+CACHE_VERSION = 7   # bump when what a cached measurement holds (or its key) changes; 7: box coverage, Wilson
+BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean largest train box (baseline)",
              "best_fixed": "Best fixed box chosen on train (baseline)"}
-
-
-class NotTrainedError(BadInputError):
-    """A table or figure needs a network that this setup has not trained yet."""
 
 
 def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
@@ -204,18 +200,109 @@ def _fixed_boxes(s: Setup) -> dict[str, list[float]]:
         return {}
 
 
+# Baselines that look at the image without the network, scored as map methods by the same code as CAM (Table 2):
+# method name -> row label.
+IMAGE_BASELINES = {"colour_histogram": "Class colour histogram, no network (baseline)",
+                   "border_contrast": "Border colour contrast, no network (baseline)"}
+
+
+def colour_model(s: Setup, size: int):
+    """The class colour model (:class:`cam_lib.methods.ColourHistogram`) fitted on the TRAINING split's boxes at
+    the evaluation size ``size`` (cached beside the setup's checkpoints)."""
+    from ..data import build_dataset
+    from ..methods import ColourHistogram
+
+    def compute() -> dict:
+        try:
+            train_set = build_dataset("imagenet", s.train_root, split="train", transform=eval_transform("resize", size))
+        except BadInputError as err:   # e.g. a val-only ImageNet folder: Table 2 says the rows were not measured
+            raise BaselinesUnavailableError(f"no training split to learn the colour model on ({err})",
+                                            param="train_root") from None
+        return ColourHistogram.fit(make_loader(train_set, 64), s.num_classes).to_json()
+    return ColourHistogram.from_json(cached_json(s.checkpoints, "colour-model", {"version": CACHE_VERSION,
+                                                                                 "root": str(s.train_root),
+                                                                                 "size": size}, compute))
+
+
+def _map_method(s: Setup, method: str, model: str):
+    """The map method an evaluation runs: a registered name, or an image baseline built for this setup."""
+    if method == "colour_histogram":
+        return colour_model(s, s.size_of(model))
+    return method
+
+
 def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", batch_size: int = 32) -> Evaluation:
-    """:func:`cam_lib.localize.evaluate` of a trained network on split ``which`` (cached beside its checkpoint):
-    classification and localization (top-1/top-5, GT-known, MaxBoxAccV2) from one pass, each with its per-image
-    outcomes, and the trivial baselines (:func:`baseline_boxes`) scored on the same images."""
+    """:func:`cam_lib.localize.evaluate` of a trained network on split ``which`` with map method ``method`` (a
+    registered name, or an image baseline of :data:`IMAGE_BASELINES`, whose maps ignore the network), cached beside
+    its checkpoint: classification and localization (top-1/top-5, GT-known at every threshold of the grid,
+    MaxBoxAccV2) and the maps' box coverage (:class:`cam_lib.metrics.BoxCoverage`) from one pass, each with its
+    per-image outcomes, and the content-free boxes (:func:`baseline_boxes`) scored on the same images."""
+    from ..metrics import BoxCoverage, PxAP, standard_metrics, threshold_grid
+
     checkpoint(s, model)   # a missing network is named before anything is computed
     fixed = _fixed_boxes(s)
+    mapper = _map_method(s, method, model)
 
     def compute(net):
-        loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
-        return evaluate(net, loader, s.device, method=method, progress=False, baselines=fixed).to_json()
-    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", {"which": which, "method": method,
-                                                                            "baselines": fixed}, compute))
+        data = dataset(s, which, model)
+        loader = make_loader(data, batch_size, 0, s.device)
+        grid = threshold_grid(0.01)
+        metrics = [*standard_metrics(net.num_classes, grid, threads=1 if s.device == "cpu" else None),
+                   BoxCoverage(grid), *([PxAP(grid)] if getattr(getattr(data, "dataset", data), "mask_dir", None)
+                                        else [])]
+        return evaluate(net, loader, s.device, method=mapper, metrics=metrics, progress=False,
+                        baselines=fixed).to_json()
+    key = {"which": which, "method": method, "baselines": fixed,
+           **({"colour_model": _digest(mapper.to_json())} if method == "colour_histogram" else {})}
+    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", key, compute))
+
+
+def _digest(data) -> str:
+    import hashlib
+    import json
+
+    return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def image_baseline(s: Setup, method: str, which: str) -> Evaluation | None:
+    """The :func:`evaluation` of image baseline ``method`` (:data:`IMAGE_BASELINES`) on split ``which``, with the
+    main GAP network's logits; None when it cannot be measured (no main network, no training split to learn it)."""
+    if s.main_gap not in s.models:
+        return None
+    try:
+        return evaluation(s, s.main_gap, which, method)
+    except BaselinesUnavailableError:
+        return None
+
+
+def choose_main_gap(s: Setup) -> str:
+    """Choose the main GAP network among :attr:`Setup.main_candidates` on the VALIDATION split only: the best
+    GT-known localization at its own val-chosen threshold, then the best MaxBoxAccV2 (then the first); record the
+    choice and the numbers behind it in ``<checkpoints>/main_gap.json`` (read by :attr:`Setup.main_gap`)."""
+    from ..io import atomic_write_json
+
+    candidates = s.main_candidates
+    if len(candidates) <= 1:
+        return s.main_gap
+    numbers = {}
+    for model in candidates:
+        val = evaluation(s, model, "val")
+        tau = val.chosen_threshold()
+        numbers[model] = {"gt_known_tau_val": float(val.gt_known_at(tau).mean()), "tau_val": tau,
+                          "maxboxacc_v2": val.maxboxacc_v2, "top1_cls_err": val.top1_cls_err}
+    best = max(candidates, key=lambda m: (numbers[m]["gt_known_tau_val"], numbers[m]["maxboxacc_v2"],
+                                         -candidates.index(m)))
+    atomic_write_json(s.checkpoints / MAIN_CHOICE, {"model": best, "chosen_on": "val", "candidates": numbers})
+    return best
+
+
+def main_choice(s: Setup) -> dict:
+    """The recorded choice of the main GAP network (:func:`choose_main_gap`): the model and the val numbers of
+    every candidate (empty when there was no choice to make)."""
+    import json
+
+    path = s.checkpoints / MAIN_CHOICE
+    return json.loads(path.read_text()) if len(s.main_candidates) > 1 and path.exists() else {}
 
 
 def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test",

@@ -25,7 +25,7 @@ from .texts import classification_chance, count_phrase
 
 __all__ = ["dataset_figure", "methods_figure", "bird_boxes_figure", "transfer_figure", "topk_figure",
            "class_maps_figure", "photos_figure", "training_curves", "comparison_figure", "table_figure", "table_panels",
-           "box_stats", "PHOTO_BOXES", "photo_boxes"]
+           "box_stats", "photo_annotations", "photo_boxes", "photo_hits"]
 
 METHOD_NAMES = {"cam": "CAM", "backprop": "Backprop"}
 
@@ -294,45 +294,64 @@ def photos_figure(path: str | Path, device: str = "cpu", model: str = "tf_effici
     names = imagenet_class_names()
     probs = out.logits.softmax(1)
     titles = [[f"{names[int(c)].split(',')[0]} {float(probs[i, c]):.2f}" for i, c in enumerate(out.classes[:, 0])]]
-    gt, valid = photo_boxes(b.images.shape[-1], b.images.shape[-2], [ds.path(i).name for i in range(len(ds))])
+    gt, valid, accepted = photo_boxes(b.images.shape[-1], b.images.shape[-2], [ds.path(i).name for i in range(len(ds))])
     st = box_stats(out.boxes[:, 0], *b.images.shape[-2:], gt, valid)
+    right, scored = photo_hits(out.classes[:, 0], out.boxes[:, 0], gt, valid, accepted)
+    frame = torch.tensor([[0, 0, b.images.shape[-1] - 1, b.images.shape[-2] - 1]]).expand(len(ds), 4)
+    frame_right, _ = photo_hits(out.classes[:, 0], frame, gt, valid, accepted)
     text = (f"{len(ds)} photographs from the scikit-image and matplotlib wheels and the top-1 ImageNet class of "
-            f"{model} with its probability: {', '.join(titles[0])}. " + _stats_sentence("Top-1 boxes (green)", st)
-            + " The ground truth (red) is a box drawn by hand around the main object of each photo (approximate: "
-            "these photos come without boxes). Paper (Fig. 1 there): the CAM of the predicted class highlights the "
-            "discriminative region of the image, e.g. the toothbrush for 'brushing teeth'.")
+            f"{model} with its probability: {', '.join(titles[0])}. By the class rule (the top-1 class names the "
+            f"photo's object and its box has IoU >= 0.5 with the ground truth), {count_phrase(right, scored, 'top-1 guesses')} "
+            f"of the photos whose object has an ImageNet class are right; the whole frame with the same classes "
+            f"would be right {frame_right} times. " + _stats_sentence("Top-1 boxes (green)", st)
+            + " The ground truth (red) is a box drawn by hand around each photo's main object (approximate; "
+            "cam_lib/data/photo_boxes.json says where the boxes and the accepted classes come from). Paper (Fig. 1 "
+            "there): the CAM of the predicted class highlights the discriminative region of the image, e.g. the "
+            "toothbrush for 'brushing teeth'.")
     return cam_grid(path, b.images, out.maps[:, 0].cpu()[None], out.boxes[:, 0].cpu()[None], [model], titles,
                     list(gt), caption=text)
 
 
-# Boxes drawn by hand around the main object of each wheel photo (cam_lib.data.photos.WHEEL_PHOTOS), in the stored
-# image's pixels (inclusive x0, y0, x1, y1) with the image's (width, height): approximate, for the demonstration of
-# notebook 06 and the caption of its photo figure, not a benchmark.
-PHOTO_BOXES = {
-    "chelsea.png": ((451, 300), (0, 0, 450, 299)),              # the cat's head fills the frame
-    "coffee.png": ((600, 400), (95, 45, 580, 350)),             # cup and saucer
-    "astronaut.png": ((512, 512), (0, 25, 470, 511)),           # the astronaut
-    "rocket.jpg": ((640, 427), (285, 140, 345, 415)),           # the rocket on its pad
-    "motorcycle_left.png": ((741, 500), (75, 145, 700, 490)),   # the motorcycle
-    "grace_hopper.jpg": ((512, 600), (60, 15, 511, 599)),       # the person
-}
+PHOTO_BOXES_FILE = Path(__file__).resolve().parents[1] / "data" / "photo_boxes.json"
+
+
+def photo_annotations() -> dict:
+    """The wheel photos' hand-drawn boxes and the ImageNet classes that name their objects, with where they come
+    from (``cam_lib/data/photo_boxes.json``: ``source``, ``photos``)."""
+    import json
+
+    return json.loads(PHOTO_BOXES_FILE.read_text())
 
 
 def photo_boxes(width: int = 224, height: int | None = None, names: list[str] | None = None):
-    """The hand-drawn boxes of :data:`PHOTO_BOXES` in a resized ``width x height`` frame (the ``"resize"``
+    """The hand-drawn boxes of :func:`photo_annotations` in a resized ``width x height`` frame (the ``"resize"``
     evaluation frame), as ``gt_boxes (N, 1, 4)`` and ``gt_valid (N, 1)`` for :func:`cam_lib.metrics.box_hits`, in
-    the order of ``names`` (default: the wheel photos' order)."""
+    the order of ``names`` (default: the wheel photos' order), and each photo's ImageNet classes."""
     from ..data.photos import wheel_photos
 
     height = width if height is None else height
     names = [p.name for p in wheel_photos()] if names is None else names
+    photos = photo_annotations()["photos"]
     boxes = []
     for name in names:
-        (w, h), (x0, y0, x1, y1) = PHOTO_BOXES[name]
+        (w, h), (x0, y0, x1, y1) = photos[name]["size"], photos[name]["box"]
         sx, sy = width / w, height / h
         boxes.append([math.floor(x0 * sx), math.floor(y0 * sy), min(width - 1, math.floor((x1 + 1) * sx) - 1),
                       min(height - 1, math.floor((y1 + 1) * sy) - 1)])
-    return torch.tensor(boxes, dtype=torch.int64)[:, None], torch.ones(len(names), 1, dtype=torch.bool)
+    return (torch.tensor(boxes, dtype=torch.int64)[:, None], torch.ones(len(names), 1, dtype=torch.bool),
+            [list(photos[name]["classes"]) for name in names])
+
+
+def photo_hits(classes: torch.Tensor, boxes: torch.Tensor, gt, valid, accepted: list[list[int]]) -> tuple[int, int]:
+    """The class rule on the wheel photos: a top-1 guess (``classes (N,)``, ``boxes (N, 4)``) is right when its
+    class names the photo's object (``accepted``) and its box has IoU >= 0.5 with the hand-drawn box. Returns
+    (right guesses, photos scored: those whose object has an ImageNet class)."""
+    from ..metrics.localization import box_hits
+
+    scored = [i for i, a in enumerate(accepted) if a]
+    right = box_hits(boxes[scored].cpu(), gt[scored], valid[scored])
+    named = torch.tensor([int(classes[i]) in accepted[i] for i in scored], dtype=torch.bool)
+    return int((right & named).sum()), len(scored)
 
 
 def training_curves(s: Setup, path: str | Path) -> Path:

@@ -3,16 +3,17 @@
 
 Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (6 networks,
 two epochs on 64 px images: its numbers mean nothing); ``default`` trains the 7 cheapest networks of Table 1 at
-width 0.25 on the 10-class ``objects`` from scratch on a CPU, and applies the paper's surgery to an ImageNet
-network (EfficientNet-Lite0-GAP and -GMP: frozen ImageNet backbone, new layers fine-tuned on the benchmark, recipe
-``embedded_pretrained``), which is the series' main GAP network (:attr:`Setup.main_gap`: Tables 3-5, figures);
-``full`` trains all 9 on the 26-class build, with the same two fine-tuned networks.
+width 0.25 on the 10-class ``objects`` from scratch on a CPU, and applies the paper's surgery to three ImageNet
+networks (EfficientNet-Lite0/1/2-GAP and -GMP: frozen ImageNet backbone, new layers fine-tuned on the benchmark,
+recipe ``embedded_pretrained``); the GAP one that localizes best on the validation split is the series' main GAP
+network (:attr:`Setup.main_gap`: Tables 3-5, the claims, the figures), trained with two more seeds together with
+its GMP twin; ``full`` trains all 9 on the 24-class build, with the same fine-tuned networks.
 On real data (``data="imagenet"``) every network of Table 1 is fine-tuned from its ImageNet backbone with the
-paper's recipe.
-"""
+paper's recipe"""
 
 from __future__ import annotations
 
+import json
 import platform
 import subprocess
 from dataclasses import asdict, dataclass, field, replace
@@ -27,15 +28,19 @@ from ..models import check_model_name, resolve_device
 from ..runs import check_results, claim_results, repo_path, results_folder, run_name
 from ..train import RECIPES
 
-__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile",
+__all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS",
+           "MAIN_CHOICE", "NotTrainedError", "gmp_twin", "SeriesProfile",
            "Setup", "setup", "seed_variant", "dataset", "environment", "data_summary", "check_data"]
 
 # Table 1 in the paper's order: GAP networks, the original (FC) networks, NIN, the GMP variant.
 TABLE1_MODELS = ("vgg16_gap", "googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "vgg16", "alexnet",
                  "nin", "googlenet_gmp")
 GAP_MODELS = ("googlenet_gap", "vgg16_gap", "alexnet_star_gap", "alexnet_gap")
-# The paper's surgery on a modern ImageNet network available offline (Tables 1-5 on the embedded benchmark).
-PRETRAINED_GAP_MODELS = ("efficientnet_lite0_gap", "efficientnet_lite0_gmp")
+# The paper's surgery on modern ImageNet networks available offline (Tables 1-5 on the embedded benchmark): GAP and
+# GMP heads on EfficientNet-Lite0/1/2. The main GAP network of a setup is the GAP one of them that localizes best on
+# the VALIDATION split (Setup.main_gap; chosen by notebook 01, recorded in MAIN_CHOICE).
+PRETRAINED_GAP_MODELS = tuple(f"efficientnet_{v}_{p}" for v in ("lite0", "lite1", "lite2") for p in ("gap", "gmp"))
+MAIN_CHOICE = "main_gap.json"   # in a setup's checkpoints folder: the main GAP network and the val numbers behind it
 FC_MODELS = ("googlenet", "vgg16", "alexnet")
 NO_CAM_MODELS = ("alexnet", "vgg16")   # FC layers after the last conv: Backprop is their only map
 
@@ -50,23 +55,23 @@ class SeriesProfile:
     lr: dict = field(default_factory=dict)   # per-model learning rate (from scratch; no pretrained backbone)
     pretrained: dict = field(default_factory=dict)   # model -> recipe: fine-tuned from its ImageNet backbone
     extra_seeds: tuple[int, ...] = ()   # more training seeds (same data) for the compared pairs of ``seeded``
-    seeded: tuple[str, ...] = ()
+    seeded: tuple[str, ...] = ()        # besides the main GAP network and its GMP twin, which always are
 
 
-_FINE_TUNED = {"efficientnet_lite0_gap": "embedded_pretrained", "efficientnet_lite0_gmp": "embedded_pretrained"}
+_FINE_TUNED = {m: "embedded_pretrained" for m in PRETRAINED_GAP_MODELS}
 
 
 PROFILES: dict[str, SeriesProfile] = {
     "smoke": SeriesProfile(("efficientnet_lite0_gap", "alexnet_gap", "googlenet_gap", "googlenet_gmp", "alexnet",
                             "googlenet"), "smoke", 0.125, pretrained={"efficientnet_lite0_gap": "smoke_pretrained"},
                            extra_seeds=(1,), seeded=("efficientnet_lite0_gap",)),
-    "default": SeriesProfile(("efficientnet_lite0_gap", "efficientnet_lite0_gmp", "googlenet_gap", "alexnet_star_gap",
-                              "alexnet_gap", "googlenet", "alexnet", "nin", "googlenet_gmp"), "embedded", 0.25,
+    "default": SeriesProfile((*PRETRAINED_GAP_MODELS, "googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet",
+                              "alexnet", "nin", "googlenet_gmp"), "embedded", 0.25,
                              {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3},
-                             _FINE_TUNED, (1, 2), PRETRAINED_GAP_MODELS),
+                             _FINE_TUNED, (1, 2)),
     "full": SeriesProfile(PRETRAINED_GAP_MODELS + TABLE1_MODELS, "embedded", 0.25,
                           {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3,
-                           "vgg16": 1e-3, "vgg16_gap": 1e-3}, _FINE_TUNED, (1, 2), PRETRAINED_GAP_MODELS),
+                           "vgg16": 1e-3, "vgg16_gap": 1e-3}, _FINE_TUNED, (1, 2)),
 }
 DATA = ("embedded", "imagenet")
 
@@ -97,6 +102,9 @@ class Setup:
     image_size: int
     num_classes: int
     class_names: tuple[str, ...]
+    # real data without a test split with boxes: the validation images are split into two disjoint, seeded halves,
+    # thresholds chosen on the first ("val") and reported on the second ("test"); never the same images
+    split_val: bool = False
 
     @property
     def figures(self) -> Path:
@@ -121,15 +129,51 @@ class Setup:
         return RECIPES[self.recipe_of(model)].image_size if model is not None else self.image_size
 
     @property
+    def main_candidates(self) -> tuple[str, ...]:
+        """The fine-tuned ImageNet GAP networks of the setup, among which the main one is chosen on validation."""
+        return tuple(m for m in PRETRAINED_GAP_MODELS if m.endswith("_gap") and m in self.fine_tuned
+                     and m in self.models)
+
+    @property
     def main_gap(self) -> str:
-        """The GAP network of Tables 3-5 and the figures: the fine-tuned ImageNet network on the embedded benchmark
-        when the setup has it, else GoogLeNet-GAP (the paper's)."""
-        return next((m for m in PRETRAINED_GAP_MODELS[:1] if m in self.fine_tuned and m in self.models),
-                    "googlenet_gap")
+        """The GAP network of Tables 3-5, the claims and the figures: GoogLeNet-GAP (the paper's) without a
+        fine-tuned ImageNet network; the only candidate when there is one; else the candidate chosen on the
+        VALIDATION split by notebook 01 (:func:`cam_lib.series.artifacts.choose_main_gap`, recorded in
+        ``<checkpoints>/main_gap.json``). Before that choice, :class:`NotTrainedError` names notebook 01."""
+        if len(self.main_candidates) <= 1:
+            return self.main_candidates[0] if self.main_candidates else "googlenet_gap"
+        path = self.checkpoints / MAIN_CHOICE
+        try:
+            choice = json.loads(path.read_text())["model"]
+        except (OSError, ValueError, KeyError, TypeError):
+            raise NotTrainedError(f"parameter models: the main GAP network of this setup is chosen on the validation "
+                                  f"split by notebook 01_classification (no valid {path}); run it first",
+                                  param="models") from None
+        if choice not in self.main_candidates:
+            raise NotTrainedError(f"parameter models: {path} names {choice!r}, not one of this setup's candidates "
+                                  f"({', '.join(self.main_candidates)}); rerun notebook 01_classification",
+                                  param="models")
+        return choice
+
+    @property
+    def seeded_models(self) -> tuple[str, ...]:
+        """The networks trained with :attr:`extra_seeds` too: the main GAP network and its GMP twin (when the setup
+        has it), and the profile's ``seeded``."""
+        main = (self.main_gap, gmp_twin(self.main_gap)) if self.extra_seeds and self.main_candidates else ()
+        return tuple(dict.fromkeys(m for m in (*main, *self.seeded) if m in self.models))
 
     def describe(self) -> dict:
         return {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(self).items()
                 if k not in ("class_names",)}
+
+
+def gmp_twin(model: str) -> str:
+    """The GMP network of a GAP one (``efficientnet_lite1_gap`` -> ``efficientnet_lite1_gmp``)."""
+    return model[:-len("_gap")] + "_gmp" if model.endswith("_gap") else model
+
+
+class NotTrainedError(BadInputError):
+    """A table or figure needs a network (or a choice among networks) that this setup has not trained yet."""
 
 
 def setup(profile: str = "default", data: str = "embedded", data_root: str | Path = "data",
@@ -152,6 +196,9 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
     if not isinstance(seed, int) or seed < 0:
         raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
     prof = PROFILES[profile]
+    if models is not None and len(models) == 0:
+        raise BadInputError("parameter models=[]: name at least one network, or leave it out (None) for the "
+                            "profile's networks", param="models")
     chosen = tuple(models) if models else (prof.models if data == "embedded" else TABLE1_MODELS)
     for m in chosen:
         check_model_name(m, "models")
@@ -174,7 +221,7 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
         val_root = train_root = Path(data_root)
         if not val_root.is_dir():
             raise BadInputError(f"parameter data_root={str(data_root)!r}: no such ImageNet folder", param="data_root")
-        test_root_p = Path(test_root) if test_root else val_root   # ILSVRC test boxes are not public
+        test_root_p = Path(test_root) if test_root else val_root   # ILSVRC test boxes are not public: see split_val
         cub = Path(cub_root) if cub_root else None
         transfer_sets = transfer or {}
         recipe, width, pretrained, lr, fine_tuned = "paper", 1.0, True, {}, {}
@@ -188,23 +235,34 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
     claim_results(results, data, profile, seed)   # the parameters hold: the folder is this run's from now on
     return Setup(profile, data, chosen, recipe, width, pretrained, lr, fine_tuned, extra_seeds, seeded, device, seed, run, results,
                  train_root, val_root, test_root_p, cub, {k: tuple(v) for k, v in transfer_sets.items()}, size,
-                 val.num_classes, tuple(val.class_names))
+                 val.num_classes, tuple(val.class_names), split_val=data != "embedded" and not test_root)
 
 
 def seed_variant(s: Setup, train_seed: int) -> Setup:
-    """The same data and networks of ``s.seeded`` trained with another seed: checkpoints under
+    """The same data and networks of ``s.seeded_models`` trained with another seed: checkpoints under
     ``<checkpoints>-t<train_seed>`` (its tables are never written; the claims of compared pairs read them)."""
     if train_seed == s.seed:
         return s
-    return replace(s, seed=train_seed, models=s.seeded, extra_seeds=(),
+    return replace(s, seed=train_seed, models=s.seeded_models, extra_seeds=(), seeded=(),
                    checkpoints=s.checkpoints.with_name(f"{s.checkpoints.name}-t{train_seed}"))
 
 
 def dataset(s: Setup, which: str = "val", model: str | None = None, **kwargs):
     """The evaluated dataset ``which`` (``val``: Tables 1-2, ``test``: Table 3) at ``model``'s image size (default:
-    the series')."""
+    the series'). With :attr:`Setup.split_val` (real data without a test split) ``val`` and ``test`` are two
+    disjoint halves of the validation images, drawn with the setup's seed."""
+    if which not in ("val", "test"):
+        raise BadInputError(f"parameter which={which!r}: choose val or test", param="which")
     root = {"val": s.val_root, "test": s.test_root}[which]
-    return build_dataset("imagenet", root, split="val", transform=eval_transform("resize", s.size_of(model)), **kwargs)
+    ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", s.size_of(model)), **kwargs)
+    if not s.split_val:
+        return ds
+    import numpy as np
+    from torch.utils.data import Subset
+
+    order = np.random.default_rng([s.seed, len(ds)]).permutation(len(ds))
+    half = order[: len(ds) // 2] if which == "val" else order[len(ds) // 2:]
+    return Subset(ds, np.sort(half).tolist())
 
 
 def environment(s: Setup) -> dict:
@@ -224,7 +282,8 @@ def environment(s: Setup) -> dict:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
     device = torch.cuda.get_device_name(0) if s.device.startswith("cuda") else \
-        f"CPU ({platform.processor() or platform.machine()}, {torch.get_num_threads()} threads)"
+        (f"CPU ({cpu_model()}, {torch.get_num_threads()} threads, torch CPU kernels "
+         f"{torch.backends.cpu.get_cpu_capability()})")
     data = ("embedded benchmark (generated by cam_lib.data.synthetic, profile "
             f"{s.profile}, seed {s.seed}, {s.num_classes} classes)" if s.data == "embedded"
             else f"{s.data} at {s.val_root}")
@@ -240,6 +299,18 @@ def environment(s: Setup) -> dict:
             "networks": f"width {s.width}, recipe {s.recipe}, "
                         f"{'fine-tuned from ImageNet backbones' if s.pretrained else 'trained from scratch'}"
                         + "".join(f"; {m}: ImageNet backbone, recipe {r}" for m, r in s.fine_tuned.items())}
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo`` on Linux, else the platform's processor string): trained networks
+    and their numbers can differ between CPU models (vector instruction sets), so every results header names it."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
 
 
 def data_summary(s: Setup) -> str:
@@ -264,7 +335,7 @@ def data_summary(s: Setup) -> str:
 
 def check_data(s: Setup) -> str:
     """``"data: ok"`` when every class has train and val images with at least one valid box each (for nbval)."""
-    val = dataset(s, "val")
+    val = getattr(dataset(s, "val"), "dataset", None) or dataset(s, "val")   # all validation images
     labels = {int(label) for _, label, _ in val.samples} if hasattr(val, "samples") else set()
     if labels != set(range(s.num_classes)):
         return f"data: val covers {len(labels)} of {s.num_classes} classes"

@@ -15,16 +15,16 @@ from .render import Patch, Sketch, U, _color, _crop, _pose_matrix, _render, _ren
 
 # ILSVRC's geometry, measured on the 300 val images of ../shared/data/imagenet-val-sample (largest box per image,
 # fraction of the image): deciles 10/25/50/75/90% at 0.12/0.26/0.48/0.71/0.90, 20% of images with several boxes.
-# A fixed share of the objects images (DISTRACTOR_FRACTION, a design choice stated a priori: ILSVRC labels one
-# class per image, and many of its images show other objects) also holds one whole, unlabelled object of another
-# class of the build, at the sizes of a labelled one, so that the ground-truth class's map has to pick the right
-# object. Two-object images (two instances, or one and a distractor) draw each object's box area uniformly from
-# TWO_INSTANCE_AREA; a lone instance draws it from OBJECT_AREA (capped where the shape fits the frame), chosen so
-# that the largest labelled box per image keeps ILSVRC's quartiles; positions are uniform. Result
-# (tests/test_synthetic.py pins it): deciles 0.19/0.27/0.45/0.69/0.78 at 25% distractor images.
-OBJECT_AREA = (0.5, 1.0)
-TWO_INSTANCE_AREA = (0.10, 0.40)
-DISTRACTOR_FRACTION = 0.25
+# A stated share of the objects images (DISTRACTOR_FRACTION, a design choice: ILSVRC labels one class per image,
+# and many of its images show other objects) also holds one whole, unlabelled object of another class of the
+# build, at the sizes of a labelled one, so that the ground-truth class's map has to pick the right object.
+# Two-object images (two instances, or one and a distractor) draw each object's box area uniformly from
+# TWO_INSTANCE_AREA; a lone instance draws it from OBJECT_AREA (capped where the shape fits the frame), set so that
+# the largest labelled box per image keeps ILSVRC's quartiles; positions are uniform. Result (tests/test_synthetic.py
+# pins it): deciles 0.22/0.32/0.45/0.70/0.83.
+OBJECT_AREA = (0.2, 1.3)
+TWO_INSTANCE_AREA = (0.06, 0.40)
+DISTRACTOR_FRACTION = 0.10
 CLUTTER_MAX_OVERLAP = 0.10   # clutter may cover at most this fraction of a labelled box (bounding-box overlap)
 
 

@@ -27,6 +27,9 @@ from .sample import ORDER_INDEX, _rng, render_sample
 from .scenes import SCENE_CLASSES
 
 GENERATOR_VERSION = 5
+# What a build writes besides the images; a cached build that lacks one is rebuilt (objects: the devkit XML boxes and,
+# for the val and test images, one mask PNG per image: 1 on the labelled instances' pixels, 0 elsewhere)
+CONTENTS = ("devkit boxes", "object masks")
 JPEG_QUALITY = 90
 
 
@@ -122,7 +125,8 @@ def _is_complete(folder: Path, prof: Profile, seed: int) -> bool:
     except (OSError, ValueError):
         return False
     return (isinstance(m, dict) and m.get("complete") is True and m.get("key") == folder_name(prof.name, seed)
-            and m.get("generator_version") == GENERATOR_VERSION and m.get("profile") == asdict(prof)
+            and m.get("generator_version") == GENERATOR_VERSION and m.get("contents") == list(CONTENTS)
+            and m.get("profile") == asdict(prof)
             and m.get("seed") == seed)
 
 
@@ -171,6 +175,10 @@ def _run_chunk(chunk):
                           two_instance_fraction=_CTX["two_frac"], distractor_fraction=_CTX["distractor_frac"],
                           object_classes=_CTX["classes"])
         Image.fromarray(s.image, "RGB").save(base / rel, "JPEG", quality=_CTX["quality"])
+        if suite == "objects" and split in ("val", "test"):   # the object masks of the evaluated images (PxAP)
+            mask = Path(rel).parent.parent / "masks" / (Path(rel).stem + ".png")
+            (base / mask).parent.mkdir(parents=True, exist_ok=True)
+            Image.fromarray(np.any(s.masks, 0).astype(np.uint8), "L").save(base / mask, "PNG")
         out.append((rel, s.boxes))
     return out
 
@@ -316,7 +324,8 @@ def build(profile: str = "default", root: str | Path = "data", seed: int = 0, wo
             nfiles, digest = _hash_tree(tmp / s)
             files[s] = {"files": nfiles, "sha256": digest}
         manifest = {
-            "key": key, "generator_version": GENERATOR_VERSION, "profile": asdict(prof), "seed": seed,
+            "key": key, "generator_version": GENERATOR_VERSION, "contents": list(CONTENTS), "profile": asdict(prof),
+            "seed": seed,
             "counts": counts, "files": files,
             "classes": {"objects": [f"{w} {c.name}" for w, c in zip(object_wnids(prof.object_classes), OBJECT_CLASSES)],
                         "birds": [f"{i + 1:03d}.{s.name}" for i, s in enumerate(BIRD_SPECIES)],
