@@ -22,6 +22,7 @@ library: the children run from the repository (``bench/*.py``, ``python -m cam_l
 
 from __future__ import annotations
 
+import json
 import os
 import platform
 import statistics
@@ -43,7 +44,7 @@ from cam_lib.metrics import MaxBoxAcc, threshold_grid
 from cam_lib.metrics.reference import baseline_maxboxacc
 
 __all__ = ["synthetic_maps", "throughput", "maxboxacc_speed", "stream_maps", "peak_rss_mb", "end_to_end",
-           "cuda_path", "machine", "run", "TARGETS", "METHODS", "JSON_KEYS"]
+           "cuda_path", "machine", "run", "score_speed", "write_wsol_maps", "TARGETS", "METHODS", "JSON_KEYS"]
 
 METHODS = ("forward", "cam_top1_box", "cam_top5_box", "torchcam", "gradcam", "captum")
 JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_top5_box": "cam_top5_box_ips",
@@ -51,7 +52,8 @@ JSON_KEYS = {"forward": "forward_ips", "cam_top1_box": "cam_top1_box_ips", "cam_
 # issue 6: (figure, reference, minimum ratio)
 TARGETS = (("cam_top1_box_ips", "forward_ips", 0.9), ("cam_top5_box_ips", "forward_ips", 0.8),
            ("cam_top1_box_ips", "gradcam_ips", 3.0), ("cam_top1_box_ips", "torchcam_ips", 0.95),
-           ("maxboxacc_speedup_001", None, 20.0), ("maxboxacc_speedup_0001", None, 20.0))
+           ("maxboxacc_speedup_001", None, 20.0), ("maxboxacc_speedup_0001", None, 20.0),
+           ("score_speedup_0001", None, 10.0))   # issue 22: score on saved maps vs the per-threshold algorithm
 
 BENCH = Path(__file__).resolve().parent   # the scripts the fresh processes run (plain_loop.py, peak.py)
 REPO = BENCH.parent                       # their working folder: ``python -m cam_lib`` imports this checkout
@@ -270,6 +272,60 @@ def end_to_end(root: Path, reps: int = 2) -> dict:
             "ten_crop_peak_rss_mb": float(out.strip().splitlines()[-1]), "ten_crop_images": TEN_CROP_IMAGES}
 
 
+def write_wsol_maps(folder: Path, n: int, size: int = 224, seed: int = 2) -> tuple[Path, Path]:
+    """``n`` CAM-like maps (:func:`synthetic_maps`) saved in wsolevaluation's layout, ``maps/<id>.npy``, with their
+    metadata (``image_ids``, ``class_labels``, ``image_sizes``, ``localization``: one box each); the two folders."""
+    maps, boxes, _ = synthetic_maps(n, size, seed=seed)
+    maps_dir, meta = Path(folder) / "maps", Path(folder) / "metadata"
+    (maps_dir / "val").mkdir(parents=True)
+    meta.mkdir()
+    ids = [f"val/{i:05d}.JPEG" for i in range(n)]
+    for image_id, m in zip(ids, maps):
+        np.save(maps_dir / f"{image_id}.npy", m.numpy())
+    (meta / "image_ids.txt").write_text("".join(f"{i}\n" for i in ids))
+    (meta / "class_labels.txt").write_text("".join(f"{i},0\n" for i in ids))
+    (meta / "image_sizes.txt").write_text("".join(f"{i},{size},{size}\n" for i in ids))
+    (meta / "localization.txt").write_text("".join(f"{i},{','.join(str(int(v)) for v in b[0].tolist())}\n"
+                                                   for i, b in zip(ids, boxes)))
+    return maps_dir, meta
+
+
+def score_speed(n: int = 200, size: int = 224, step: float = 0.001, reps: int = 3) -> dict:
+    """``python -m cam_lib score`` (this project's convention: one compiled sweep per map) against ``score
+    --convention wsolevaluation`` (that evaluator's algorithm, threshold by threshold: cv2.threshold, findContours,
+    boundingRect) on the same ``n`` saved maps at grid step ``step``: fresh processes, interleaved, ``reps``
+    pairs; seconds per map without the start-up (a run on 1 map, measured the same way, is subtracted), the
+    median of the pairs' ratios, and each command's peak memory (VmHWM, ``bench/peak.py``)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        maps_dir, meta = write_wsol_maps(Path(tmp) / "all", n, size)
+        one_maps, one_meta = write_wsol_maps(Path(tmp) / "one", 1, size)
+
+        def command(maps, metadata, convention):
+            return [sys.executable, str(BENCH / "peak.py"), "-m", "cam_lib", "score", "--maps", str(maps),
+                    "--metadata", str(metadata), "--json", str(Path(tmp) / f"{convention}.json"),
+                    "--cam-step", str(step), "--convention", convention]
+        _child(command(one_maps, one_meta, "cam_lib"))   # untimed: numba's cache, the OS's file cache
+        walls: dict[str, list[float]] = {"cam_lib": [], "wsolevaluation": [], "start_cam_lib": [],
+                                         "start_wsolevaluation": []}
+        peaks = {}
+        for _ in range(reps):
+            for convention in ("cam_lib", "wsolevaluation"):
+                walls[f"start_{convention}"].append(_wall(command(one_maps, one_meta, convention)))
+                start = time.perf_counter()
+                out = _child(command(maps_dir, meta, convention))
+                walls[convention].append(time.perf_counter() - start)
+                peaks[convention] = float(out.strip().splitlines()[-1])
+        results = {c: json.loads((Path(tmp) / f"{c}.json").read_text()) for c in ("cam_lib", "wsolevaluation")}
+    per_map = {c: [(w - s) / (n - 1) for w, s in zip(walls[c], walls[f"start_{c}"])]
+               for c in ("cam_lib", "wsolevaluation")}
+    pairs = [ref / max(own, 1e-9) for own, ref in zip(per_map["cam_lib"], per_map["wsolevaluation"])]
+    return {"maps": n, "size": size, "step": step, "thresholds": len(threshold_grid(step)),
+            "cam_lib_ms_per_map": 1e3 * statistics.median(per_map["cam_lib"]),
+            "wsolevaluation_ms_per_map": 1e3 * statistics.median(per_map["wsolevaluation"]),
+            "speedup": statistics.median(pairs), "pair_ratios": pairs, "walls": walls,
+            "peak_rss_mb": peaks, "maxboxacc_v2": {c: r["maxboxacc_v2"] for c, r in results.items()}}
+
+
 # ---------------------------------------------------------------------------------------------------------
 # The CUDA path (bench/gpu.sh): forward only, CAM + boxes, and localize end to end from JPEG files
 
@@ -414,6 +470,10 @@ def run(quick: bool = False, model_name: str = "resnet50", device: str = "cpu", 
                   ten_crop_peak_rss_mb=e2e.get("ten_crop_peak_rss_mb"), end_to_end=e2e)
     progress(f"MaxBoxAccV2 on {n_maps} maps, steps 0.01 and 0.001")
     speeds = _maps_figures(result, size, n_maps, quick)
+    score_maps_n = 20 if quick else 200
+    progress(f"score: {score_maps_n} saved maps at step 0.001, cam_lib's sweep vs wsolevaluation's algorithm")
+    result["score"] = score = score_speed(score_maps_n, size, 0.001, reps=1 if quick else 3)
+    result["score_speedup_0001"] = score["speedup"]
     progress(f"peak memory: {memory[0]} and {memory[1]} maps, streamed")
     result["peak_rss_mb_import"] = peak_rss_mb(0, size)      # the process with its imports, no map
     result["peak_rss_mb_1k"] = peak_rss_mb(memory[0], size)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from .boxes import DEFAULT_THRESHOLD
 from .cam import FRAMES
-from .data import DATASETS
+from .data import DATASETS, check_dataset, present_splits
 from .data.common import DECODES
 from .data.imagenet import LAYOUTS
 from .errors import BadInputError, WeightsUnavailableError, flag_message
@@ -22,6 +22,7 @@ from .models import MODEL_NAMES
 SHARED = {"--data": dict(choices=DATASETS, required=True, help="imagenet and cub: boxes; images, photos: unlabelled"),
           "--model": dict(required=True, help=", ".join(MODEL_NAMES) + "; or torchvision:NAME, timm:NAME"),
           "--root": dict(type=Path, help="dataset folder"), "--layout": dict(choices=LAYOUTS, default="auto"),
+          "--metadata": dict(type=Path, help="wsolevaluation's metadata folder (default: found beside --root)"),
           "--pretrained": dict(action="store_true", help="ImageNet weights (the backbone of GAP variants)"),
           "--width": dict(type=float, default=1.0, help="channel width multiplier (default 1.0)"),
           "--device": dict(default="auto", help="auto (default), cpu, cuda, cuda:1, ..."),
@@ -39,9 +40,9 @@ def _shared(p, *flags: str) -> None:
 
 def _add_localize(sub) -> None:
     p = sub.add_parser("localize", help="maps, boxes and localization metrics of one network on one folder")
-    _shared(p, "--data", "--root", "--layout", "--model", "--pretrained", "--width", "--device", "--workers",
+    _shared(p, "--data", "--root", "--layout", "--metadata", "--model", "--pretrained", "--width", "--device", "--workers",
             "--skip-bad", "--no-progress", "--json", "--cam-step")
-    p.add_argument("--split", help="dataset split (default: imagenet val, cub test)")
+    p.add_argument("--split", help="dataset split (default: imagenet val, cub and openimages test)")
     p.add_argument("--checkpoint", type=Path, help="a trained checkpoint (state dict or cam_lib train output)")
     p.add_argument("--feature-layer", help="--model torchvision:NAME or timm:NAME: the module of its feature map")
     p.add_argument("--classifier", help="... and the linear layer after its global pooling (CAM applies only then)")
@@ -77,7 +78,7 @@ def cmd_localize(args) -> int:
     run = localize(config)
     if run.rank > 0:
         return 0
-    result = run.evaluation.to_json(outcomes=False)
+    result = run.evaluation.to_json(outcomes=False) | ({"layout": run.layout} if run.layout else {})
     _print_summary(result, run.figures, args.figures, run.evaluation.method)   # first: on screen whatever happens
     return _write(result, args.json)
 
@@ -116,7 +117,7 @@ def _add_data(sub) -> None:
     b.add_argument("--force", action="store_true", help="regenerate even if the cached build is complete")
     b.set_defaults(func=cmd_data_build)
     c = dsub.add_parser("check", help="validate a real or embedded dataset: parse every list, decode every image")
-    _shared(c, "--data", "--root", "--layout", "--skip-bad", "--no-progress")
+    _shared(c, "--data", "--root", "--layout", "--metadata", "--skip-bad", "--no-progress")
     c.add_argument("--split", action="append", help="split(s) to check (default: every one present)")
     c.add_argument("--workers", type=int, default=2)
     c.set_defaults(func=cmd_data_check)
@@ -130,11 +131,9 @@ def cmd_data_build(args) -> int:
 
 
 def cmd_data_check(args) -> int:
-    from .data import check_dataset, present_splits
-
     for split in args.split or present_splits(args.data, args.root):
         print(check_dataset(args.data, args.root, split=split, layout=args.layout, skip_bad=args.skip_bad,
-                            workers=args.workers, progress=not args.no_progress))
+                            workers=args.workers, progress=not args.no_progress, metadata=args.metadata))
     return 0
 
 

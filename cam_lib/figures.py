@@ -12,6 +12,7 @@ write as the image, so the two never disagree): :func:`save_figure` writes it, :
 from __future__ import annotations
 
 import math
+import textwrap
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -45,6 +46,14 @@ def draw_cam(ax, image: torch.Tensor, cam_map: torch.Tensor | None = None, boxes
     ax.axis("off")
 
 
+def box_key(fig, predicted: str = "box of the map at its threshold", truth: str = "ground truth") -> None:
+    """The key of the boxes :func:`draw_cam` draws, below the panels: green the map's box, red the ground truth."""
+    from matplotlib.lines import Line2D
+
+    handles = [Line2D([], [], color=PRED_COLOR, lw=2, label=predicted), Line2D([], [], color=GT_COLOR, lw=2, label=truth)]
+    fig.legend(handles=handles, loc="lower center", ncol=2, fontsize=8, frameon=False, bbox_to_anchor=(0.5, -0.02))
+
+
 def save_figure(fig, path: str | Path, dpi: int = 110, caption: str | None = None) -> Path:
     """Save a matplotlib figure as PNG atomically; ``caption`` goes into the PNG's ``Description`` text chunk
     (read back by :func:`read_caption`)."""
@@ -75,6 +84,7 @@ def save_topk_overlay(path: str | Path, image: torch.Tensor, maps: torch.Tensor,
     draw_cam(axes[0], image, None, boxes[:1], gt_boxes, title=titles[0] if image_title is None else image_title)
     for i in range(k):
         draw_cam(axes[i + 1], image, maps[i], boxes[i:i + 1], gt_boxes, title=titles[i])
+    box_key(fig)
     return save_figure(fig, path, caption=caption)
 
 
@@ -96,8 +106,10 @@ def cam_grid(path: str | Path, images: torch.Tensor, maps: torch.Tensor | None, 
             draw_cam(axes[r][i], images[i], None if maps is None else maps[r, i],
                      () if boxes is None else boxes[r, i:i + 1], () if gt_boxes is None else gt_boxes[i],
                      title=titles[r][i] if titles else "")
-        axes[r][0].text(-0.08, 0.5, row_titles[r], transform=axes[r][0].transAxes, rotation=90, va="center",
-                        ha="right", fontsize=9)
+        axes[r][0].text(-0.08, 0.5, textwrap.fill(row_titles[r], 22), transform=axes[r][0].transAxes, rotation=90,
+                        va="center", ha="right", fontsize=8)   # wrapped: long names overlapped the next row
+    if boxes is not None or gt_boxes is not None:
+        box_key(fig)
     return save_figure(fig, path, caption=caption)
 
 
@@ -124,9 +136,11 @@ def bar_chart(path: str | Path, df, x: str, y: str, hue: str, title: str, xlabel
 
 
 def line_chart(path: str | Path, df, x: str, y: str, hue: str, title: str, xlabel: str | None = None,
-               ylabel: str | None = None, refs: tuple = (), caption: str | None = None) -> Path:
+               ylabel: str | None = None, refs: tuple = (), caption: str | None = None,
+               limits: tuple[float, float] | None = None) -> Path:
     """A seaborn line chart (one line per ``hue``), legend to the right of the axes; ``refs``: horizontal
-    reference lines ``(value, label)`` (e.g. chance)."""
+    reference lines ``(value, label)`` (e.g. chance); ``limits``: the vertical axis's range (a percentage: 0-100,
+    so that a 2-point move looks like one, not like the axis starting at the data)."""
     import seaborn as sns
 
     fig = Figure(figsize=(7, 3.4))
@@ -138,6 +152,8 @@ def line_chart(path: str | Path, df, x: str, y: str, hue: str, title: str, xlabe
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))   # epochs: whole numbers
     for (value, label), style in zip(refs, _REF_STYLES):
         ax.axhline(value, label=label, **style)
+    if limits is not None:
+        ax.set_ylim(*limits)
     ax.set_title(title, fontsize=10)
     ax.set_xlabel(xlabel if xlabel is not None else x)
     ax.set_ylabel(ylabel if ylabel is not None else y)

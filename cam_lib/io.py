@@ -37,7 +37,8 @@ def check_writable(path: str | Path, param: str, folder: bool = False) -> Path:
         raise BadInputError(f"parameter {param}={str(path)!r}: {ancestor} is a file, not a folder", param=param)
     if not os.access(ancestor, os.W_OK | os.X_OK):
         raise BadInputError(f"parameter {param}={str(path)!r}: {ancestor} is not writable", param=param)
-    if path.exists() and not folder and not os.access(path, os.W_OK):
+    if path.exists() and not folder and path.is_file() and (not path.stat().st_mode & 0o222
+                                                              or not os.access(path, os.W_OK)):
         raise BadInputError(f"parameter {param}={str(path)!r}: the file is not writable", param=param)
     return path
 
@@ -55,14 +56,48 @@ def _umask() -> int:
     return mask
 
 
-def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
-    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``. The file gets the
-    mode any file the user writes gets (0666 less the umask; ``mkstemp`` alone would leave it 0600)."""
+STALE_TEMP_SECONDS = 3600   # a temporary file of an atomic write older than this was left by an interrupted one
+
+
+def atomic_write_bytes(path: str | Path, data: bytes, overwrite_read_only: bool = False) -> Path:
+    """Write ``data`` to a temporary file beside ``path``, fsync it, then rename it over ``path``: a crash or Ctrl-C
+    leaves the old file or the new one, never half of one. What is already at ``path`` decides the details:
+
+    - nothing: the new file gets the mode any file the user writes gets (0666 less the umask; ``mkstemp`` alone
+      would leave it 0600);
+    - a regular file: it keeps its mode; a read-only one is refused (BadInputError naming it) unless
+      ``overwrite_read_only``;
+    - a symbolic link: followed, as ``cp`` and editors do; the file it points to is replaced, the link stays;
+    - a character device or a FIFO (``/dev/null``, ``/dev/stdout``, a pipe): written through, not replaced;
+    - a folder or a socket: refused.
+
+    Temporary files that an interrupted write left beside ``path`` (older than an hour) are removed."""
+    import stat
+
+    from .errors import BadInputError
+
     path = Path(path)
+    if path.is_symlink():
+        path = path.resolve()
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        mode = None
+    if mode is not None and (stat.S_ISCHR(mode) or stat.S_ISFIFO(mode)):
+        with open(path, "wb") as f:   # a device or a pipe: written through, never replaced by a regular file
+            f.write(data)
+        return path
+    if mode is not None and not stat.S_ISREG(mode):
+        raise BadInputError(f"{path}: exists and is not a regular file (a folder, a socket or a block device); "
+                            "give a file path", param="path")
+    read_only = mode is not None and (not mode & 0o222 or not os.access(path, os.W_OK))   # no write bit: protected
+    if read_only and not overwrite_read_only:
+        raise BadInputError(f"{path}: the file is read-only; make it writable or write elsewhere", param="path")
     path.parent.mkdir(parents=True, exist_ok=True)
+    _remove_stale_temps(path)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        os.fchmod(fd, 0o666 & ~_umask())
+        os.fchmod(fd, stat.S_IMODE(mode) if mode is not None else 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -74,19 +109,37 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> Path:
     return path
 
 
-def atomic_write_text(path: str | Path, text: str) -> Path:
-    return atomic_write_bytes(path, text.encode())
+def _remove_stale_temps(path: Path) -> None:
+    """Remove the temporary files of interrupted atomic writes of ``path`` (``.<name>.*.tmp``, older than
+    :data:`STALE_TEMP_SECONDS`: a live writer's file is seconds old)."""
+    import glob
+    import time
+
+    limit = time.time() - STALE_TEMP_SECONDS
+    for tmp in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
+        try:
+            if tmp.is_file() and tmp.stat().st_mtime < limit:
+                tmp.unlink()
+        except OSError:   # another process removed or replaced it first
+            pass
 
 
-def atomic_write_json(path: str | Path, obj) -> Path:
-    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+def atomic_write_text(path: str | Path, text: str, overwrite_read_only: bool = False) -> Path:
+    return atomic_write_bytes(path, text.encode(), overwrite_read_only)
+
+
+def atomic_write_json(path: str | Path, obj, overwrite_read_only: bool = False) -> Path:
+    return atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n", overwrite_read_only)
 
 
 def read_checkpoint(path: str | Path, weights_only: bool = True, param: str = "path"):
     """``torch.load`` of a checkpoint file after checking its integrity: every record of torch's zip archive is
-    read and its CRC-32 compared (``zipfile.ZipFile.testzip``), so flipped or truncated bytes stop with
-    BadInputError naming the file instead of loading wrong weights. ``param``: the caller's parameter that named
-    the file, which the errors carry (``BadInputError.param``)."""
+    read by Python's ``zipfile``, which compares its CRC-32, and torch loads exactly those checked records (copied
+    into a clean archive in memory: a flipped header field could otherwise send torch's own zip reader to other
+    bytes than the ones checked, and load wrong weights without an error). Flipped or truncated bytes stop with
+    BadInputError naming the file. ``param``: the caller's parameter that named the file, which the errors carry
+    (``BadInputError.param``)."""
+    import io
     import zipfile
 
     import torch
@@ -96,16 +149,22 @@ def read_checkpoint(path: str | Path, weights_only: bool = True, param: str = "p
     path = Path(path)
     if not path.is_file():
         raise BadInputError(f"{path}: checkpoint not found", param=param)
+    clean = io.BytesIO()
     try:
-        with zipfile.ZipFile(path) as archive:
-            bad = archive.testzip()
-    except (zipfile.BadZipFile, OSError, EOFError) as e:
+        with zipfile.ZipFile(path) as archive, zipfile.ZipFile(clean, "w", zipfile.ZIP_STORED) as copy:
+            for info in archive.infolist():
+                copy.writestr(info.filename, archive.read(info))   # read() raises on a CRC-32 mismatch
+    except zipfile.BadZipFile as e:
+        if "CRC" not in str(e):
+            raise BadInputError(f"{path}: not a readable checkpoint, truncated or not torch's zip format ({e})",
+                                param=param) from None
+        raise BadInputError(f"{path}: corrupted checkpoint: {e}", param=param) from None   # Bad CRC-32 for file ...
+    except Exception as e:  # noqa: BLE001 - a damaged archive fails in many ways (EOFError, a name that is not
+        # UTF-8, an unknown zip version or compression, a flipped "encrypted" flag: RuntimeError)
         raise BadInputError(f"{path}: not a readable checkpoint, truncated or not torch's zip format ({e})",
                             param=param) from None
-    if bad is not None:
-        raise BadInputError(f"{path}: corrupted checkpoint: record {bad} fails its CRC-32 check", param=param)
     try:
-        return torch.load(path, map_location="cpu", weights_only=weights_only)
+        return torch.load(io.BytesIO(clean.getvalue()), map_location="cpu", weights_only=weights_only)
     except Exception as e:  # noqa: BLE001 - torch raises many types for a bad file
         raise BadInputError(f"{path}: not a readable checkpoint ({e})", param=param) from None
 
@@ -170,26 +229,89 @@ def cache_path(folder: str | Path, name: str, key: dict, suffix: str) -> Path:
     return Path(folder) / f"{name}-{content_hash(key)}{suffix}"
 
 
+CACHE_FORMAT = 2       # a cache file holds what produced it (its key) and the sha256 of its content
+READS_LOG_ENV = "CAM_LIB_CACHE_READS"   # a file that ``reproduce`` names: every cache a notebook reads is listed
+
+
+def _digest(result: dict) -> str:
+    return hashlib.sha256(json.dumps(result, sort_keys=True).encode()).hexdigest()
+
+
+def _arrays_digest(arrays: dict) -> str:
+    h = hashlib.sha256()
+    for k in sorted(arrays):
+        a = arrays[k]
+        h.update(f"{k}:{a.dtype.str}:{a.shape}".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def _discard(path: Path, why: str) -> None:
+    """A cache that fails its check: named, removed, recomputed by the caller."""
+    import warnings
+
+    warnings.warn(f"{path}: cache discarded and recomputed ({why})", stacklevel=3)
+    path.unlink(missing_ok=True)
+
+
+def _note_read(path: Path) -> None:
+    """List ``path`` in the reads log of the running notebook (``$CAM_LIB_CACHE_READS``, set by ``reproduce``),
+    so that a rerun knows every cache file a notebook's numbers came from."""
+    log = os.environ.get(READS_LOG_ENV)
+    if log:
+        with open(log, "a") as f:
+            f.write(f"{path.resolve()}\n")
+
+
 def cached_json(folder: str | Path, name: str, key: dict, compute: Callable[[], dict]) -> dict:
-    """``compute()`` (a JSON-able dict), cached as JSON under ``key`` (see :func:`cache_path`)."""
+    """``compute()`` (a JSON-able dict), cached as JSON under ``key`` (see :func:`cache_path`). The file records
+    the key and the sha256 of the result; one that does not parse, was produced by another key or format, or
+    whose content no longer matches its checksum (truncated, edited) is named in a warning, discarded and
+    recomputed."""
     path = cache_path(folder, name, key, ".json")
     if path.exists():
-        return json.loads(path.read_text())
+        try:
+            stored = json.loads(path.read_text())
+            why = ("written by another version" if not isinstance(stored, dict) or stored.get("format") != CACHE_FORMAT
+                   else "produced by another key" if stored.get("key") != json.loads(json.dumps(key, default=str))
+                   else "content does not match its checksum" if _digest(stored.get("result")) != stored.get("sha256")
+                   else "")
+        except (ValueError, UnicodeDecodeError) as e:   # JSONDecodeError: truncated or not JSON
+            why = f"not valid JSON: {e}"
+        if not why:
+            _note_read(path)
+            return stored["result"]
+        _discard(path, why)
     result = compute()
-    atomic_write_json(path, result)
+    atomic_write_json(path, {"format": CACHE_FORMAT, "key": json.loads(json.dumps(key, default=str)),
+                             "sha256": _digest(result), "result": result})
     return result
 
 
 def cached_arrays(folder: str | Path, name: str, key: dict, compute: Callable[[], dict]) -> dict:
-    """``compute()`` (a dict of numpy arrays), cached as ``.npz`` under ``key`` (see :func:`cache_path`)."""
+    """``compute()`` (a dict of numpy arrays), cached as ``.npz`` under ``key`` (see :func:`cache_path`), with the
+    key and the sha256 of the arrays stored beside them and checked on read, as :func:`cached_json` does."""
     import numpy as np
 
     path = cache_path(folder, name, key, ".npz")
     if path.exists():
-        with np.load(path) as data:
-            return {k: data[k] for k in data.files}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {k: data[k] for k in data.files}
+            meta = json.loads(str(arrays.pop("__cache__", "{}")))
+            why = ("written by another version" if meta.get("format") != CACHE_FORMAT
+                   else "produced by another key" if meta.get("key") != json.loads(json.dumps(key, default=str))
+                   else "content does not match its checksum" if _arrays_digest(arrays) != meta.get("sha256")
+                   else "")
+        except Exception as e:  # noqa: BLE001 - a damaged zip fails in many ways (see read_checkpoint)
+            why = f"not a readable .npz: {e}"
+        if not why:
+            _note_read(path)
+            return arrays
+        _discard(path, why)
     result = compute()
+    meta = {"format": CACHE_FORMAT, "key": key, "sha256": _arrays_digest({k: np.asarray(v) for k, v in result.items()})}
     buf = io.BytesIO()
-    np.savez(buf, **result)
+    np.savez(buf, **result, __cache__=np.array(json.dumps(meta, default=str)))
     atomic_write_bytes(path, buf.getvalue())
     return result

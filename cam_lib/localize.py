@@ -360,7 +360,7 @@ def evaluate(model: torch.nn.Module, loader, device: torch.device | str = "cpu",
     threads = 1 if device.type == "cpu" else None   # on the CPU the forward pass of the next batch has the cores
     if metrics is None:   # Tables 1-3, and PxAP where the dataset has object masks
         metrics = standard_metrics(model.num_classes, threshold_grid(cam_step), None, threads)
-        if getattr(_dataset_of(loader), "mask_dir", None) is not None:
+        if getattr(_dataset_of(loader), "has_masks", False):
             metrics.append(PxAP(threshold_grid(cam_step)))
     metrics = [*metrics, *(FixedBox(name, box) for name, box in (baselines or {}).items())]
     needs = frozenset().union(*(m.needs for m in metrics)) | ({"topk"} if on_batch is not None else set())
@@ -493,6 +493,7 @@ class LocalizeConfig:
     root: Path | None = None
     split: str | None = None
     layout: str = "auto"
+    metadata: Path | None = None   # wsolevaluation's metadata folder (imagenet layout wsol, openimages)
     limit: int | None = None
     skip_bad: bool = False
     pretrained: bool = False
@@ -540,6 +541,13 @@ class LocalizeConfig:
             raise BadInputError(f"parameter frame={self.frame!r}: choose one of {', '.join(FRAMES)}", param="frame")
         if self.root is not None and not Path(self.root).is_dir():
             raise BadInputError(f"parameter root={str(self.root)!r}: folder not found", param="root")
+        if self.metadata is not None:
+            if self.data not in ("imagenet", "openimages"):
+                raise BadInputError(f"parameter metadata: wsolevaluation's metadata is read for imagenet and "
+                                    f"openimages, not {self.data!r}", param="metadata")
+            if not (Path(self.metadata) / "image_ids.txt").is_file():
+                raise BadInputError(f"parameter metadata={str(self.metadata)!r}: no image_ids.txt there",
+                                    param="metadata")
         return self
 
 
@@ -551,6 +559,7 @@ class LocalizeRun:
     evaluation: Evaluation
     rank: int = 0
     figures: tuple = ()
+    layout: str | None = None   # the annotation layout the dataset was read in (ImageNet val: loc, devkit, wsol)
 
 
 def localize(config: LocalizeConfig, net: torch.nn.Module | None = None) -> LocalizeRun:
@@ -578,14 +587,14 @@ def localize(config: LocalizeConfig, net: torch.nn.Module | None = None) -> Loca
                                 param="baselines")
         dataset = build_dataset(config.data, config.root, split=eval_split(config.data) if labelled else config.split,
                                 frame=config.frame, skip_bad=config.skip_bad, layout=config.layout,
-                                limit=config.limit)
+                                limit=config.limit, **({"metadata": config.metadata} if config.metadata else {}))
         dataset.set_decode(config.decode)
         net = net if net is not None else _network(config, dataset, labelled)
         with distributed.process_group(device) as (rank, world):
             run = _run(config, dataset, net, device, labelled, rank, world)
     finally:
         loader_thread.join()
-    return run
+    return replace(run, layout=getattr(dataset, "layout", None))
 
 
 def _network(config: LocalizeConfig, dataset, labelled: bool) -> torch.nn.Module:

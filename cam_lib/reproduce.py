@@ -31,9 +31,9 @@ import time
 from pathlib import Path
 
 from .errors import BadInputError
-from .io import atomic_write_json, check_writable, file_sha256
+from .io import READS_LOG_ENV, atomic_write_json, atomic_write_text, check_writable, file_sha256
 from .progress import PROGRESS_LOG_ENV
-from .runs import RUNS_FOLDER, check_results, claim_results, repo_path, results_folder
+from .runs import RUNS_FOLDER, check_results, claim_results, repo_path, results_folder, shown_path
 
 __all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value", "results_for"]
 
@@ -41,6 +41,9 @@ NOTEBOOKS_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 UNTRACKED = ("README.md", "executed/state.json", "executed/.lock")   # rewritten by every notebook / the runner
 # The project kernel, named in every notebook's metadata; `make install` registers it in the venv for JupyterLab.
 KERNEL, KERNEL_DISPLAY_NAME = "cam-lib", "Python (cam-lib)"
+# notebooks that print a line per network and epoch: papermill's cell bar would share their terminal lines, so
+# these run without it (one clean line per epoch); the others show it
+TRAINS = ("01_classification",)
 
 
 
@@ -119,13 +122,14 @@ def _snapshot(folders: list[Path], results: Path) -> dict[str, tuple[int, int]]:
 
 
 def _resolved(params: dict, results: Path | None, checkpoints: Path | None) -> dict:
-    """``params`` with the folders added (when given) and paths made absolute: paths given to the runner are read
-    from the working directory, as a command line's are."""
-    params = {**params, **({"results": str(results)} if results is not None else {}),
-              **({"checkpoints": str(checkpoints)} if checkpoints is not None else {})}
+    """``params`` with the folders added (when given): paths given to the runner are read from the working
+    directory, as a command line's are, and injected relative to the repository root (where the notebooks read
+    them from: :func:`cam_lib.runs.repo_path`), so that executed notebooks show no machine's absolute paths."""
+    params = {**params, **({"results": shown_path(Path(results).resolve())} if results is not None else {}),
+              **({"checkpoints": shown_path(Path(checkpoints).resolve())} if checkpoints is not None else {})}
     for key in ("data_root", "cub_root", "test_root"):
         if isinstance(params.get(key), str):
-            params[key] = str(Path(params[key]).resolve())
+            params[key] = shown_path(Path(params[key]).resolve())
     return params
 
 
@@ -200,7 +204,10 @@ def reproduce(params: dict, results: str | Path | None = None, checkpoints: str 
     wrote is refused before any notebook runs. ``checkpoints`` None: ``checkpoints/`` of the repository. One runner
     per results folder at a time (a lock in ``executed/``). ``progress``: papermill's bar per notebook; the
     per-epoch lines of training go to ``log`` either way."""
+    from .series.setups import check_parameters
+
     run = _run_of(params)
+    check_parameters(run[1], run[0], params.get("models"), run[2])   # before any folder is claimed
     results = results_for(params, results)
     checkpoints = Path(checkpoints).resolve() if checkpoints not in (None, "") else repo_path("checkpoints")
     check_writable(results, "results", folder=True)   # before any notebook runs
@@ -333,6 +340,17 @@ def _lock(path: Path):
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
+def _repository_paths(path: Path) -> None:
+    """Papermill records the notebook's input and output paths as absolute paths in its metadata: written
+    repository-relative instead (:func:`cam_lib.runs.shown_path`), so that committed notebooks name no machine."""
+    nb = json.loads(path.read_text())
+    meta = nb.get("metadata", {}).get("papermill", {})
+    for key in ("input_path", "output_path"):
+        if isinstance(meta.get(key), str):
+            meta[key] = shown_path(meta[key])
+    atomic_write_text(path, json.dumps(nb, indent=1, ensure_ascii=False) + "\n")
+
+
 def _run_series(params, results, checkpoints, executed, folder, only, force, progress, log) -> list[dict]:
     import papermill as pm
 
@@ -352,8 +370,8 @@ def _run_series(params, results, checkpoints, executed, folder, only, force, pro
                                         default=str).encode()).hexdigest()
         out = executed / book.name
         prev = state.get(book.name, {})
-        unchanged = prev.get("inputs") == key and all(Path(p).exists() and file_sha256(p) == h
-                                                      for p, h in prev.get("outputs", {}).items())
+        unchanged = prev.get("inputs") == key and all(Path(p).exists() and file_sha256(p) == h for p, h in
+                                                      {**prev.get("outputs", {}), **prev.get("reads", {})}.items())
         if (only and book.stem not in only) or (unchanged and not force):
             log(f"[{i}/{len(books)}] {book.stem}: skipped ({'not selected' if only and book.stem not in only else 'inputs and outputs unchanged'})")
             for h in sorted(prev.get("outputs", {}).values()):
@@ -363,9 +381,12 @@ def _run_series(params, results, checkpoints, executed, folder, only, force, pro
         log(f"[{i}/{len(books)}] {book.stem}: running -> {out}")
         before, t0 = _snapshot([results, checkpoints], results), time.perf_counter()
         follow = _ProgressLines(log)   # the kernel's per-network, per-epoch lines, printed here as they come
+        reads_log, previous = Path(follow.path).with_suffix(".reads"), os.environ.get(READS_LOG_ENV)
+        os.environ[READS_LOG_ENV] = str(reads_log)   # the caches the notebook reads (cam_lib.io), inherited
         try:
             pm.execute_notebook(str(book), str(out), parameters=params, kernel_name=KERNEL,
-                                cwd=str(book.parent), progress_bar=progress, log_output=False,
+                                cwd=str(out.parent),   # links in its outputs: relative to the executed copy
+                                progress_bar=progress and book.stem not in TRAINS, log_output=False,
                                 kernel_manager_class=_kernel_manager_class(),
                                 coalesce_streams=True)   # a cell's printed lines: one stdout output
         except pm.PapermillExecutionError as err:
@@ -374,11 +395,16 @@ def _run_series(params, results, checkpoints, executed, folder, only, force, pro
                                  f"{out}.") from None
         finally:
             follow.stop()
+            os.environ.pop(READS_LOG_ENV) if previous is None else os.environ.update({READS_LOG_ENV: previous})
+            read = set(reads_log.read_text().split()) if reads_log.exists() else set()
+            reads_log.unlink(missing_ok=True)
+        _repository_paths(out)
         seconds = time.perf_counter() - t0
         after = _snapshot([results, checkpoints], results)
         written = sorted(p for p, sig in after.items() if before.get(p) != sig)
         outputs = {p: file_sha256(p) for p in written}
-        state[book.name] = {"inputs": key, "outputs": outputs, "seconds": round(seconds, 1)}
+        reads = {p: file_sha256(p) for p in sorted(read - set(outputs)) if Path(p).is_file()}
+        state[book.name] = {"inputs": key, "outputs": outputs, "reads": reads, "seconds": round(seconds, 1)}
         atomic_write_json(state_path, state)
         for h in sorted(outputs.values()):
             upstream.update(h.encode())

@@ -40,6 +40,18 @@ def repo_path(path: str | Path) -> Path:
     return path if path.is_absolute() else REPO_ROOT / path
 
 
+def shown_path(path: str | Path) -> str:
+    """``path`` as results and notebooks show it: relative to the repository root when it lies inside it or beside
+    it (``results``, ``../shared/data/...``), so that committed files hold no machine's absolute paths; elsewhere
+    absolute (the user's own folder, read the same from any working directory)."""
+    import os
+
+    full = repo_path(path).resolve()
+    if not full.is_relative_to(REPO_ROOT.parent):
+        return str(full)
+    return Path(os.path.relpath(full, REPO_ROOT)).as_posix()
+
+
 def run_name(data: str, profile: str, seed: int) -> str:
     """``<data>-<profile>-s<seed>``: the name of a run's results folder and of its checkpoint folder."""
     return f"{data}-{profile}-s{seed}"

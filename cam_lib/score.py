@@ -228,21 +228,13 @@ def score_maps(maps_dir: str | Path, metadata_dir: str | Path, masks_dir: str | 
 def _pxap_one(maps_dir: Path, masks_dir: Path | None, meta: WsolMetadata, image_id: str, grid) -> np.ndarray:
     """One image's PxAP histograms: its map and its mask (the union of its instance masks, the ignore region minus
     the foreground set to 255, as wsolevaluation's ``get_mask``), resized to the map's frame (nearest)."""
-    import cv2
+    from .data.common import instance_masks
 
     if masks_dir is None:
         raise BadInputError("parameter masks: localization.txt names mask files; give their folder (--masks DIR)",
                             param="masks")
     scoremap = _load_map(maps_dir, image_id)
-    size = (scoremap.shape[1], scoremap.shape[0])
-
-    def read(rel: str) -> np.ndarray:
-        image = cv2.imread(str(masks_dir / rel), cv2.IMREAD_GRAYSCALE)
-        if image is None:
-            raise BadInputError(f"{masks_dir / rel}: mask not found or unreadable", param="masks")
-        return cv2.resize(image.astype(np.float32), size, interpolation=cv2.INTER_NEAREST) > 0.5
-
     paths, ignore_path = meta.masks[image_id]
-    fg = np.any([read(p) for p in paths], axis=0)
-    mask = fg.astype(np.uint8) + 255 * (read(ignore_path) & ~fg).astype(np.uint8)
+    mask, _ = instance_masks([masks_dir / p for p in paths], masks_dir / ignore_path if ignore_path else None,
+                             (scoremap.shape[1], scoremap.shape[0]), param="masks", require_object=False)
     return pxap_histograms(torch.from_numpy(scoremap)[None], torch.from_numpy(mask)[None], grid)[0]

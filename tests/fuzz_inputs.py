@@ -1,8 +1,11 @@
 """A fuzz of the loaders and the CAM entry (issue 13): random corruptions of real-format ILSVRC folders (images,
-LOC csv, devkit XML) and random tensors given to ``compute_cams``. Every case must end in one of two ways: it
+LOC csv, devkit XML and its declared sizes, wsolevaluation's metadata) and random tensors given to ``compute_cams``;
+and (issue 23) corrupted caches and checkpoints, pickled payloads included. Every case must end in one of two ways: it
 works (finite images in [0, 1], finite boxes, finite maps in [0, 1], no image dropped without being listed), or
 it stops with ``BadInputError`` naming the file (loaders) or the parameter (API). Anything else is a finding:
-another exception type, an error that names nothing, or an image silently dropped.
+another exception type, an error that names nothing, or an image silently dropped. A damaged cache must give the
+right result back (recomputed, the file named in a warning); a damaged checkpoint must load its exact tensors or
+stop naming the file, and a pickled payload must never run.
 
     python tests/fuzz_inputs.py --cases 1000 --seed 0     # prints the counts per outcome and the findings
 
@@ -57,7 +60,7 @@ def _mutate_folder(root: Path, rng) -> tuple[str, str]:
     """One random corruption of the folder; returns (a description, the name of the file it touched)."""
     images = sorted((root / "val").glob("*.JPEG"))
     target = images[int(rng.integers(len(images)))]
-    kind = rng.choice(["truncate", "flip", "zero", "random", "mode", "csv", "xml", "orphan", "remove_xml"])
+    kind = rng.choice(["truncate", "flip", "zero", "random", "mode", "csv", "xml", "orphan", "remove_xml", "resized"])
     if kind == "truncate":
         data = target.read_bytes()
         target.write_bytes(data[:int(rng.integers(0, len(data)))])
@@ -88,12 +91,17 @@ def _mutate_folder(root: Path, rng) -> tuple[str, str]:
     elif kind == "xml":
         path = root / "bbox" / (target.stem + ".xml")
         text = path.read_text()
-        choice = rng.choice(["nan", "truncate", "noobject", "wnid"])
+        choice = rng.choice(["nan", "truncate", "noobject", "wnid", "size"])
         text = {"nan": text.replace("<ymin>3</ymin>", "<ymin>nan</ymin>"), "truncate": text[:len(text) // 2],
                 "noobject": text.split("<object>")[0] + "</annotation>",
-                "wnid": text.replace("<name>n", "<name>x", 1)}[choice]
+                "wnid": text.replace("<name>n", "<name>x", 1),
+                "size": text.replace("<width>", "<width>1", 1)}[choice]
         path.write_text(text)
         return f"xml {choice}", path.name
+    elif kind == "resized":   # a resized copy of the image beside annotations of the original
+        with Image.open(target) as im:
+            im.resize((im.width * 2, im.height * 2)).save(target, "JPEG")
+        return "image resized, annotations not", target.name
     elif kind == "orphan":
         shutil.copy(target, root / "val" / "ILSVRC2012_val_00000099.JPEG")
         return "image without annotation", "ILSVRC2012_val_00000099.JPEG"
@@ -156,8 +164,116 @@ def _api_case(rng, model) -> tuple[str, str]:
         return f"finding: {type(err).__name__}", f"{what}: {err}"
 
 
+class _Payload:
+    """A pickled object whose loading would run code: it creates the file ``marker``."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (open, (self.marker, "w"))
+
+
+def _store_case(rng, work: Path) -> tuple[str, str]:
+    """A cache or a checkpoint written, then damaged (truncated, bytes flipped, emptied, replaced by a pickled
+    payload): the right result back or an error naming the file; code in a pickle never runs."""
+    import os
+    import pickle
+
+    from cam_lib.io import atomic_write_bytes, cache_path, cached_arrays, cached_json, read_checkpoint
+
+    folder = work / "store"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir()
+    kind = str(rng.choice(["json", "npz", "checkpoint"]))
+    damage = str(rng.choice(["truncate", "flip", "zero", "pickle"]))
+    marker = folder / "PAYLOAD_RAN"
+    want = {"w": np.arange(6, dtype=np.float32).reshape(2, 3)}
+    if kind == "checkpoint":
+        path = folder / "model.pt"
+        torch.save({"w": torch.from_numpy(want["w"])}, path)
+    else:
+        compute = (lambda: {"acc": 0.5}) if kind == "json" else (lambda: dict(want))
+        reader = cached_json if kind == "json" else cached_arrays
+        reader(folder, "c", {"k": 1}, compute)
+        path = cache_path(folder, "c", {"k": 1}, ".json" if kind == "json" else ".npz")
+    data = bytearray(path.read_bytes())
+    if damage == "truncate":
+        data = data[:int(rng.integers(0, len(data)))]
+    elif damage == "flip":
+        for _ in range(int(rng.integers(1, 10))):
+            data[int(rng.integers(len(data)))] ^= int(rng.integers(1, 256))
+    elif damage == "zero":
+        data = bytearray()
+    else:
+        data = bytearray(pickle.dumps(_Payload(str(marker))))
+    atomic_write_bytes(path, bytes(data))
+    what = f"{kind} {damage}"
+    try:
+        if kind == "checkpoint":
+            got = read_checkpoint(path)
+            ok = isinstance(got, dict) and torch.equal(got.get("w", torch.zeros(0)), torch.from_numpy(want["w"]))
+        else:
+            got = reader(folder, "c", {"k": 1}, compute)
+            ok = got == {"acc": 0.5} if kind == "json" else np.array_equal(got["w"], want["w"])
+        outcome = ("ok", what) if ok else ("finding: wrong content returned", f"{what}: {str(got)[:300]}")
+    except BadInputError as err:
+        outcome = ("error naming the file", what) if path.name in str(err) else \
+            ("finding: error without the file", f"{what}: {err}")
+    except Exception as err:  # noqa: BLE001
+        outcome = (f"finding: {type(err).__name__}", f"{what}: {err}")
+    if os.path.exists(marker):
+        return "finding: pickled code ran", what
+    return outcome
+
+
+def _wsol_case(rng, base: Path, work: Path) -> tuple[str, str]:
+    """wsolevaluation's metadata of the folder, one line damaged: a duplicate, a path outside the root, a wrong
+    size, a missing field, a non-numeric value."""
+    root = work / "case"
+    shutil.rmtree(root, ignore_errors=True)
+    shutil.copytree(base, root)
+    meta = root / "meta"
+    meta.mkdir()
+    ds = ImageNetVal(root, layout="loc")
+    ids = [f"val/{p.name}" for p, _, _ in ds.samples]
+    sizes = [Image.open(p).size for p, _, _ in ds.samples]
+    files = {"image_ids.txt": [i for i in ids], "class_labels.txt": [f"{i},{l}" for i, (_, l, _) in zip(ids, ds.samples)],
+             "image_sizes.txt": [f"{i},{w},{h}" for i, (w, h) in zip(ids, sizes)],
+             "localization.txt": [f"{i},{','.join(str(int(v)) for v in b)}" for i, (_, _, bb) in zip(ids, ds.samples)
+                                  for b in bb.tolist()]}
+    name = str(rng.choice(sorted(files)))
+    lines = files[name]
+    k = int(rng.integers(len(lines)))
+    damage = str(rng.choice(["duplicate", "outside", "size", "field", "value"]))
+    if damage == "duplicate":
+        lines.append(lines[k])
+    elif damage == "outside":
+        lines[k] = lines[k].replace("val/", "../", 1)
+    elif damage == "size" and name == "image_sizes.txt":
+        lines[k] = lines[k].rsplit(",", 1)[0] + ",999"
+    elif damage == "field":
+        lines[k] = lines[k].rsplit(",", 1)[0]
+    else:
+        lines[k] = lines[k].rsplit(",", 1)[0] + ",x"
+    for n, ls in files.items():
+        (meta / n).write_text("".join(f"{line}\n" for line in ls))
+    what = f"wsol {name} {damage}"
+    try:
+        ds = ImageNetVal(root, metadata=meta, transform=eval_transform("resize", 32))
+        for i in range(len(ds)):
+            ds[i]
+        return "ok", what
+    except BadInputError as err:
+        return ("error naming the file", what) if name in str(err) or "image_ids.txt" in str(err) else \
+            ("finding: error without the file", f"{what}: {err}")
+    except Exception as err:  # noqa: BLE001
+        return f"finding: {type(err).__name__}", f"{what}: {err}"
+
+
 def run(cases: int, seed: int = 0) -> tuple[collections.Counter, list[str]]:
-    """``cases`` loader cases and as many API cases; returns the counts per outcome and the findings."""
+    """``cases`` loader cases and as many API, store (caches, checkpoints) and wsol-metadata cases; returns the
+    counts per outcome and the findings."""
     import warnings
 
     rng = np.random.default_rng(seed)
@@ -168,7 +284,8 @@ def run(cases: int, seed: int = 0) -> tuple[collections.Counter, list[str]]:
         base = Path(tmp) / "base"
         write_imagenet(base, n=N_IMAGES, size=(40, 32), seed=seed)
         for _ in range(cases):
-            for outcome, what in (_loader_case(rng, base, Path(tmp)), _api_case(rng, model)):
+            for outcome, what in (_loader_case(rng, base, Path(tmp)), _api_case(rng, model),
+                                  _store_case(rng, Path(tmp)), _wsol_case(rng, base, Path(tmp))):
                 counts[outcome] += 1
                 if outcome.startswith("finding"):
                     findings.append(f"{outcome}: {what}")
@@ -181,7 +298,7 @@ if __name__ == "__main__":
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args()
     counts, findings = run(args.cases, args.seed)
-    print(f"{2 * args.cases} cases (seed {args.seed}):")
+    print(f"{4 * args.cases} cases (seed {args.seed}):")
     for outcome, n in sorted(counts.items()):
         print(f"  {n:5d}  {outcome}")
     for f in findings:

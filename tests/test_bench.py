@@ -114,3 +114,15 @@ def test_bench_command_names_the_bad_flag_and_notes_a_missing_sample(tmp_path, c
                  progress=notes.append, e2e_root=tmp_path / "absent")
     assert result["e2e_vs_decode_forward"] is None and "not measured" in result["end_to_end"]
     assert any("not measured" in n and "absent" in n for n in notes)
+
+
+def test_saved_maps_of_the_score_benchmark_are_read_by_score(tmp_path):
+    """The maps `score_speed` times are a valid wsolevaluation layout, and both conventions score them."""
+    from cam_lib.score import score_maps
+
+    from bench import cam_bench
+
+    maps_dir, meta = cam_bench.write_wsol_maps(tmp_path, 3, 32)
+    own, ref = (score_maps(maps_dir, meta, convention=c, cam_step=0.05) for c in ("cam_lib", "wsolevaluation"))
+    assert own["n"] == ref["n"] == 3 and 0 <= own["maxboxacc_v2"] <= 1 and 0 <= ref["maxboxacc_v2"] <= 1
+    assert any(t[0] == "score_speedup_0001" and t[2] == 10.0 for t in cam_bench.TARGETS)

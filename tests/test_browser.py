@@ -73,6 +73,7 @@ def lab(tmp_path_factory):
                "--results", str(tmp / "results"), "--checkpoints", str(tmp / "checkpoints")]
     done = subprocess.run(prepare, cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, f"{' '.join(prepare[1:])} failed:\n{done.stderr[-3000:]}"
+    shutil.copy(ROOT / "notebooks" / "quickstart.ipynb", books / "quickstart.ipynb")   # the API tour, as stored
     # Jupyter folders of its own: no user settings, extensions or kernels; cam-lib is this Python (JUPYTER_PATH
     # comes first), and every cell stays in the DOM (no windowing) for the checks below.
     ipykernel.kernelspec.install(kernel_name=KERNEL, display_name=KERNEL_DISPLAY_NAME, prefix=str(tmp / "env"))
@@ -195,3 +196,50 @@ def test_notebook_runs_in_jupyterlab_with_its_table_and_figures_and_no_errors(br
                                + "\n---\n".join(s[:300] for s in out["stderr"][:5]))
     print(f"{NOTEBOOK}: {state['cells']} cells, {out['tables']} tables, {out['images']} PNG figures in "
           f"{time.monotonic() - t0:.0f} s")
+
+
+README_HEADLINE = "CAM finds the object"   # the first words of the README's headline result
+
+
+def test_readme_first_screen_shows_the_figure_and_the_headline(browser, tmp_path):
+    """Issue 24: the README rendered as a Markdown page is (GitHub's width, 16 px text, a 1400x1000 window): its
+    figure of CAMs on real photos has loaded and, with the headline result, sits on the first screen; the README
+    stays about 150 lines, the reference material in docs/."""
+    import mistune
+
+    text = (ROOT / "README.md").read_text()
+    assert len(text.splitlines()) <= 160, "the README grew past its first screens: move reference material to docs/"
+    page = tmp_path / "readme.html"
+    page.write_text(f'<html><head><meta charset="utf-8"><base href="{ROOT.as_uri()}/"><style>body {{max-width: '
+                    '980px; margin: 0 auto; padding: 16px; font: 16px/1.5 sans-serif}} img {{max-width: 100%}}'
+                    f'</style></head><body>{mistune.html(text)}</body></html>')
+    browser.get(page.as_uri())
+    state = _wait(browser, """
+        const img = document.querySelector('img');
+        const line = [...document.querySelectorAll('p, li')].find(e => e.innerText.includes(arguments[0]));
+        if (!img || !img.complete) return null;
+        return {loaded: img.naturalWidth > 0, img: img.getBoundingClientRect().bottom,
+                headline: line ? line.getBoundingClientRect().top : null, screen: window.innerHeight};
+    """.replace("arguments[0]", repr(README_HEADLINE)), lambda s: True, 20, "the README's figure to load")
+    assert state["loaded"], "the README's first figure did not load"
+    assert state["img"] <= state["screen"], state
+    assert state["headline"] is not None and state["headline"] < state["screen"], state
+
+
+def test_quickstart_first_screen_in_jupyterlab_shows_the_figure_and_the_headline(browser, lab):
+    """Issue 24: the API tour opened in JupyterLab, as stored (no outputs): its first screen holds the rendered
+    figure of CAMs on real photos (a cell attachment, so it shows wherever the notebook is opened) and the
+    headline result."""
+    url, token = lab
+    browser.get(f"{url}/lab/tree/quickstart.ipynb?token={token}")
+    state = _wait(browser, """
+        const w = window.jupyterapp && window.jupyterapp.shell.currentWidget;
+        if (!w || !w.content) return null;
+        const root = w.content.node;
+        const img = root.querySelector('.jp-RenderedMarkdown img');
+        const line = [...root.querySelectorAll('.jp-RenderedMarkdown p')].find(e => e.innerText.includes(HEADLINE));
+        if (!img || !img.complete || !line) return null;
+        return {loaded: img.naturalWidth > 0, img: img.getBoundingClientRect().bottom,
+                headline: line.getBoundingClientRect().top, screen: window.innerHeight};
+    """.replace("HEADLINE", repr("67.0%")), lambda s: True, 60, "the quickstart's first cell to render")
+    assert state["loaded"] and state["img"] <= state["screen"] and state["headline"] < state["screen"], state

@@ -110,7 +110,7 @@ def test_localize_on_the_shared_sample_matches_an_independent_computation(imagen
                "--figures", str(tmp_path / "figs"), "--max-figures", "3"])
     assert rc == 0
     got = json.loads(out.read_text())
-    assert tuple(got) == RESULT_KEYS
+    assert tuple(got) == RESULT_KEYS + ("layout",) and got["layout"] == "loc"   # the auto layout read the LOC csv
     assert got["model"] == "tf_efficientnet_lite0" and got["threshold"] == 0.2
     ref = _reference_metrics(imagenet_sample)
     print("\ncam_lib:    ", {k: round(got[k], 4) for k in RESULT_KEYS[:7]},
@@ -299,7 +299,7 @@ def test_embedded_benchmark_builds_and_is_read_by_the_real_loaders(tmp_path, cap
                  "--json", str(result)]) == 0
     got = json.loads(result.read_text())
     # the generated val split has masks (objects/masks/), so PxAP joins the box metrics
-    assert tuple(got) == RESULT_KEYS[:7] + ("pxap",) + RESULT_KEYS[7:] and got["n"] == 48
+    assert tuple(got) == RESULT_KEYS[:7] + ("pxap",) + RESULT_KEYS[7:] + ("layout",) and got["n"] == 48
     assert 0 < got["pxap"] < 1
     for data, suite, expect in [("imagenet", "objects", "imagenet train"), ("imagenet", "objects_test", "48 images"),
                                 ("cub", "birds", "cub test"), ("folder", "transfer/scenes", "folder test")]:

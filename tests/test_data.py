@@ -3,6 +3,7 @@
 import csv
 
 import pytest
+from PIL import Image
 import torch
 
 from cam_lib.data import ImageNetVal, build_dataset, collate, make_loader
@@ -131,7 +132,8 @@ def _write_wsol(meta, samples, rel_images="val"):
     ids = [f"{rel_images}/{p.name}" for p, _, _ in samples]
     (meta / "image_ids.txt").write_text("".join(f"{i}\n" for i in ids))
     (meta / "class_labels.txt").write_text("".join(f"{i},{label}\n" for i, (_, label, _) in zip(ids, samples)))
-    (meta / "image_sizes.txt").write_text("".join(f"{i},227,227\n" for i in ids))
+    sizes = [Image.open(p).size for p, _, _ in samples]   # the stored images' sizes, as wsolevaluation lists them
+    (meta / "image_sizes.txt").write_text("".join(f"{i},{w},{h}\n" for i, (w, h) in zip(ids, sizes)))
     (meta / "localization.txt").write_text("".join(
         f"{i},{','.join(str(int(v)) for v in box)}\n" for i, (_, _, boxes) in zip(ids, samples) for box in boxes))
     return ids
@@ -307,7 +309,7 @@ def test_non_finite_box_coordinates_stop_with_the_file_and_line(imagenet_folder,
 @pytest.mark.parametrize("frame", ["resize", "center_crop", "ten_crop"])
 def test_device_decoding_gives_the_pixels_and_boxes_of_pil_on_the_cpu(imagenet_sample, frame):
     """Issue 14: with set_decode("device") the loader passes the JPEG files' bytes and Batch.images_on decodes them
-    with torchvision's decode_jpeg on the model's device (nvJPEG on CUDA); on the CPU the images, boxes and sizes
+    with torchcodec's decode_jpeg on the model's device (nvJPEG on CUDA); on the CPU the images, boxes and sizes
     are those of the PIL path, bit for bit."""
     from cam_lib.data import build_dataset, make_loader
 
@@ -318,6 +320,25 @@ def test_device_decoding_gives_the_pixels_and_boxes_of_pil_on_the_cpu(imagenet_s
         assert torch.equal(a.images_on("cpu"), b.images_on("cpu"))
         for key in ("gt_boxes", "gt_valid", "sizes", "labels", "indices"):
             assert torch.equal(getattr(a, key), getattr(b, key)), key
+
+
+def test_device_decoding_of_an_exif_rotated_jpeg_gives_the_pixels_of_pil(tmp_path):
+    """Issue 24: torchcodec applies a JPEG's EXIF orientation, PIL's open does not; such a file goes through PIL in
+    the loader, so both paths keep giving the same pixels and frame."""
+    import numpy as np
+
+    from cam_lib.data import make_loader
+    from cam_lib.data.photos import ImageFolderFlat
+
+    rng = np.random.default_rng(0)
+    exif = Image.Exif()
+    exif[0x0112] = 6   # rotate 90 degrees on display
+    Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)).save(tmp_path / "rotated.jpg", exif=exif)
+    Image.fromarray(rng.integers(0, 255, (30, 50, 3), dtype=np.uint8)).save(tmp_path / "plain.jpg")
+    pil = next(iter(make_loader(ImageFolderFlat(tmp_path), 2)))
+    dev = next(iter(make_loader(ImageFolderFlat(tmp_path).set_decode("device"), 2)))
+    assert torch.equal(pil.images_on("cpu"), dev.images_on("cpu"))
+    assert isinstance(dev.encoded[0][1], np.ndarray) or isinstance(dev.encoded[1][1], np.ndarray)   # via PIL
 
 
 def test_device_decoding_names_a_bad_file_and_refuses_a_custom_transform(tmp_path):
@@ -350,3 +371,61 @@ def test_a_loc_csv_with_a_byte_order_mark_is_read(tmp_path):
     marked = build_dataset("imagenet", tmp_path, layout="loc").samples
     assert len(marked) == len(plain.samples) > 0
     assert all(a[0] == b[0] and a[1] == b[1] and a[2].equal(b[2]) for a, b in zip(marked, plain.samples))
+
+
+def test_annotations_that_declare_another_image_size_are_refused(imagenet_folder, tmp_path):
+    """A 2x upscaled copy of the images beside the original annotations: the XML's <size> and wsolevaluation's
+    image_sizes.txt disagree with the stored image, and the boxes would be silently wrong (issue 23)."""
+    ds = ImageNetVal(imagenet_folder, layout="devkit")
+    assert ds.declared_sizes[ds.path(0)][:2] == (64, 48)
+    first = ds.path(0)
+    Image.open(first).resize((128, 96)).save(first)
+    with pytest.raises(BadInputError, match=r"ILSVRC2012_val_00000001.xml: declares a 64x48 image but .* is 128x96"):
+        ImageNetVal(imagenet_folder, layout="devkit")[0]
+    assert ImageNetVal(imagenet_folder, layout="devkit")[1][0].shape[0] == 3   # the other images load
+    meta = tmp_path / "meta"
+    _write_wsol(meta, ds.samples)
+    (meta / "image_sizes.txt").write_text((meta / "image_sizes.txt").read_text().replace(",128,96", ",64,48"))
+    with pytest.raises(BadInputError, match=r"image_sizes.txt:1: declares a 64x48 image but .* is 128x96"):
+        ImageNetVal(imagenet_folder, metadata=meta)[0]
+
+
+def test_duplicate_and_outside_entries_of_wsol_metadata_are_refused(imagenet_folder, tmp_path):
+    ds = ImageNetVal(imagenet_folder)
+    meta = tmp_path / "meta"
+    ids = _write_wsol(meta, ds.samples)
+    labels = (meta / "class_labels.txt").read_text()
+    (meta / "class_labels.txt").write_text(labels + f"{ids[0]},5\n")
+    with pytest.raises(BadInputError, match=r"class_labels.txt:7: a second label line for .*00000001.JPEG \(first on "
+                                            r"line 1\)"):
+        ImageNetVal(imagenet_folder, metadata=meta)
+    (meta / "class_labels.txt").write_text(labels)
+    sizes = (meta / "image_sizes.txt").read_text()
+    (meta / "image_sizes.txt").write_text(sizes + sizes.splitlines()[0] + "\n")
+    with pytest.raises(BadInputError, match=r"image_sizes.txt:7: a second size line"):
+        ImageNetVal(imagenet_folder, metadata=meta)
+    (meta / "image_sizes.txt").write_text(sizes)
+    outside = tmp_path / "elsewhere.JPEG"
+    Image.new("RGB", (64, 48)).save(outside)
+    for listed in ("../elsewhere.JPEG", str(outside)):
+        for name in ("image_ids.txt", "class_labels.txt", "image_sizes.txt", "localization.txt"):
+            path = meta / name
+            path.write_text(path.read_text().replace(ids[0], listed) if listed not in path.read_text() else
+                            path.read_text())
+        with pytest.raises(BadInputError, match=f"{listed} is outside {imagenet_folder}"):
+            ImageNetVal(imagenet_folder, metadata=meta)
+        _write_wsol(meta, ds.samples)
+
+
+def test_localize_json_names_the_layout_it_read(imagenet_folder, tmp_path):
+    """The folder has both the LOC csv and the devkit XML: the JSON says which one the auto layout read."""
+    import json
+
+    from cam_lib.cli import main
+
+    for layout, want in (("auto", "loc"), ("devkit", "devkit")):
+        out = tmp_path / f"{layout}.json"
+        assert main(["localize", "--data", "imagenet", "--root", str(imagenet_folder), "--model", "alexnet_gap",
+                     "--width", "0.125", "--num-classes", "10", "--layout", layout, "--no-progress", "--device", "cpu",
+                     "--json", str(out)]) == 0
+        assert json.loads(out.read_text())["layout"] == want

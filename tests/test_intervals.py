@@ -331,3 +331,17 @@ def test_a_verdict_holds_only_when_every_protocol_agrees():
     assert protocol_verdict(same, localizes=False) == "not testable here"
     with pytest.raises(BadInputError, match="verdicts"):
         protocol_verdict({"x": "maybe"})
+
+
+def test_identical_shares_in_0_1_keep_an_interval():
+    """MaxBoxAccV2's per-image shares (0, 1/3, 2/3, 1) that agree on every image: the paired bootstrap alone gives
+    [0, 0]; the Agresti-Min floor (fractional discordance) keeps about +-1 point on 200 images."""
+    shares = np.array([0, 1 / 3, 2 / 3, 1] * 50)
+    one = paired_difference(shares, shares.copy())
+    assert one.estimate == 0.0 and one.low < -0.005 and one.high > 0.005
+    seeds = paired_difference_seeds(np.stack([shares] * 3), np.stack([shares] * 3))
+    assert seeds.low < -0.005 and seeds.high > 0.005
+    better = shares.copy()
+    better[:20] = 1.0                                       # a real difference: the floor does not narrow it
+    d = paired_difference(better, shares)
+    assert d.low > 0 and d.estimate == pytest.approx((better - shares).mean())

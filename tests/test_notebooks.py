@@ -114,7 +114,7 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
 def test_every_notebook_has_the_parameters_cell_and_is_stored_without_outputs():
     books = notebooks(NOTEBOOKS_DIR)
     assert [b.stem for b in books] == ["00_data", "01_classification", "02_localization", "03_test_heuristic",
-                                       "04_cub_finegrained", "05_generic_features", "06_cam_figures"]
+                                       "04_cub_finegrained", "05_generic_features", "06_cam_figures", "07_successors"]
     for book in books:
         nb = nbformat.read(book, as_version=4)
         tagged = [c for c in nb.cells if "parameters" in c.metadata.get("tags", [])]

@@ -195,3 +195,13 @@ def test_the_runners_kernel_is_not_left_unencrypted_on_tcp():
         assert km.transport_encryption == "auto" and km.transport == "tcp"
     else:
         assert km.transport == ("tcp" if sys.platform == "win32" else "ipc")
+
+
+def test_a_missing_network_is_named_before_the_benchmark_is_built_or_the_folder_claimed(tmp_path):
+    """Issue 23: a notebook after 01 on an untrained run stops at once, naming notebook 01, with nothing built."""
+    from cam_lib.series import NotTrainedError
+
+    with pytest.raises(NotTrainedError, match=r"alexnet_gap not trained for this run .* --only 01_classification"):
+        series.setup("smoke", data_root=tmp_path / "data", checkpoints=tmp_path / "ck", results=tmp_path / "res",
+                     models=["alexnet_gap"], trained=True)
+    assert not (tmp_path / "data").exists() and not (tmp_path / "res").exists()

@@ -269,7 +269,7 @@ def test_a_corrupted_or_truncated_checkpoint_is_named_not_loaded(objects, tmp_pa
     flipped = tmp_path / "flipped.pt"
     data[len(data) // 2] ^= 0xFF          # one byte inside a tensor's record
     flipped.write_bytes(bytes(data))
-    with pytest.raises(BadInputError, match=r"flipped.pt: corrupted checkpoint: record .* fails its CRC-32 check"):
+    with pytest.raises(BadInputError, match=r"flipped.pt: corrupted checkpoint: Bad CRC-32 for file"):
         load_checkpoint(net, flipped)
     (tmp_path / "cut").mkdir()
     (tmp_path / "cut" / "checkpoint.pt").write_bytes((tmp_path / "run" / "checkpoint.pt").read_bytes()[:5000])

@@ -26,13 +26,13 @@ from .transfer import TRANSFER_DATASETS, SplitFolder, build_transfer
 
 _CHECK_TRANSFORM = v2.Compose([v2.ToImage(), v2.ClampBoundingBoxes()])   # decode only: boxes stay in image pixels
 
-DATASETS = ("imagenet", "cub", *TRANSFER_DATASETS, "images", "photos")
-SPLITS = {"imagenet": ("val", "train"), "cub": ("train", "test"),
+DATASETS = ("imagenet", "cub", "openimages", *TRANSFER_DATASETS, "images", "photos")
+SPLITS = {"imagenet": ("val", "train"), "cub": ("train", "test"), "openimages": ("test", "val"),
           **{name: ("train", "test") for name in TRANSFER_DATASETS}, "images": ("all",), "photos": ("all",)}
 # The split each labelled dataset is evaluated on (classification during training, and localization where it has
 # boxes): ILSVRC's val, the test split elsewhere. Unlabelled folders (images, photos) have none.
-EVAL_SPLITS = {"imagenet": "val", "cub": "test", **{name: "test" for name in TRANSFER_DATASETS}}
-BOXED = ("imagenet", "cub")   # datasets whose evaluation split has ground-truth boxes (Tables 2-4)
+EVAL_SPLITS = {"imagenet": "val", "cub": "test", "openimages": "test", **{name: "test" for name in TRANSFER_DATASETS}}
+BOXED = ("imagenet", "cub", "openimages")   # evaluation splits with ground-truth boxes (Tables 2-4; OpenImages: from masks)
 
 
 def eval_split(name: str) -> str | None:
@@ -56,7 +56,7 @@ def present_splits(name: str, root: str | Path | None) -> list[str]:
 __all__ = ["DATASETS", "SPLITS", "EVAL_SPLITS", "BOXED", "eval_split", "has_boxes", "present_splits", "Batch", "Skipped", "BoxDataset", "ImageNetTrain", "ImageNetVal", "CUB200",
            "SplitFolder", "ImageFolderFlat", "build_dataset", "make_loader", "collate", "eval_transform",
            "train_transform", "load_image", "make_sample", "read_synset_mapping", "imagenet_class_names",
-           "wheel_photos", "check_dataset", "CheckReport"]
+           "wheel_photos", "check_dataset", "CheckReport", "wsol_metadata"]
 
 
 def build_dataset(name: str, root: str | Path | None = None, split: str | None = None, frame: str = "resize",
@@ -67,6 +67,9 @@ def build_dataset(name: str, root: str | Path | None = None, split: str | None =
     - ``imagenet``: ILSVRC ``val`` (:class:`ImageNetVal`, any of its layouts) or ``train`` (:class:`ImageNetTrain`);
       the embedded ``objects`` and ``objects_test`` folders are read this way;
     - ``cub``: CUB-200-2011 ``train``/``test`` (:class:`CUB200`), also the embedded ``birds``;
+    - ``openimages``: wsolevaluation's OpenImages30k ``test``/``val`` (Choe et al. 2020; images and masks under
+      ``root``, e.g. ``dataset/OpenImages``; the metadata in ``metadata`` or found at
+      ``metadata/OpenImages/<split>`` beside or above ``root``, :func:`wsol_metadata`): object masks, so PxAP;
     - the Table 5 datasets (``sun397``, ``mit67``, ...) and ``folder`` (``root/<split>/<class>/``, the embedded
       transfer suites), ``train``/``test``;
     - ``images``: a flat folder of unlabelled images; ``photos``: the photographs shipped in the wheels.
@@ -87,9 +90,26 @@ def build_dataset(name: str, root: str | Path | None = None, split: str | None =
         return ImageNetTrain(root, **common, **kwargs)
     if name == "cub":
         return CUB200(root, split=split, **common, **kwargs)
+    if name == "openimages":
+        metadata = kwargs.pop("metadata", None) or wsol_metadata(root, "OpenImages", split)
+        return ImageNetVal(root, layout="wsol", limit=limit, metadata=metadata, **common, **kwargs)
     if name in TRANSFER_DATASETS:
         return build_transfer(name, root, split=split, **common, **kwargs)
     return ImageFolderFlat(root if name == "images" else None, **common)
+
+
+def wsol_metadata(root: str | Path, name: str, split: str) -> Path:
+    """wsolevaluation's metadata folder of dataset ``name`` (``OpenImages``, ``CUB``, ``ILSVRC``) and ``split`` for
+    images under ``root``: ``metadata/<name>/<split>`` in ``root``, its parent or its grandparent (a wsolevaluation
+    clone: ``dataset/<name>`` beside ``metadata/<name>``); the first that holds ``image_ids.txt``."""
+    root = Path(root)
+    tried = [base / "metadata" / name / split for base in (root, root.parent, root.parent.parent)]
+    found = next((p for p in tried if (p / "image_ids.txt").is_file()), None)
+    if found is None:
+        raise BadInputError(f"parameter root={str(root)!r}: no wsolevaluation metadata for {name} {split} (looked for "
+                            f"image_ids.txt in {', '.join(map(str, tried))}); give the folder with metadata=... "
+                            "(--metadata DIR)", param="metadata")
+    return found
 
 
 def make_loader(dataset: Dataset, batch_size: int = 32, workers: int = 0, device: str | torch.device = "cpu"
@@ -131,7 +151,8 @@ class CheckReport:
 
 
 def check_dataset(name: str, root: str | Path | None, split: str | None = None, layout: str = "auto",
-                  skip_bad: bool = False, workers: int = 0, progress: bool = True) -> CheckReport:
+                  skip_bad: bool = False, workers: int = 0, progress: bool = True,
+                  metadata: str | Path | None = None) -> CheckReport:
     """Parse every list file and decode every image of a dataset split (in ``workers`` processes); raise on the
     first bad entry, or with ``skip_bad`` count them all. Returns the counts."""
     from collections import Counter
@@ -139,6 +160,11 @@ def check_dataset(name: str, root: str | Path | None, split: str | None = None, 
     from tqdm.auto import tqdm
 
     kwargs = {"layout": layout} if name == "imagenet" else {}
+    if metadata is not None:
+        if name not in ("imagenet", "openimages"):
+            raise BadInputError(f"parameter metadata: wsolevaluation's metadata is read for imagenet and openimages, "
+                                f"not {name!r}", param="metadata")
+        kwargs["metadata"] = metadata
     ds = build_dataset(name, root, split=split, skip_bad=skip_bad, transform=_CHECK_TRANSFORM, **kwargs)
     loader = DataLoader(ds, batch_size=None, num_workers=workers, collate_fn=lambda s: s)
     skipped, labels, boxes, multi = list(getattr(ds, "skipped", [])), Counter(), 0, 0

@@ -100,7 +100,9 @@ def _geometry(frame: str, size: int = IMAGE_SIZE) -> list[v2.Transform]:
 
 # Decoding on the model's device (``BoxDataset.set_decode("device")``): the loader reads the files' bytes and
 # the boxes' frame from the header; :meth:`Batch.images_on` decodes the JPEGs of a batch in one call of
-# torchvision's ``decode_jpeg`` on that device (nvJPEG on CUDA) and applies the same frame there.
+# torchcodec's ``decode_jpeg`` on that device (nvJPEG on CUDA; torchvision's decoder is deprecated since 0.29) and
+# applies the same frame there. torchcodec applies a JPEG's EXIF orientation, PIL's ``open`` does not: such a file
+# is decoded by PIL in the loader, so both paths give the same pixels.
 DECODES = ("cpu", "device")
 
 
@@ -112,11 +114,12 @@ def read_encoded(path: str | Path) -> tuple[bytes | np.ndarray, tuple[int, int]]
     try:
         with Image.open(path) as im:   # the header only
             size, fmt, mode = im.size, im.format, im.mode
+            orientation = im.getexif().get(0x0112) if fmt == "JPEG" else None   # EXIF Orientation
     except FileNotFoundError:
         raise BadInputError(f"{path}: image file not found", param="root") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as e:
         raise BadInputError(f"{path}: cannot decode image ({e})", param="root") from None
-    if fmt == "JPEG" and mode in ("RGB", "L"):
+    if fmt == "JPEG" and mode in ("RGB", "L") and orientation in (None, 1):
         return Path(path).read_bytes(), size
     return np.asarray(load_image(path)).transpose(2, 0, 1).copy(), size
 
@@ -133,9 +136,10 @@ def check_decode(where: str, own_transform: bool) -> str:
 
 def decode_images(encoded: list, frame: str, device: torch.device | str, size: int = IMAGE_SIZE) -> torch.Tensor:
     """``(B, 3, H, W)`` float in [0, 1] on ``device`` from :func:`read_encoded` items ``(path, data)``: the JPEGs
-    decoded in one ``decode_jpeg`` call on ``device``, then the evaluation frame of :func:`eval_transform` applied
-    there, image by image. A file that does not decode raises BadInputError naming it."""
-    from torchvision.io import ImageReadMode, decode_jpeg
+    decoded in one torchcodec ``decode_jpeg`` call on ``device``, then the evaluation frame of
+    :func:`eval_transform` applied there, image by image. A file that does not decode raises BadInputError naming
+    it."""
+    from torchcodec.decoders import decode_jpeg
 
     device = torch.device(device)
     images = [None if isinstance(data, bytes) else torch.from_numpy(data).to(device) for _, data in encoded]
@@ -143,13 +147,13 @@ def decode_images(encoded: list, frame: str, device: torch.device | str, size: i
     if jpegs:
         data = [torch.frombuffer(bytearray(encoded[i][1]), dtype=torch.uint8) for i in jpegs]
         try:
-            decoded = decode_jpeg(data, mode=ImageReadMode.RGB, device=device)
-        except RuntimeError:
+            decoded = decode_jpeg(data, mode="RGB", device=device)
+        except (RuntimeError, ValueError):
             decoded = []
             for i, one in zip(jpegs, data):   # find the file
                 try:
-                    decoded.append(decode_jpeg(one, mode=ImageReadMode.RGB, device=device))
-                except RuntimeError as e:
+                    decoded.append(decode_jpeg(one, mode="RGB", device=device))
+                except (RuntimeError, ValueError) as e:
                     raise BadInputError(f"{encoded[i][0]}: cannot decode image ({e})", param="root") from None
         for i, image in zip(jpegs, decoded):
             images[i] = image
@@ -214,10 +218,12 @@ def _to_inclusive(boxes: torch.Tensor) -> torch.Tensor:
     return boxes.as_subclass(torch.Tensor).double() - torch.tensor([0, 0, 1, 1], dtype=torch.float64)
 
 
-def _fit_boxes(path, boxes: torch.Tensor, w: int, h: int) -> torch.Tensor:
-    """Boxes checked against the stored ``w x h`` image: one pixel past the edge is clamped, more is an error."""
+def _fit_boxes(path, boxes: torch.Tensor, w: int, h: int, source: str = "") -> torch.Tensor:
+    """Boxes checked against the stored ``w x h`` image: one pixel past the edge is clamped, more is an error
+    naming the image and, when known, the annotation (``source``: file and line) the boxes come from."""
     if len(boxes) and bool((boxes[:, 2] > w).any() or (boxes[:, 3] > h).any()):
-        raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image", param="root")
+        raise BadInputError(f"{path}: a box {boxes.tolist()} extends past the {w}x{h} image"
+                            + (f" (boxes from {source})" if source and str(source) != str(path) else ""), param="root")
     return torch.minimum(boxes, torch.tensor([w - 1, h - 1, w - 1, h - 1], dtype=boxes.dtype))
 
 
@@ -264,6 +270,51 @@ def load_mask(path: Path, size: tuple[int, int]) -> np.ndarray:
     return np.where(values == 255, 255, (values > 0).astype(np.uint8)).astype(np.uint8)
 
 
+def _gray(path: Path, param: str) -> np.ndarray:
+    try:
+        with Image.open(path) as im:
+            return np.asarray(im.convert("L"))
+    except FileNotFoundError:
+        raise BadInputError(f"{path}: mask file not found", param=param) from None
+    except (UnidentifiedImageError, OSError, ValueError) as e:
+        raise BadInputError(f"{path}: cannot decode mask ({e})", param=param) from None
+
+
+def _to_size(values: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """``values`` resampled (nearest) to ``size = (width, height)`` when it differs (wsolevaluation resizes masks
+    and images to the evaluated frame independently, so a mask stored at another size is not an error there)."""
+    import cv2
+
+    if values.shape == (size[1], size[0]):
+        return values
+    return cv2.resize(values, size, interpolation=cv2.INTER_NEAREST)   # as wsolevaluation resizes its masks
+
+
+def instance_masks(mask_files: list[Path], ignore_file: Path | None, size: tuple[int, int], param: str = "masks",
+                   cut: int = 0, require_object: bool = True) -> tuple[np.ndarray, torch.Tensor]:
+    """wsolevaluation's ``get_mask`` (OpenImages30k, Choe et al. 2020) for one image of ``size = (width, height)``:
+    the union of its instance masks (a pixel is an object where a mask's value exceeds ``cut``: 0 for OpenImages'
+    binary PNGs, 127 for CUB's soft segmentations, the majority of annotators), the ignore region (value > 0)
+    minus the objects set to 255; and each instance's tight inclusive box (the objects' boxes for the GT-known
+    and MaxBoxAcc metrics). Masks stored at another size are resampled (nearest); a mask with no object pixel is
+    an error naming its file (with ``require_object``; else it adds no box)."""
+    union = np.zeros((size[1], size[0]), bool)
+    boxes = []
+    for path in mask_files:
+        fg = _to_size(_gray(path, param), size) > cut
+        if not fg.any():
+            if require_object:
+                raise BadInputError(f"{path}: instance mask without any object pixel (values > {cut})", param=param)
+            continue
+        ys, xs = np.nonzero(fg)
+        boxes.append([xs.min(), ys.min(), xs.max(), ys.max()])
+        union |= fg
+    mask = union.astype(np.uint8)
+    if ignore_file is not None:
+        mask[(_to_size(_gray(ignore_file, param), size) > 0) & ~union] = 255
+    return mask, torch.tensor(boxes, dtype=torch.float64).reshape(-1, 4)
+
+
 @dataclass
 class Skipped:
     """A sample that could not be loaded, returned instead of raising when a dataset runs with skip_bad."""
@@ -288,12 +339,31 @@ class BoxDataset(Dataset):
         self.mask_dir: Path | None = None   # object masks (PxAP): <mask_dir>/<image stem>.png, when the dataset has them
         self.skipped: list[Skipped] = []
         self.samples: list[tuple[Path, int, torch.Tensor]] = []
+        # image -> (width, height, the annotation that declares them): checked against the decoded image
+        self.declared_sizes: dict[Path, tuple[int, int, str]] = {}
+        self.sources: dict[Path, str] = {}   # image -> where its annotation is (file and line), named by errors
+
+    def _declare(self, sample: tuple, size: tuple[int, int] | None, where: str) -> tuple:
+        """``sample``, its image's size as an annotation declares it (``where``) recorded for :meth:`_check_size`."""
+        if size is not None:
+            self.declared_sizes[sample[0]] = (*size, where)
+        return sample
+
+    def _check_size(self, path: Path, w: int, h: int) -> None:
+        """An image whose annotation declares another size is refused, naming both: its boxes are in the
+        annotation's frame (a resized copy of the dataset would otherwise give wrong ground truth silently)."""
+        declared = self.declared_sizes.get(path)
+        if declared is not None and declared[:2] != (w, h):
+            raise BadInputError(f"{declared[2]}: declares a {declared[0]}x{declared[1]} image but {path} is {w}x{h}; "
+                                "its boxes are in the annotation's frame (a resized copy of the images?): use the "
+                                "original images or rescale the annotations", param="root")
 
     def _collect(self, records, limit: int | None = None) -> None:
         """``records`` yields ``(where, make)``; ``make()`` returns a sample or raises BadInputError."""
         for where, make in records:
             try:
                 self.samples.append(make())
+                self.sources[self.samples[-1][0]] = str(where)
             except BadInputError as e:
                 if not self.skip_bad:
                     raise
@@ -321,16 +391,30 @@ class BoxDataset(Dataset):
         """The decoded image and its boxes checked against its size (BadInputError naming the file)."""
         path, _, boxes = self.samples[index]
         image = load_image(path)
-        return image, _fit_boxes(path, boxes, *image.size)
+        self._check_size(path, *image.size)
+        return image, _fit_boxes(path, boxes, *image.size, self.sources.get(path, ""))
+
+    @property
+    def has_masks(self) -> bool:
+        """Whether the samples come with object masks (PxAP is then measured)."""
+        return self.mask_dir is not None
+
+    def load_with_mask(self, index: int) -> tuple[Image.Image, torch.Tensor, np.ndarray | None]:
+        """:meth:`load` and the image's object mask (uint8: 1 object, 0 background, 255 ignore) or None. Subclasses
+        with another mask layout (one file per instance, soft segmentations) override this."""
+        image, boxes = self.load(index)
+        path = self.samples[index][0]
+        return image, boxes, None if self.mask_dir is None else load_mask(self.mask_dir / (path.stem + ".png"),
+                                                                          image.size)
 
     def set_decode(self, where: str) -> "BoxDataset":
         """``"cpu"`` (default): the loader decodes with PIL and applies the transform. ``"device"``: the loader
         passes each file's bytes (:func:`read_encoded`) and its boxes already in the frame; :meth:`Batch.images_on`
         decodes them on the model's device (nvJPEG on CUDA). Only with the default evaluation frame."""
         self.decode = check_decode(where, self._own_transform)
-        if self.decode == "device" and self.mask_dir is not None:
-            raise BadInputError(f"parameter decode='device': {self.mask_dir} holds object masks, which are read with "
-                                "the images on the CPU; use decode='cpu'", param="decode")
+        if self.decode == "device" and self.has_masks:
+            raise BadInputError(f"parameter decode='device': {getattr(self, 'root', 'the dataset')} has object masks, "
+                                "which are read with the images on the CPU; use decode='cpu'", param="decode")
         return self
 
     def __getitem__(self, index: int):
@@ -338,10 +422,10 @@ class BoxDataset(Dataset):
         try:
             if self.decode == "device":
                 data, (w, h) = read_encoded(path)
-                return data, _frame_target(self.transform, _fit_boxes(path, boxes, w, h), label, index, (w, h),
-                                           path, self.frame)
-            image, boxes = self.load(index)
-            mask = None if self.mask_dir is None else load_mask(self.mask_dir / (path.stem + ".png"), image.size)
+                self._check_size(path, w, h)
+                fitted = _fit_boxes(path, boxes, w, h, self.sources.get(path, ""))
+                return data, _frame_target(self.transform, fitted, label, index, (w, h), path, self.frame)
+            image, boxes, mask = self.load_with_mask(index)
         except BadInputError as e:
             if not self.skip_bad:
                 raise

@@ -18,6 +18,12 @@ pixels ``x .. x + w - 1``. The project's boxes are inclusive pixel boxes (conven
 ``W x H`` image (``0 0 W H``) is ``[0, 0, W - 1, H - 1]``. Boxes are checked against the image when it is
 decoded: one pixel past the edge is clamped, more raises.
 
+Segmentations (``segmentations.tgz`` of the CUB release, one soft PNG per image: the average of the annotators'
+masks) are read when ``segmentations`` names their folder, or, by default, when a ``segmentations/`` folder stands
+beside or inside ``CUB_200_2011/``: each image's object mask is then the majority of annotators (value > 127),
+the metrics add PxAP, and the boxes stay the boxes of ``bounding_boxes.txt``. ``segmentations=None`` leaves
+them out. Not with ``crop_to_box``.
+
 ``crop_to_box=True`` crops each image to its ground-truth box before the transform (the "BBox" train/test
 annotation rows of Table 4), with :func:`cam_lib.data.common.crop_to_box` (box edges rounded to whole pixels); the
 box then covers the whole crop.
@@ -48,7 +54,8 @@ class CUB200(ImageListDataset):
     OFFICIAL_COUNTS = {"train": 5994, "test": 5794, "all": 11788}
 
     def __init__(self, root: str | Path, split: str = "train", transform: v2.Transform | None = None,
-                 frame: str = "resize", skip_bad: bool = False, crop_to_box: bool = False):
+                 frame: str = "resize", skip_bad: bool = False, crop_to_box: bool = False,
+                 segmentations: str | Path | None = "auto"):
         super().__init__(transform, frame, skip_bad)
         if split not in CUB_SPLITS:
             raise BadInputError(f"parameter split={split!r}: must be one of {CUB_SPLITS}", param="split")
@@ -58,6 +65,7 @@ class CUB200(ImageListDataset):
         for name, path in self.files.items():
             if not path.is_file():
                 raise BadInputError(f"{path}: CUB list file {name} not found", param="root")
+        self.segmentations = self._segmentations(segmentations)
         self.class_keys = self._read_classes(self.files["classes.txt"])
         self.class_names = [strip_number_prefix(k).replace("_", " ") for k in self.class_keys]
         n_classes = len(self.class_keys)
@@ -113,6 +121,31 @@ class CUB200(ImageListDataset):
                 box = torch.tensor([[x, y, x + w - 1, y + h - 1]], dtype=torch.float64)
                 valid.append((image_id, lineno, path, class_id - 1, box, box_line))
         self._collect((v[2], lambda v=v: self._sample(*v)) for v in valid)
+
+    def _segmentations(self, given) -> Path | None:
+        if given is None or self.crop_to_box:
+            return None
+        if given != "auto":
+            if not Path(given).is_dir():
+                raise BadInputError(f"parameter segmentations={str(given)!r}: folder not found", param="segmentations")
+            return Path(given)
+        return next((d for d in (self.root.parent / "segmentations", self.root / "segmentations") if d.is_dir()), None)
+
+    @property
+    def has_masks(self) -> bool:
+        return self.segmentations is not None
+
+    def load_with_mask(self, index: int):
+        if self.segmentations is None:
+            return super().load_with_mask(index)
+        from .common import instance_masks
+
+        image, boxes = self.load(index)
+        path = self.samples[index][0]
+        mask, _ = instance_masks([self.segmentations / path.relative_to(self.root / "images").with_suffix(".png")],
+                                 None, image.size, param="segmentations", cut=127,
+                                 require_object=False)
+        return image, boxes, mask
 
     def _sample(self, image_id: int, lineno: int, path: Path, label: int, box: torch.Tensor, box_line: int):
         if not path.is_file():

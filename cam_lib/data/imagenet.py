@@ -9,7 +9,10 @@ Validation, in the three layouts users have (``layout="auto"`` picks the first t
   the images), images in ``val/``; class order from ``LOC_synset_mapping.txt`` or ``synsets.txt``/``wnids.txt``.
 - ``wsol``: wsolevaluation's metadata (Choe et al. 2020): ``image_ids.txt`` (image paths relative to ``root``),
   ``class_labels.txt`` (``path,label``), ``image_sizes.txt`` (``path,w,h``), ``localization.txt``
-  (``path,x0,y0,x1,y1``, one line per box), in ``metadata`` (default: ``root``).
+  (``path,x0,y0,x1,y1``, one line per box; or OpenImages30k's masks, ``path,mask,ignore``: one line per instance
+  mask, the ignore mask on the image's first line, both relative to ``mask_root``, default ``root``), in
+  ``metadata`` (default: ``root``). With masks, each sample's object mask is wsolevaluation's ``get_mask``
+  (:func:`cam_lib.data.common.instance_masks`) and its boxes the instances' tight boxes; PxAP is then measured.
 
 Train: ``train/<wnid>/*.JPEG`` (or ``ILSVRC/Data/CLS-LOC/train/``), labels from the mapping file, with the
 optional per-class train boxes (``train_bbox/<wnid>/*.xml``, ``ILSVRC/Annotations/CLS-LOC/train/<wnid>/``).
@@ -95,20 +98,39 @@ def parse_xml(path: Path) -> list[tuple[str, list[float]]]:
     return objects
 
 
-def _read_lines(path: Path, columns: int, param: str) -> list[tuple[int, list[str]]]:
-    """``[(lineno, fields)]`` of a comma-separated list file, each line with ``columns`` fields; ``param``: the
-    parameter that pointed to the file (named by the errors)."""
+def xml_size(path: Path) -> tuple[int, int] | None:
+    """The ``(width, height)`` an ILSVRC devkit XML declares in ``<size>``, or None when it gives none."""
+    try:
+        size = ET.parse(path).getroot().find("size")
+        return (int(float(size.findtext("width"))), int(float(size.findtext("height")))) if size is not None else None
+    except (ET.ParseError, TypeError, ValueError):
+        raise BadInputError(f"{path}: <size> must hold numeric <width> and <height>", param="root") from None
+
+
+def _read_lines(path: Path, columns: int | tuple[int, ...], param: str) -> list[tuple[int, list[str]]]:
+    """``[(lineno, fields)]`` of a comma-separated list file, each line with ``columns`` fields (or one of several
+    counts); ``param``: the parameter that pointed to the file (named by the errors)."""
+    counts = columns if isinstance(columns, tuple) else (columns,)
     if not path.exists():
         raise BadInputError(f"{path}: not found", param=param)
     out = []
     for lineno, line in enumerate(path.read_text().splitlines(), 1):
         if line.strip():
             fields = [f.strip() for f in line.split(",")]
-            if len(fields) != columns:
-                raise BadInputError(f"{path}:{lineno}: expected {columns} comma-separated fields, got {len(fields)}",
-                                    param=param)
+            if len(fields) not in counts:
+                raise BadInputError(f"{path}:{lineno}: expected {' or '.join(map(str, counts))} comma-separated "
+                                    f"fields, got {len(fields)}", param=param)
             out.append((lineno, fields))
     return out
+
+
+def _inside(root: Path, rel: str, where: str, param: str) -> Path:
+    """``root / rel``, refused (naming ``where``) when the listed path leaves ``root`` (``..``, an absolute path or
+    a link out of it): a metadata file names files of its dataset only."""
+    path = root / rel
+    if Path(rel).is_absolute() or not path.resolve().is_relative_to(root.resolve()):
+        raise BadInputError(f"{where}: {rel} is outside {root}; list paths relative to it", param=param)
+    return path
 
 
 class _Classes:
@@ -152,9 +174,11 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
 
     def __init__(self, root: str | Path, layout: str = "auto", frame: str = "resize", skip_bad: bool = False,
                  limit: int | None = None, transform: v2.Transform | None = None,
-                 metadata: str | Path | None = None):
+                 metadata: str | Path | None = None, mask_root: str | Path | None = None):
         super().__init__(transform, frame, skip_bad)
         self.root = Path(root)
+        self.mask_root = Path(mask_root) if mask_root is not None else self.root
+        self.instance_masks: dict[Path, tuple[list[Path], Path | None]] = {}   # image -> (instance masks, ignore)
         if not self.root.is_dir():
             raise BadInputError(f"parameter root={str(self.root)!r}: dataset folder not found", param="root")
         if layout not in LAYOUTS:
@@ -237,7 +261,8 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
             raise BadInputError(f"{xml_dir}: no .xml annotation files", param="root")
         self._annotated.update(path.stem for path in files)
         for path in files:
-            yield path, lambda path=path: self._sample(path, path.stem, parse_xml(path))
+            yield path, lambda path=path: self._declare(self._sample(path, path.stem, parse_xml(path)),
+                                                        xml_size(path), str(path))
 
     def _sample(self, where, image_id: str, objects) -> tuple[Path, int, torch.Tensor]:
         labels = {self.classes.index(w, where) for w, _ in objects}
@@ -267,34 +292,89 @@ class ImageNetVal(_ClassesMixin, BoxDataset):
             if not label.isdigit():
                 raise BadInputError(f"{labels}:{lineno}: class label {label!r} is not a non-negative integer",
                                     param=param)
+            if path in label_of:
+                raise BadInputError(f"{labels}:{lineno}: a second label line for {path} (first on line "
+                                    f"{label_of[path][1]})", param=param)
             label_of[path] = (int(label), lineno)
+        size_of: dict[str, tuple[int, int, str]] = {}
         if sizes.exists():
-            for lineno, (path, *_) in _read_lines(sizes, 3, param):
+            for lineno, (path, w, h) in _read_lines(sizes, 3, param):
                 if path not in known:
                     raise BadInputError(f"{sizes}:{lineno}: {path} is not in {ids}", param=param)
-        for lineno, (path, *coords) in _read_lines(loc, 5, param):
+                if path in size_of:
+                    raise BadInputError(f"{sizes}:{lineno}: a second size line for {path} (first at "
+                                        f"{size_of[path][2]})", param=param)
+                if not (w.isdigit() and h.isdigit()):
+                    raise BadInputError(f"{sizes}:{lineno}: width and height must be whole numbers, got {w!r}, {h!r}",
+                                        param=param)
+                size_of[path] = (int(w), int(h), f"{sizes}:{lineno}")
+        kinds = set()
+        for lineno, (path, *coords) in _read_lines(loc, (3, 5), param):
             if path not in known:
                 raise BadInputError(f"{loc}:{lineno}: {path} is not in {ids}", param=param)
+            kinds.add(len(coords))
+            if len(kinds) > 1:
+                raise BadInputError(f"{loc}:{lineno}: mixes box lines (path,x0,y0,x1,y1) and mask lines "
+                                    "(path,mask,ignore)", param=param)
+            if len(coords) == 2:
+                self._mask_line(loc, lineno, path, *coords)
+                continue
             try:
                 boxes_of.setdefault(path, []).append((lineno, [float(v) for v in coords]))
             except ValueError:
                 raise BadInputError(f"{loc}:{lineno}: non-numeric box coordinate in {coords}", param=param) from None
         for path in order:
-            yield f"{ids}: {path}", lambda path=path: self._wsol_sample(path, label_of, boxes_of, labels, loc)
+            w, h, where = size_of.get(path, (0, 0, ""))
+            yield f"{ids}: {path}", lambda path=path, size=(w, h) if where else None, where=where: self._declare(
+                self._wsol_sample(path, label_of, boxes_of, labels, loc), size, where)
+
+    def _mask_line(self, loc: Path, lineno: int, path: str, mask: str, ignore: str) -> None:
+        """One line of OpenImages30k's ``localization.txt``: an instance mask, the ignore mask on the first line."""
+        if not mask:
+            raise BadInputError(f"{loc}:{lineno}: empty mask path", param=self._metadata_param)
+        image = self.root / path
+        _inside(self.mask_root, mask, f"{loc}:{lineno}", self._metadata_param)
+        if ignore:
+            _inside(self.mask_root, ignore, f"{loc}:{lineno}", self._metadata_param)
+        if image in self.instance_masks:
+            if ignore:
+                raise BadInputError(f"{loc}:{lineno}: a second ignore mask for {path} (only its first line names one)",
+                                    param=self._metadata_param)
+            self.instance_masks[image][0].append(self.mask_root / mask)
+        else:
+            self.instance_masks[image] = ([self.mask_root / mask], self.mask_root / ignore if ignore else None)
+
+    @property
+    def has_masks(self) -> bool:
+        return bool(self.instance_masks) or self.mask_dir is not None
+
+    def load_with_mask(self, index: int):
+        path = self.samples[index][0]
+        if path not in self.instance_masks:
+            return super().load_with_mask(index)
+        from .common import instance_masks, load_image
+
+        image = load_image(path)
+        self._check_size(path, *image.size)
+        mask, boxes = instance_masks(*self.instance_masks[path], image.size, param="root")
+        return image, boxes, mask
 
     def _wsol_sample(self, path: str, label_of, boxes_of, labels_file: Path, loc_file: Path):
         if path not in label_of:
             raise BadInputError(f"{labels_file}: no class label for {path}", param=self._metadata_param)
-        if path not in boxes_of:
+        image, masked = _inside(self.root, path, f"{labels_file}:{label_of[path][1]}", "root"), \
+            self.root / path in self.instance_masks
+        if not masked and path not in boxes_of:
             raise BadInputError(f"{loc_file}: no box for {path}", param=self._metadata_param)
         label, lineno = label_of[path]
         if self.classes.wnids and label >= len(self.classes.wnids):
             raise BadInputError(f"{labels_file}:{lineno}: class label {label} out of range for "
                                 f"{len(self.classes.wnids)} classes in {self.classes.mapping_file}",
                                 param=self._metadata_param)
-        image = self.root / path
         if not image.exists():
             raise BadInputError(f"{labels_file}:{lineno}: image {image} not found", param="root")
+        if masked:   # the boxes come from the instance masks when the image is loaded
+            return image, label, torch.zeros(0, 4, dtype=torch.float64)
         boxes = torch.cat([check_boxes(b, f"{loc_file}:{n}", self._metadata_param) for n, b in boxes_of[path]])
         return image, label, boxes
 

@@ -8,7 +8,8 @@ The unit that is resampled is the image: the metrics keep each image's outcome (
 the mean of those outcomes. :func:`mean_interval` gives its interval (Wilson for hits and errors, else the
 percentile bootstrap of :func:`bootstrap_mean`); :func:`paired_difference` keeps the SAME images for both members
 of a pair (the difference of two methods scored on one split varies far less than either alone when their
-outcomes agree image by image: Agresti-Min's interval for matched 0/1 outcomes, else the paired bootstrap), and
+outcomes agree image by image: Agresti-Min's interval for matched 0/1 outcomes, else the paired bootstrap,
+widened to Agresti-Min's for outcomes in [0, 1]), and
 :func:`paired_difference_seeds` adds training seeds to what is resampled; :func:`verdict`
 reads a difference's interval against the sign of the paper's difference. :func:`seed_spread` summarises a
 number across training seeds, a source of variation that resampling images does not see.
@@ -140,7 +141,23 @@ def paired_difference(a, b, n_boot: int = 2000, level: float = 0.95, seed: int =
     if _binary(a) and _binary(b):
         _check_settings(n_boot, level, seed)
         return _agresti_min(float(((a == 1) & (b == 0)).sum()), float(((a == 0) & (b == 1)).sum()), len(a), level)
-    return _bootstrap(a - b, n_boot, level, seed)
+    boot = _bootstrap(a - b, n_boot, level, seed)
+    return _with_floor(boot, a[None], b[None]) if _unit(a) and _unit(b) else boot
+
+
+def _unit(values: np.ndarray) -> bool:
+    return bool(((values >= 0.0) & (values <= 1.0)).all())
+
+
+def _with_floor(interval: Interval, a: np.ndarray, b: np.ndarray) -> Interval:
+    """``interval`` widened to contain Agresti-Min's for outcomes in [0, 1] (``a``, ``b``: (seeds, images)), with
+    the discordance counted fractionally (an image where ``a`` scores 2/3 and ``b`` 1/3 counts 1/3 for ``a``; exact
+    for 0/1 outcomes) and averaged over seeds: MaxBoxAccV2's per-image shares that agree on every image keep an
+    interval too."""
+    d = a - b
+    floor = _agresti_min(float(np.clip(d, 0, None).sum()) / len(d), float(np.clip(-d, 0, None).sum()) / len(d),
+                         d.shape[1], interval.level)
+    return Interval(interval.estimate, min(interval.low, floor.low), max(interval.high, floor.high), interval.level)
 
 
 def _binary(values: np.ndarray) -> bool:
@@ -196,9 +213,8 @@ def paired_difference_seeds(a, b, n_boot: int = 2000, level: float = 0.95, seed:
     per training seed (seed s of ``a`` paired with seed s of ``b``; S >= 1). Each resample draws S seeds with
     replacement and N images with replacement (a two-level bootstrap: a verdict must not hang on which machine or
     seed trained the pair), keeping an image's outcomes together. With S = 1 it is :func:`paired_difference`. For
-    0/1 outcomes the interval is never narrower than :func:`paired_difference`'s (Agresti-Min) on the
-    seed-averaged discordant counts over N images, so outcomes that agree on every seed and image do not give a
-    point."""
+    outcomes in [0, 1] the interval is never narrower than Agresti-Min's on the seed-averaged discordance over N
+    images, so outcomes that agree on every seed and image do not give a point."""
     a, b = np.atleast_2d(np.asarray(a, np.float64)), np.atleast_2d(np.asarray(b, np.float64))
     if a.ndim != 2 or a.shape != b.shape or a.size == 0 or not (np.isfinite(a).all() and np.isfinite(b).all()):
         raise BadInputError(f"parameter b: a and b must be finite (seeds, images) arrays of one shape, got "
@@ -219,11 +235,8 @@ def paired_difference_seeds(a, b, n_boot: int = 2000, level: float = 0.95, seed:
                                cols[:, None, :]].mean((1, 2))
     alpha = 1.0 - level
     low, high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    if _binary(a.ravel()) and _binary(b.ravel()):
-        floor = _agresti_min(float(((a == 1) & (b == 0)).sum()) / seeds, float(((a == 0) & (b == 1)).sum()) / seeds,
-                             n, level)
-        low, high = min(low, floor.low), max(high, floor.high)
-    return Interval(float(d.mean()), float(low), float(high), float(level))
+    boot = Interval(float(d.mean()), float(low), float(high), float(level))
+    return _with_floor(boot, a, b) if _unit(a) and _unit(b) else boot
 
 
 PROTOCOL_VERDICTS = (*VERDICTS, "depends on the protocol", "not testable here")

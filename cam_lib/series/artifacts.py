@@ -248,7 +248,7 @@ def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", ba
         loader = make_loader(data, batch_size, 0, s.device)
         grid = threshold_grid(0.01)
         metrics = [*standard_metrics(net.num_classes, grid, threads=1 if s.device == "cpu" else None),
-                   BoxCoverage(grid), *([PxAP(grid)] if getattr(getattr(data, "dataset", data), "mask_dir", None)
+                   BoxCoverage(grid), *([PxAP(grid)] if getattr(getattr(data, "dataset", data), "has_masks", False)
                                         else [])]
         return evaluate(net, loader, s.device, method=mapper, metrics=metrics, progress=False,
                         baselines=fixed).to_json()

@@ -27,7 +27,8 @@ __all__ = ["dataset_figure", "methods_figure", "bird_boxes_figure", "transfer_fi
            "class_maps_figure", "photos_figure", "training_curves", "comparison_figure", "table_figure", "table_panels",
            "box_stats", "photo_annotations", "photo_boxes", "photo_hits"]
 
-METHOD_NAMES = {"cam": "CAM", "backprop": "Backprop"}
+METHOD_NAMES = {"cam": "CAM", "backprop": "Backprop", "gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++",
+                "xgradcam": "XGrad-CAM", "layercam": "LayerCAM", "scorecam": "Score-CAM"}
 
 
 def box_stats(boxes: torch.Tensor, height: int, width: int, gt_boxes: torch.Tensor | None = None,
@@ -117,7 +118,12 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
     from ..figures import cam_grid
     from ..localize import localize_batch
 
+    asked = list(specs)
     specs = [(m, meth) for m, meth in specs if m in s.models] or [(_cam_model(s, None), "cam")]
+    missing = [f"{meth} on {m}" for m, meth in asked if (m, meth) not in specs]
+    warning = (f"Not the comparison this figure is named for: {', '.join(missing)} "
+               f"{'is' if len(missing) == 1 else 'are'} not in this run (its networks: {', '.join(s.models)}); it "
+               f"shows {', '.join(f'{meth} on {m}' for m, meth in specs)} only. ") if missing else ""
     sizes = {s.size_of(m) for m, _ in specs}
     if len(sizes) > 1:
         raise BadInputError(f"parameter specs={specs}: the networks of one figure must share an image size, got "
@@ -134,8 +140,8 @@ def methods_figure(s: Setup, specs: list[tuple[str, str]], path: str | Path, whi
         sentences.append(_stats_sentence(f"{METHOD_NAMES.get(method, method)} on {model}",
                                          box_stats(out.gt_boxes, h, w, b.gt_boxes, b.gt_valid)))
     gt = [g[v] for g, v in zip(b.gt_boxes, b.gt_valid)]
-    text = (f"The ground-truth class's map and its box at 20% of the map's range (green; red: ground truth) on "
-            f"{len(b.labels)} validation images, one row per network and method. " + " ".join(sentences)
+    text = (warning + f"The ground-truth class's map and its box at 20% of the map's range (green; red: ground truth) on "
+            f"{len(b.labels)} {'validation' if which == 'val' else which} images, one row per network and method. " + " ".join(sentences)
             + " " + _methods_paper(specs))
     return cam_grid(path, b.images, torch.stack(maps), torch.stack(boxes), [f"{m} ({meth})" for m, meth in specs],
                     titles, gt, caption=text.strip())
@@ -378,7 +384,8 @@ def training_curves(s: Setup, path: str | Path) -> Path:
         text += f" Still at chance or worse: {', '.join(above)}."
     return line_chart(path, df, "epoch", "top-1 error (%)", "model", "Validation top-1 error while training",
                       xlabel="epoch", ylabel="validation top-1 error (%)",
-                      refs=[(chance, f"chance ({s.num_classes} classes)")], caption=text)
+                      refs=[(chance, f"chance ({s.num_classes} classes)")], caption=text,
+                      limits=(0, 100))
 
 
 def comparison_figure(table, path: str | Path, title: str, x: str = "row") -> Path:
@@ -396,7 +403,7 @@ METRIC_WORDS = {  # a table's metric key -> the legend's words
     "top1_loc_err": "top-1 localization error", "top5_loc_err": "top-5 localization error",
     "gt_known_loc_acc": "GT-known localization (20% threshold)", "maxboxacc_v2": "MaxBoxAccV2 (best thresholds)",
     "gt_known_tau_fixed": "GT-known localization, the paper's 20% threshold",
-    "gt_known_tau_val": "GT-known localization, threshold chosen on validation",
+    "gt_known_tau_val": "GT-known localization, threshold chosen on validation", "pxap": "PxAP (masks)",
 }
 
 
@@ -420,18 +427,25 @@ def _fixed_boxes(table: Table) -> list[tuple[float, str]]:
             for r in table.rows if _is_baseline(r) and r.ran]
 
 
+TABLE3_DIAMONDS = ("the diamond on a row of ours is the paper's value for the same method on the paper's network "
+                   "(GoogLeNet-GAP), not on ours; rows with a diamond only are the paper's fully supervised methods")
+
+
 def table_figure(s: Setup, table: Table, path: str | Path) -> Path:
     """A :class:`~cam_lib.results.Table` of :mod:`cam_lib.series.tables` as charts (:func:`table_panels`), with its
     caption."""
-    from ..figures import panel_chart
+    from ..figures import _finite, panel_chart
     from ..results import TABLES
 
     name = table.name
     panels, refs_text = table_panels(s, table)
-    title = TABLES[name].split(" (")[0] if name != "table2_test" else "Table 2 on the test split"
+    title = {"table2_test": "Table 2 on the test split", "table7": "CAM and its successors",
+             "table7_real": "CAM and its successors, real images"}.get(name, TABLES[name].split(" (")[0])
+    drawn = any(_finite(r.get("paper")) for p in panels for r in p.rows)   # diamonds: said only if drawn
     text = (f"{TABLES[name]} as charts, one axis per kind of number: bars are this run's values (profile "
-            f"{s.profile}) with their 95% intervals over images, black diamonds the paper's values; "
-            + "; ".join(refs_text) + ".")
+            f"{s.profile}) with their 95% intervals over images"
+            + (", black diamonds the paper's values" if drawn else " (the paper has no value to draw here)")
+            + "".join(f"; {r}" for r in refs_text) + ".")
     return panel_chart(path, panels, title, caption=text)
 
 
@@ -489,12 +503,19 @@ def table_panels(s: Setup, table: Table) -> tuple[list, list[str]]:
                                    "map threshold chosen on the validation split (% of the map's range)")]
         refs_text.append("vertical lines in the top panel: boxes that use no image content; in the bottom panel: "
                          "the paper's fixed 20% threshold")
+    elif name in ("table7", "table7_real"):
+        panels = [Panel(_rows(nets, ["gt_known_tau_fixed", "gt_known_tau_val", "maxboxacc_v2", "pxap"], paper=False),
+                        "localization on the test images, ground-truth class known (%): higher is better"),
+                  Panel(_rows(nets, ["top1_loc_err"], paper=False, name="this run"),
+                        "top-1 localization error on the test images (%): lower is better"),
+                  _threshold_panel(nets, "tau_val", "map threshold chosen on validation images (% of the map's range)")]
+        refs_text.append("in the bottom panel: the paper's fixed 20% threshold")
     elif name == "table3":
         sup = {"weakly": "weakly supervised", "full": "fully supervised"}
         supervised = lambda r: f"{r.labels['row']} ({sup.get(*[r.labels['supervision']] * 2)})"  # noqa: E731
         panels = [Panel(_rows(nets, ["top5_loc_err"], name="this run", item=supervised),
                         "top-5 localization error on the test split (%): lower is better")]
-        refs_text.append("rows with a diamond only are the paper's fully supervised methods")
+        refs_text.append(TABLE3_DIAMONDS)
     elif name == "table4":
         ref = cub_reference(s)
         annotated = lambda r: (r.labels["row"] if str(r.labels["annotation"]) in ("n/a", "nan")  # noqa: E731
@@ -516,6 +537,7 @@ def table_panels(s: Setup, table: Table) -> tuple[list, list[str]]:
                   for d in s.transfer]
         refs_text.append("dashed lines: chance on each dataset")
     else:
-        raise BadInputError(f"parameter name={name!r}: one of table1, table2, table2_test, table3, table4, table5",
+        raise BadInputError(f"parameter name={name!r}: one of table1, table2, table2_test, table3, table4, table5, "
+                            "table7, table7_real",
                             param="name")
     return panels, refs_text

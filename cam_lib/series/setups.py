@@ -25,11 +25,11 @@ from ..data import build_dataset, synthetic
 from ..data.common import eval_transform
 from ..errors import BadInputError
 from ..models import check_model_name, resolve_device
-from ..runs import check_results, claim_results, repo_path, results_folder, run_name
+from ..runs import check_results, claim_results, repo_path, results_folder, run_name, shown_path
 from ..train import RECIPES
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS",
-           "MAIN_CHOICE", "NotTrainedError", "gmp_twin", "SeriesProfile",
+           "MAIN_CHOICE", "NotTrainedError", "gmp_twin", "SeriesProfile", "SUCCESSORS",
            "Setup", "setup", "seed_variant", "dataset", "environment", "data_summary", "check_data"]
 
 # Table 1 in the paper's order: GAP networks, the original (FC) networks, NIN, the GMP variant.
@@ -42,6 +42,8 @@ GAP_MODELS = ("googlenet_gap", "vgg16_gap", "alexnet_star_gap", "alexnet_gap")
 PRETRAINED_GAP_MODELS = tuple(f"efficientnet_{v}_{p}" for v in ("lite0", "lite1", "lite2") for p in ("gap", "gmp"))
 MAIN_CHOICE = "main_gap.json"   # in a setup's checkpoints folder: the main GAP network and the val numbers behind it
 FC_MODELS = ("googlenet", "vgg16", "alexnet")
+# CAM's successors (cam_lib.methods.successors) that notebook 07 scores beside CAM; the full profile adds Score-CAM
+SUCCESSORS = ("gradcam", "gradcampp", "xgradcam", "layercam")
 NO_CAM_MODELS = ("alexnet", "vgg16")   # FC layers after the last conv: Backprop is their only map
 
 
@@ -56,6 +58,7 @@ class SeriesProfile:
     pretrained: dict = field(default_factory=dict)   # model -> recipe: fine-tuned from its ImageNet backbone
     extra_seeds: tuple[int, ...] = ()   # more training seeds (same data) for the compared pairs of ``seeded``
     seeded: tuple[str, ...] = ()        # besides the main GAP network and its GMP twin, which always are
+    successors: tuple[str, ...] = SUCCESSORS   # CAM's successors notebook 07 scores on the main GAP network
 
 
 _FINE_TUNED = {m: "embedded_pretrained" for m in PRETRAINED_GAP_MODELS}
@@ -71,7 +74,8 @@ PROFILES: dict[str, SeriesProfile] = {
                              _FINE_TUNED, (1, 2)),
     "full": SeriesProfile(PRETRAINED_GAP_MODELS + TABLE1_MODELS, "embedded", 0.25,
                           {"alexnet_gap": 1e-3, "alexnet_star_gap": 1e-3, "alexnet": 1e-3, "nin": 1e-3,
-                           "vgg16": 1e-3, "vgg16_gap": 1e-3}, _FINE_TUNED, (1, 2)),
+                           "vgg16": 1e-3, "vgg16_gap": 1e-3}, _FINE_TUNED, (1, 2),
+                          successors=(*SUCCESSORS, "scorecam")),   # Score-CAM: a forward pass per channel
 }
 DATA = ("embedded", "imagenet")
 
@@ -105,6 +109,7 @@ class Setup:
     # real data without a test split with boxes: the validation images are split into two disjoint, seeded halves,
     # thresholds chosen on the first ("val") and reported on the second ("test"); never the same images
     split_val: bool = False
+    successors: tuple[str, ...] = SUCCESSORS   # the map methods notebook 07 compares with CAM
 
     @property
     def figures(self) -> Path:
@@ -176,11 +181,66 @@ class NotTrainedError(BadInputError):
     """A table or figure needs a network (or a choice among networks) that this setup has not trained yet."""
 
 
+def check_parameters(profile: str = "default", data: str = "embedded", models=None, seed: int = 0) -> tuple[str, ...]:
+    """The checks of the series' parameters that need no file (``reproduce`` runs them before it claims a results
+    folder; :func:`setup` again): BadInputError naming the parameter. Returns the networks of the run."""
+    if profile not in PROFILES:
+        raise BadInputError(f"parameter profile={profile!r}: choose one of {', '.join(PROFILES)}", param="profile")
+    if data not in DATA:
+        raise BadInputError(f"parameter data={data!r}: choose one of {', '.join(DATA)}", param="data")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
+    if isinstance(models, str):   # a bare name, a comma list, or papermill's -p models '[a, b]' (a string)
+        models = [m.strip().strip("'\"") for m in models.strip().strip("[]").split(",") if m.strip()]
+    if models is not None and not isinstance(models, (list, tuple)):
+        raise BadInputError(f"parameter models={models!r}: a list of network names, e.g. ['alexnet_gap'], or "
+                            "a comma-separated string 'alexnet_gap,googlenet_gap'", param="models")
+    if models is not None and len(models) == 0:
+        raise BadInputError("parameter models=[]: name at least one network, or leave it out (None) for the "
+                            "profile's networks", param="models")
+    chosen = tuple(models) if models else (PROFILES[profile].models if data == "embedded" else TABLE1_MODELS)
+    for m in chosen:
+        check_model_name(m, "models")
+    return chosen
+
+
+def _check_checkout() -> None:
+    """Warn when the kernel runs in another checkout of this project than the one ``cam_lib`` was imported from
+    (one virtual environment shared by two clones): its data, checkpoints and results would go to the other."""
+    import warnings
+
+    from ..runs import REPO_ROOT
+
+    here = Path.cwd().resolve()
+    other = next((p for p in (here, *here.parents) if (p / "cam_lib" / "__init__.py").is_file()
+                  and (p / "notebooks").is_dir()), None)
+    if other is not None and other != REPO_ROOT.resolve():
+        warnings.warn(f"this notebook runs in {other}, but cam_lib was imported from {REPO_ROOT}: data, checkpoints "
+                      f"and results go to {REPO_ROOT}. Use the environment of {other} (its own .venv, `make lab` "
+                      "there) to work in that checkout.", stacklevel=3)
+
+
+def _refuse_long_run_under_test(profile: str, data: str, run: Path, models: tuple[str, ...]) -> None:
+    """Under pytest (nbval on the stored notebooks, whose defaults train for about 15 minutes with no output),
+    refuse a profile other than smoke whose networks are not trained yet, naming the command ``make test`` uses."""
+    import os
+
+    if not os.environ.get("PYTEST_VERSION") or os.environ.get("CAM_LIB_ALLOW_LONG_RUN") or profile == "smoke" \
+            or data != "embedded" or all((run / m / "model.pt").is_file() for m in models):
+        return
+    raise BadInputError(f"parameter profile={profile!r}: under pytest (nbval?) the stored notebooks would train "
+                        f"{len(models)} networks for about 15 minutes first. nbval runs the smoke copies that `make "
+                        "test` prepares: python -m cam_lib reproduce --profile smoke --device cpu --prepare build/nbval "
+                        "--data-root build/nbval/data --results build/nbval/results --checkpoints build/nbval/checkpoints "
+                        "&& pytest --nbval-lax --nbval-current-env build/nbval/*.ipynb (or set "
+                        "CAM_LIB_ALLOW_LONG_RUN=1 to train anyway)", param="profile")
+
+
 def setup(profile: str = "default", data: str = "embedded", data_root: str | Path = "data",
           models: list[str] | tuple[str, ...] | None = None, device: str = "auto", seed: int = 0,
           checkpoints: str | Path = "checkpoints", results: str | Path | None = None,
           cub_root: str | Path | None = None, transfer: dict | None = None,
-          test_root: str | Path | None = None) -> Setup:
+          test_root: str | Path | None = None, trained: bool = False) -> Setup:
     """Check a notebook's parameters and resolve them into a :class:`Setup`; on the embedded benchmark this builds
     (or finds, cached) ``data_root/synthetic-v*-<profile>-s<seed>/``. Bad values raise :class:`BadInputError`
     naming the parameter.
@@ -188,20 +248,20 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
     Relative paths are read from the repository root, not the working directory (:func:`cam_lib.runs.repo_path`).
     ``results=None``: the run's own folder (:func:`cam_lib.runs.results_folder`: ``results/`` for the default run,
     ``results/runs/<data>-<profile>-s<seed>/`` for any other). A results folder that another run (data, profile or
-    seed) wrote is refused; a new one records this run (``run.json``, :func:`cam_lib.runs.claim_results`)."""
-    if profile not in PROFILES:
-        raise BadInputError(f"parameter profile={profile!r}: choose one of {', '.join(PROFILES)}", param="profile")
-    if data not in DATA:
-        raise BadInputError(f"parameter data={data!r}: choose one of {', '.join(DATA)}", param="data")
-    if not isinstance(seed, int) or seed < 0:
-        raise BadInputError(f"parameter seed={seed!r}: must be an integer >= 0", param="seed")
+    seed) wrote is refused; a new one records this run (``run.json``, :func:`cam_lib.runs.claim_results`).
+    ``trained=True`` (the notebooks after 01): on the embedded benchmark a network of the run that is not trained
+    yet is named (:class:`NotTrainedError`) before the benchmark is built or the folder claimed."""
+    chosen = check_parameters(profile, data, models, seed)
+    _check_checkout()
+    run = repo_path(checkpoints or "checkpoints") / run_name(data, profile, seed)
+    _refuse_long_run_under_test(profile, data, run, chosen)
+    missing = [m for m in chosen if not (run / m / "model.pt").is_file()] if trained and data == "embedded" else []
+    if missing:   # named before the benchmark is built or the results folder claimed
+        raise NotTrainedError(f"parameter models: {', '.join(missing)} not trained for this run (no model.pt under "
+                              f"{shown_path(run)}). Train them first with notebook 01_classification: `python -m "
+                              f"cam_lib reproduce --profile {profile} --seed {seed} --only 01_classification`",
+                              param="models")
     prof = PROFILES[profile]
-    if models is not None and len(models) == 0:
-        raise BadInputError("parameter models=[]: name at least one network, or leave it out (None) for the "
-                            "profile's networks", param="models")
-    chosen = tuple(models) if models else (prof.models if data == "embedded" else TABLE1_MODELS)
-    for m in chosen:
-        check_model_name(m, "models")
     device = str(resolve_device(device))
     # the results folder belongs to one run: refused before any work when another run wrote it
     results = check_results(repo_path(results) if results not in (None, "") else results_folder(data, profile, seed),
@@ -231,11 +291,11 @@ def setup(profile: str = "default", data: str = "embedded", data_root: str | Pat
             raise BadInputError(f"parameter transfer[{name!r}] must be (dataset kind, root), got {spec!r}", param="transfer")
     val = build_dataset("imagenet", val_root, split="val")
     size = RECIPES[recipe].image_size
-    run = repo_path(checkpoints or "checkpoints") / run_name(data, profile, seed)
     claim_results(results, data, profile, seed)   # the parameters hold: the folder is this run's from now on
     return Setup(profile, data, chosen, recipe, width, pretrained, lr, fine_tuned, extra_seeds, seeded, device, seed, run, results,
                  train_root, val_root, test_root_p, cub, {k: tuple(v) for k, v in transfer_sets.items()}, size,
-                 val.num_classes, tuple(val.class_names), split_val=data != "embedded" and not test_root)
+                 val.num_classes, tuple(val.class_names), split_val=data != "embedded" and not test_root,
+                 successors=prof.successors)
 
 
 def seed_variant(s: Setup, train_seed: int) -> Setup:
@@ -286,7 +346,7 @@ def environment(s: Setup) -> dict:
          f"{torch.backends.cpu.get_cpu_capability()})")
     data = ("embedded benchmark (generated by cam_lib.data.synthetic, profile "
             f"{s.profile}, seed {s.seed}, {s.num_classes} classes)" if s.data == "embedded"
-            else f"{s.data} at {s.val_root}")
+            else f"{s.data} at {shown_path(s.val_root)}")
     command = f"python -m cam_lib reproduce --profile {s.profile} --data {s.data} --seed {s.seed}"
     if s.data == "embedded" and s.models != PROFILES[s.profile].models:
         command += f" -p models '[{', '.join(s.models)}]'"
@@ -318,17 +378,17 @@ def data_summary(s: Setup) -> str:
     from ..data.cub import CUB200
     from ..data.transfer import build_transfer
 
-    lines = [f"- train (Table 1): `{s.train_root}`, {len(build_dataset('imagenet', s.train_root, split='train'))} "
+    lines = [f"- train (Table 1): `{shown_path(s.train_root)}`, {len(build_dataset('imagenet', s.train_root, split='train'))} "
              f"images, {s.num_classes} classes",
-             f"- val (Tables 1-2): `{s.val_root}`, {len(dataset(s, 'val'))} images with boxes",
-             f"- test (Table 3): `{s.test_root}`, {len(dataset(s, 'test'))} images with boxes"]
+             f"- val (Tables 1-2): `{shown_path(s.val_root)}`, {len(dataset(s, 'val'))} images with boxes",
+             f"- test (Table 3): `{shown_path(s.test_root)}`, {len(dataset(s, 'test'))} images with boxes"]
     if s.cub_root is not None:
         tr, te = CUB200(s.cub_root, "train"), CUB200(s.cub_root, "test")
-        lines.append(f"- CUB (Table 4): `{s.cub_root}`, {len(tr)} train / {len(te)} test images, "
+        lines.append(f"- CUB (Table 4): `{shown_path(s.cub_root)}`, {len(tr)} train / {len(te)} test images, "
                      f"{tr.num_classes} species")
     for name, (kind, root) in s.transfer.items():
         tr, te = build_transfer(kind, root, split="train"), build_transfer(kind, root, split="test")
-        lines.append(f"- {name} (Table 5, `{kind}`): `{root}`, {len(tr)} train / {len(te)} test images, "
+        lines.append(f"- {name} (Table 5, `{kind}`): `{shown_path(root)}`, {len(tr)} train / {len(te)} test images, "
                      f"{tr.num_classes} classes")
     return "\n".join(lines)
 

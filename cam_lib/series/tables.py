@@ -22,12 +22,14 @@ from ..metrics import (mean_interval, paired_difference, paired_difference_seeds
                        wilson)
 from ..results import (PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, Claim, Table, TableRow,
                        paper_table5)
-from .artifacts import (BASELINES, IMAGE_BASELINES, BaselinesUnavailableError, NotTrainedError, baseline_boxes,
+from ..runs import shown_path
+from .artifacts import (BASELINES, IMAGE_BASELINES, BaselinesUnavailableError, baseline_boxes,
                         cub_evaluation, evaluation, heuristic_evaluation, image_baseline, transfer_evaluation)
-from .setups import (NO_CAM_MODELS, PRETRAINED_GAP_MODELS, TABLE1_MODELS, Setup, environment, gmp_twin,
+from .setups import (NO_CAM_MODELS, PRETRAINED_GAP_MODELS, TABLE1_MODELS, Setup, dataset, environment, gmp_twin,
                      seed_variant)
 
-__all__ = ["TABLE5_FEATURES", "table1", "table2", "table2_test", "table3", "table4", "table5"]
+__all__ = ["TABLE5_FEATURES", "table1", "table2", "table2_test", "table3", "table4", "table5", "table7",
+           "table7_real", "method_speeds", "real_sample_root", "SHARED_SAMPLE", "SUCCESSOR_TITLES"]
 
 TABLE5_FEATURES = {"fc7": "alexnet", "avepool": "googlenet", "gap": "googlenet_gap"}
 # Table 5's rows: (feature, network); the paper's three, then the same GAP feature of the main GAP network when it
@@ -103,13 +105,14 @@ PROTOCOLS = {"gt_known_tau_fixed": "GT-known at tau 0.2", "gt_known_tau_val": "G
              "maxboxacc_v2": "MaxBoxAccV2"}
 
 
-def _test_outcomes(s: Setup, model: str, method: str) -> dict[str, list[np.ndarray]] | None:
+def _test_outcomes(s: Setup, model: str, method: str, seeds: bool = True) -> dict[str, list[np.ndarray]] | None:
     """Each protocol's per-image outcomes of ``model`` with ``method`` on the test split, one array per training
-    seed (the threshold of ``gt_known_tau_val`` chosen on that seed's validation split); None when not run."""
+    seed (the threshold of ``gt_known_tau_val`` chosen on that seed's validation split; ``seeds=False``: the
+    setup's own seed only); None when not run."""
     if model not in s.models:
         return None
     out: dict[str, list[np.ndarray]] = {key: [] for key in PROTOCOLS}
-    for v in _seeds(s, model):
+    for v in (_seeds(s, model) if seeds else [s]):
         val, test = evaluation(v, model, "val", method), evaluation(v, model, "test", method)
         out["gt_known_tau_fixed"].append(np.asarray(test.per_image["gt_known_loc_acc"], float))
         out["gt_known_tau_val"].append(test.gt_known_at(val.chosen_threshold()))
@@ -283,9 +286,10 @@ def _baselines_note(s: Setup) -> str:
     return ""
 
 
-def _written(s: Setup, table: Table) -> Table:
-    """``table``, written to ``results/tables/`` (CSV, Markdown, claims) with the run's header."""
-    table.write(s.results, environment(s))
+def _written(s: Setup, table: Table, **header) -> Table:
+    """``table``, written to ``results/tables/`` (CSV, Markdown, claims) with the run's header (``header``: lines
+    that differ for this table, e.g. its data)."""
+    table.write(s.results, {**environment(s), **header})
     return table
 
 
@@ -416,8 +420,12 @@ def _baseline_claims(s: Setup, main: dict | None) -> list[Claim]:
 
 
 def _test_split_note(s: Setup) -> str:
-    return ("Test split: objects_test." if s.data == "embedded" else
-            f"Test split: {s.test_root} (ILSVRC's test boxes are not public; see setup's test_root).")
+    if s.data == "embedded":
+        return "Test split: objects_test."
+    if s.split_val:
+        return (f"Test split: the second of two disjoint halves of {s.val_root}'s validation images drawn with seed "
+                f"{s.seed} (ILSVRC's test boxes are not public); every threshold is chosen on the first half.")
+    return f"Test split: {s.test_root}."
 
 
 def table3(s: Setup, model: str | None = None, backprop_model: str | None = None) -> Table:
@@ -536,3 +544,175 @@ def _not_run_note(s: Setup) -> str:
     missing = [m for m in TABLE1_MODELS if m not in s.models]
     return (f"Not run in profile {s.profile} (rows without our number): {', '.join(missing)}; "
             "run the `full` profile or pass `models`.") if missing else ""
+
+
+# --- CAM and its successors (notebook 07; not in the paper) ----------------------------------------------------------
+
+SUCCESSOR_TITLES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "xgradcam": "XGrad-CAM",
+                    "layercam": "LayerCAM", "scorecam": "Score-CAM", "backprop": "Backprop"}
+SUCCESSOR_METRICS = (*TEST_METRICS, ("top-1 loc err", "top1_loc_err"), ("PxAP", "pxap"))
+
+
+def _successor_rows(s: Setup, method: str) -> list[TableRow]:
+    """One map method on the main GAP network: the test split's metrics (threshold chosen on val), top-1
+    localization error and PxAP (where the test split has masks)."""
+    main = s.main_gap
+    labels = {"row": f"{SUCCESSOR_TITLES[method]} on {_display(main)}", "method": method, "model": main}
+    rows = _test_rows(s, labels, main, method)
+    ev = evaluation(s, main, "test", method) if main in s.models else None
+    rows.append(_row(labels, "top-1 loc err", ev, "top1_loc_err", NAN))
+    pxap = ev.results.get("pxap") if ev is not None else None
+    if pxap is None:
+        rows.append(TableRow(labels, "PxAP", NAN, NAN, key="pxap"))
+    else:
+        ci = pxap.interval()
+        rows.append(TableRow(labels, "PxAP", _pct(ci.estimate), NAN, _pct(ci.low), _pct(ci.high), key="pxap"))
+    return rows
+
+
+def table7(s: Setup) -> Table:
+    """CAM and its successors (not in the paper): CAM, the map methods of :mod:`cam_lib.methods.successors`
+    (:attr:`Setup.successors`) and Backprop on the main GAP network, scored by the same code on the test split (each
+    method's threshold chosen on the validation split, the paper's 20%, MaxBoxAccV2, top-1 localization, PxAP);
+    claims: CAM against each of them under every protocol, the network's own seed (successors run on one)."""
+    rows, claims = [], []
+    methods = ("cam", *s.successors, "backprop")
+    for method in methods:
+        rows += _successor_rows(s, method)
+    best = _best_baseline(s)
+    main = s.main_gap
+    out = lambda method: _test_outcomes(s, main, method, seeds=False)   # noqa: E731
+    cam = out("cam")
+    for method in (*s.successors, "backprop"):
+        claims.append(_protocol_claim("table7", f"CAM localizes better than {SUCCESSOR_TITLES[method]} on the same "
+                                      f"network ({_display(main)}; not in the paper: Choe et al. 2020 found vanilla "
+                                      "CAM hard to beat)", ("CAM", SUCCESSOR_TITLES[method]), cam, out(method), best))
+    notes = ("Not in the paper, which compares CAM with Backprop only. Choe et al. (CVPR 2020) compared WSOL "
+             "training methods (HaS, ACoL, SPG, ADL, CutMix), each training its own network; this table compares "
+             "post-hoc map methods on ONE trained network, the main GAP network, each method's maps normalised, "
+             "thresholded and boxed by the same code as CAM's (cam_lib.methods.successors wraps torchcam's "
+             "extractors). On a network that ends in global average pooling and one linear layer, the gradient of "
+             "a class score with respect to the last feature map is the class's weight divided by the map's area at "
+             "every position, so Grad-CAM and XGrad-CAM are CAM with its negative part cut (ReLU), and LayerCAM "
+             "keeps only the positive weights: their differences from CAM measure that. PxAP: pixel average "
+             "precision against the objects' masks (Choe et al.), where the test split has masks. "
+             + _test_split_note(s))
+    return _written(s, Table("table7", rows, claims, notes))
+
+
+def method_speeds(s: Setup, methods: tuple[str, ...] | None = None, images: int = 32, reps: int = 3,
+                  batch_size: int = 16) -> Table:
+    """Images per second of each map method on the main GAP network, measured side by side in this process: the
+    same ``images`` test images in batches of ``batch_size``, the methods interleaved ``reps`` times after one
+    untimed pass each, the median kept; the time per image relative to CAM's. A timing: it changes from run to
+    run and machine to machine (the header names the machine), unlike every other table."""
+    import time
+
+    import torch
+
+    from ..methods import get_method
+    from .artifacts import load_trained
+
+    methods = methods or ("cam", *s.successors, "backprop")
+    net = load_trained(s, s.main_gap).to(s.device).eval()
+    ds = dataset(s, "test", s.main_gap)
+    batches = [torch.stack([ds[i][0] for i in range(lo, min(lo + batch_size, images, len(ds)))])
+               for lo in range(0, min(images, len(ds)), batch_size)]
+    seen = sum(len(b) for b in batches)
+    mappers = {m: get_method(m) for m in methods}
+    times: dict[str, list[float]] = {m: [] for m in methods}
+    for rep in range(reps + 1):
+        for m in methods:
+            start = time.perf_counter()
+            for b in batches:
+                mappers[m](net, b.to(s.device), "top1")
+            if rep:
+                times[m].append(time.perf_counter() - start)
+    rate = {m: seen / float(np.median(t)) for m, t in times.items()}
+    rows = []
+    for m in methods:
+        labels = {"row": SUCCESSOR_TITLES.get(m, m), "method": m, "model": s.main_gap}
+        rows += [TableRow(labels, "images/s", rate[m], NAN, key="images_per_s"),
+                 TableRow(labels, "time per image vs CAM (x)", rate["cam"] / rate[m], NAN, key="time_vs_cam")]
+    notes = (f"Measured in this run on {seen} test images (batches of {batch_size}, {reps} interleaved repetitions "
+             "after one untimed pass, medians), the map of the top-1 class: the forward pass, the backward passes "
+             "of the gradient methods (from the scores to the last feature map only; Backprop's to the pixels), upsampling and normalisation, no boxes. A timing: it changes from run to run.")
+    return _written(s, Table("table7_speed", rows, [], notes))
+
+
+SHARED_SAMPLE = "../shared/data/imagenet-val-sample"   # the 300 real ILSVRC val images, beside a clone (optional)
+
+
+def real_sample_root(path: str | None = SHARED_SAMPLE):
+    """The folder of real ILSVRC val images notebook 07 evaluates (relative paths from the repository root), or
+    None when it is not there (the table is then left out, and the notebook says so)."""
+    from ..runs import repo_path
+
+    if path is None:
+        return None
+    root = repo_path(path)
+    return root if root.is_dir() else None
+
+
+def _real_outcomes(ev, first: np.ndarray, second: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """Each protocol's per-image outcomes on the SECOND half, the threshold of ``gt_known_tau_val`` chosen on the
+    first (:data:`PROTOCOLS`), plus the chosen threshold."""
+    hits = np.asarray(ev.gt_known_hits, float)
+    tau_index = int(np.argmax(hits[first].mean(0)))
+    return {"gt_known_tau_fixed": [np.asarray(ev.per_image["gt_known_loc_acc"], float)[second]],
+            "gt_known_tau_val": [hits[second, tau_index]],
+            "maxboxacc_v2": [np.asarray(ev.per_image["maxboxacc_v2"], float)[second]],
+            "tau": float(ev.thresholds[tau_index]),
+            "top1_loc_err": [np.asarray(ev.per_image["top1_loc_err"], float)[second]]}
+
+
+def table7_real(s: Setup, root, model: str = "tf_efficientnet_lite0", methods: tuple[str, ...] | None = None,
+                batch_size: int = 16) -> Table:
+    """CAM and its successors on real ILSVRC val images (``root``, e.g. the shared 300-image sample) with the
+    1000-class ImageNet network ``model``: the images split into two disjoint halves drawn with the setup's seed,
+    each method's threshold chosen on the first half, every number reported on the second (no image serves both);
+    claims: CAM against each method under every protocol. Evaluations are cached under the setup's checkpoints
+    folder by the images' listing, the network and the method."""
+    from ..data import build_dataset, make_loader
+    from ..data.common import eval_transform
+    from ..io import cached_json, content_hash
+    from ..localize import Evaluation, evaluate
+    from ..models import build_model
+
+    methods = methods or ("cam", *s.successors, "backprop")
+    ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 224))
+    listing = content_hash({"files": [str(p.name) for p, _, _ in ds.samples]})
+    order = np.random.default_rng([s.seed, len(ds)]).permutation(len(ds))
+    first, second = np.sort(order[: len(ds) // 2]), np.sort(order[len(ds) // 2:])
+    net = None
+    outcomes, rows, claims = {}, [], []
+    for method in methods:
+        def compute(method=method):
+            nonlocal net
+            net = net or build_model(model, pretrained=True).to(s.device).eval()
+            return evaluate(net, make_loader(ds, batch_size), s.device, method=method, progress=False).to_json()
+        ev = Evaluation.from_json(cached_json(s.checkpoints / "real-sample", f"eval-{model}-{method}",
+                                              {"version": 1, "images": listing, "model": model, "method": method},
+                                              compute))
+        outcomes[method] = out = _real_outcomes(ev, first, second)
+        labels = {"row": f"{SUCCESSOR_TITLES[method]} on {model}", "method": method, "model": model}
+        for metric, key in TEST_METRICS:
+            if key == "tau_val":
+                rows.append(TableRow(labels, metric, _pct(out["tau"]), 20.0, key=key))
+                continue
+            ci = mean_interval(out[key][0])
+            rows.append(TableRow(labels, metric, _pct(ci.estimate), NAN, _pct(ci.low), _pct(ci.high), key=key))
+        ci = mean_interval(out["top1_loc_err"][0])
+        rows.append(TableRow(labels, "top-1 loc err", _pct(ci.estimate), NAN, _pct(ci.low), _pct(ci.high),
+                             key="top1_loc_err"))
+    for method in methods[1:]:
+        claims.append(_protocol_claim("table7_real", f"CAM localizes better than {SUCCESSOR_TITLES[method]} on "
+                                      f"{model} (real ILSVRC val images; not in the paper)",
+                                      ("CAM", SUCCESSOR_TITLES[method]), outcomes["cam"], outcomes[method], None))
+    shown = shown_path(root)
+    notes = (f"{len(ds)} real ILSVRC2012 val images ({shown}), split into two disjoint halves drawn with seed "
+             f"{s.seed}: each method's threshold is chosen on the first {len(first)} images and every number is "
+             f"reported on the other {len(second)}. {model} with its released ImageNet weights (1000 classes), "
+             "unchanged. No masks: no PxAP.")
+    return _written(s, Table("table7_real", rows, claims, notes), data=f"{len(ds)} real ILSVRC2012 val images at "
+                    f"{shown}", networks=f"{model}: its released ImageNet weights, unchanged")

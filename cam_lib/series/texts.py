@@ -25,7 +25,7 @@ from .artifacts import IMAGE_BASELINES
 from .setups import NotTrainedError, Setup
 
 __all__ = ["PROFILE_NOTES", "summary", "main_choice_text", "meaning", "caption", "table_markdown", "count_phrase", "verdict_phrase",
-           "classification_chance", "finished_line"]
+           "classification_chance", "finished_line", "short_errors"]
 
 PROFILE_NOTES = {
     "smoke": "a pipeline check in seconds (two epochs on small images): its numbers mean nothing",
@@ -47,6 +47,13 @@ VERDICT_PHRASES = {
 
 
 # --- small pieces --------------------------------------------------------------------------------------------------
+
+def _spread(rows: list, lo, hi, what: str) -> str:
+    """``"of the 3 networks ranges from 10.0% (A) to 20.0% (B)"``; with one row, ``"of A is 10.0%"``."""
+    if len(rows) == 1:
+        return f"of {_name(lo)} is {_pct(lo.ours)}"
+    return f"of the {len(rows)} {what} ranges from {_pct(lo.ours)} ({_name(lo)}) to {_pct(hi.ours)} ({_name(hi)})"
+
 
 def count_phrase(k: int, n: int, what: str) -> str:
     """``"3 of 6 boxes"`` / ``"all 6 boxes"`` / ``"none of the 6 boxes"``."""
@@ -130,7 +137,9 @@ def caption(path: str | Path) -> str:
 
 def finished_line(path: str | Path) -> str:
     """What a notebook's last cell prints: the results page it regenerated."""
-    return f"Results page regenerated: {Path(path)}"
+    from ..runs import shown_path
+
+    return f"Results page regenerated: {shown_path(path)}"
 
 
 def main_choice_text(s: Setup, model: str) -> str:
@@ -201,7 +210,8 @@ def meaning(s: Setup, table: Table) -> str:
     """"What the numbers mean" under ``table`` (the :class:`~cam_lib.results.Table` that ``table1`` ... ``table5``
     or ``table2_test`` returned), from its rows and claims: this run's numbers first, then what the paper found."""
     make = {"table1": _table1, "table2": _table2, "table2_test": _table2_test, "table3": _table3,
-            "table4": _table4, "table5": _table5}
+            "table4": _table4, "table5": _table5, "table7": _table7, "table7_real": _table7,
+            "table7_speed": _table7_speed}
     table = _checked(table)
     if table.name not in make:
         raise ValueError(f"table must be one of {sorted(make)}, got {table.name!r}")
@@ -223,8 +233,8 @@ def _table1(s: Setup, t: Table) -> str:
         return "No network of Table 1 was evaluated in this run."
     lo, hi = _lowest(top1), _highest(top1)
     chance = classification_chance(s.num_classes)
-    first = (f"In this run the top-1 classification error of the {len(top1)} networks ranges from {_pct(lo.ours)} "
-             f"({_name(lo)}) to {_pct(hi.ours)} ({_name(hi)}); guessing among the {s.num_classes} classes errs "
+    first = (f"In this run the top-1 classification error {_spread(top1, lo, hi, 'networks')}; guessing among the "
+             f"{s.num_classes} classes errs "
              f"{_pct(chance)} of the time. The 95% intervals over the validation images are about "
              f"+-{_num(_half_width(top1))} points wide.")
     above = [r for r in top1 if _at_chance(r, chance, error=True)]
@@ -289,8 +299,7 @@ def _table2(s: Setup, t: Table) -> str:
     gt = _networks(_ran(t.select("gt_known_loc_acc")))
     thr = _networks(_ran(t.select("best_threshold")))
     best, worst = _lowest(top1), _highest(top1)
-    out = [f"In this run the top-1 localization error (right class and IoU >= 0.5) of the {len(top1)} "
-           f"rows ranges from {_pct(best.ours)} ({_name(best)}) to {_pct(worst.ours)} ({_name(worst)})."]
+    out = [f"In this run the top-1 localization error (right class and IoU >= 0.5) {_spread(top1, best, worst, 'rows')}."]
     none = [r for r in gt if r.ours <= 0.0]
     if none:
         out.append(f"{', '.join(map(_name, none))}: no ground-truth-class box reaches IoU 0.5 (GT-known "
@@ -451,3 +460,59 @@ def _table5(s: Setup, t: Table) -> str:
                f"{p['avepool'][1][4]:.2f} / {p['fc7'][1][4]:.2f}): the GAP "
                "layer does not cost generality.")
     return "\n".join(out)
+
+
+def _table7(s: Setup, t: Table) -> str:
+    rows = _ran(t.select("gt_known_tau_val"))
+    if not rows:
+        return "No map method was evaluated on the test split in this run."
+    v2 = {_name(r): r for r in _ran(t.select("maxboxacc_v2"))}
+    px = {_name(r): r for r in _ran(t.select("pxap"))}
+    out = [f"On the test split, each method with its own threshold chosen on validation, GT-known localization / "
+           f"MaxBoxAccV2{' / PxAP' if px else ''}: "
+           + "; ".join(f"{_name(r)} {_pct(r.ours)} / {_pct(v2[_name(r)].ours) if _name(r) in v2 else '—'}"
+                       + (f" / {_pct(px[_name(r)].ours)}" if _name(r) in px else "") for r in rows) + "."]
+    out += ["", "CAM against each method on the same network, under the paper's 20%, each method's own val-chosen "
+            "threshold and MaxBoxAccV2 (intervals over test images; one training seed):"] + _claim_lines(t) + [""]
+    out.append("Not in the paper. Choe et al. (CVPR 2020) found that, once each method's threshold is chosen on "
+               "held-out data, no WSOL training method of 2016-2019 beat vanilla CAM clearly; they compared training "
+               "methods, each with its own network, not post-hoc map methods on one network as here. On a GAP network "
+               "Grad-CAM and XGrad-CAM are CAM without its negative part, so a difference from CAM can only come from "
+               "that cut (see the table's notes).")
+    return "\n".join(out)
+
+
+def _table7_speed(s: Setup, t: Table) -> str:
+    rows = _ran(t.select("images_per_s"))
+    vs = {_name(r): r.ours for r in _ran(t.select("time_vs_cam"))}
+    if not rows:
+        return "No timing in this run."
+    return ("Images per second of each method on the main GAP network, side by side in one process on this run's "
+            "machine: " + ", ".join(f"{_name(r)} {r.ours:.1f} ({vs.get(_name(r), math.nan):.1f}x CAM's time per "
+                                    "image)" for r in rows)
+            + ". CAM needs the forward pass that classifies the image and one matrix product; the gradient methods "
+            "add a backward pass per mapped class; Backprop's backward pass reaches the image.")
+
+
+def short_errors(shell=None) -> bool:
+    """In a notebook (IPython), show a :class:`~cam_lib.errors.BadInputError` (a bad parameter, a missing network:
+    :class:`NotTrainedError`) as its one-line message instead of a traceback through library source; the cell
+    still fails (the kernel reports the error, papermill and nbval stop on it). Other exceptions keep their
+    tracebacks. The notebooks call it in their set-up cell: it changes the kernel's display, so it is theirs to
+    ask for, never done on import. Returns whether a shell was found."""
+    if shell is None:   # IPython puts get_ipython in the builtins of its kernels and shells
+        import builtins
+
+        shell = getattr(builtins, "get_ipython", lambda: None)()
+    if shell is None:
+        return False
+
+    def one_line(shell, etype, value, tb, tb_offset=None):
+        stb = [f"{etype.__name__}: {value}"]
+        # IPython calls a custom handler instead of showing the error: show it, with a one-line traceback (the
+        # kernel's override sends it as the cell's error output, which papermill and nbval read)
+        shell._showtraceback(etype, value, stb)
+        return stb
+
+    shell.set_custom_exc((BadInputError,), one_line)
+    return True
