@@ -33,10 +33,11 @@ from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_
                      setup)
 from .tables import (SHARED_SAMPLE, SUCCESSOR_TITLES, TABLE5_FEATURES, method_speeds, real_sample_root, table1, table2,
                      table2_test, table3, table4, table5, table7, table7_real)
+from ..runs import shown_path
 from .texts import caption, finished_line, main_choice_text, meaning, short_errors, summary, table_markdown
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "seed_variant", "table2_test", "FC_MODELS", "NO_CAM_MODELS", "SeriesProfile", "Setup",
-           "setup", "short_errors", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
+           "setup", "short_errors", "shown_path", "dataset", "environment", "data_summary", "check_data", "NotTrainedError", "ensure_trained",
            "checkpoint", "load_trained", "evaluation", "heuristic_evaluation", "cub_evaluation", "transfer_evaluation",
            "TABLE5_FEATURES", "table1", "table2", "table3", "table4", "table5", "dataset_figure", "methods_figure",
            "bird_boxes_figure", "transfer_figure", "topk_figure", "class_maps_figure", "photos_figure",
