@@ -422,7 +422,7 @@ def _run_note(results: Path, run: dict) -> str:
             f"default run's results: [{default.parent.name}/README.md]({link}).")
 
 
-HEADLINE_FIGURE = "02_table2_test.png"   # the results page's first screen: Table 2 on the test split, baselines
+HEADLINE_FIGURE = "06_photos_imagenet.png"   # the results page's first screen: CAMs and boxes on real photographs
 
 
 def _verdict_summary(found: list[dict]) -> str:
