@@ -164,3 +164,22 @@ def test_the_readme_example_runs_and_prints_what_it_says(tmp_path):
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.strip() == "967 [29, 0, 178, 196] IoU 0.69"
     assert (tmp_path / "coffee.png").stat().st_size > 1000
+
+
+def test_figures_with_boxes_carry_the_key_of_their_colours(monkeypatch, tmp_path):
+    """Issue 24: every overlay grid that draws boxes says what green and red are (a legend below the panels)."""
+    import torch
+
+    from cam_lib import figures
+
+    seen = []
+    real = figures.save_figure
+    monkeypatch.setattr(figures, "save_figure", lambda fig, path, **kw: (seen.append(fig), real(fig, path, **kw))[1])
+    boxes = torch.tensor([[[2, 2, 20, 20]] * 2])
+    figures.cam_grid(tmp_path / "g.png", torch.rand(2, 3, 32, 32), torch.rand(1, 2, 32, 32), boxes,
+                     ["a network with a long name that wraps"], gt_boxes=[[[4, 4, 30, 30]]] * 2)
+    figures.save_topk_overlay(tmp_path / "t.png", torch.rand(3, 32, 32), torch.rand(2, 32, 32), boxes[0], ["a", "b"])
+    figures.cam_grid(tmp_path / "plain.png", torch.rand(2, 3, 32, 32), None, None, ["images"])
+    keys = [[t.get_text() for leg in fig.legends for t in leg.get_texts()] for fig in seen]
+    assert keys[0] == keys[1] == ["box of the map at its threshold", "ground truth"]
+    assert keys[2] == []   # no boxes drawn: no key

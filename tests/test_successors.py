@@ -101,3 +101,23 @@ def test_user_models_by_name():
         user_model("keras:resnet", 3)
     with pytest.raises(BadInputError, match="cannot build it"):
         user_model("timm:no_such_network", 3)
+
+
+def test_localize_with_each_successor_writes_the_keys_of_cam(imagenet_sample, tmp_path):
+    """Issue 22: `localize --method NAME` on the real sample writes the JSON keys CAM's run writes, with numbers."""
+    import json
+
+    from cam_lib.cli import main
+
+    def run(method: str, limit: int) -> dict:
+        out = tmp_path / f"{method}.json"
+        assert main(["localize", "--data", "imagenet", "--root", str(imagenet_sample), "--model",
+                     "tf_efficientnet_lite0", "--pretrained", "--limit", str(limit), "--method", method,
+                     "--no-progress", "--json", str(out)]) == 0
+        return json.loads(out.read_text())
+
+    cam = run("cam", 4)
+    for method, limit in (("gradcam", 4), ("gradcampp", 4), ("xgradcam", 4), ("layercam", 4), ("scorecam", 1)):
+        got = run(method, limit)
+        assert list(got) == list(cam), method
+        assert got["n"] == limit and 0 <= got["gt_known_loc_acc"] <= 1 and got["model"] == "tf_efficientnet_lite0"
