@@ -136,3 +136,24 @@ def test_localize_measures_pxap_on_openimages(tmp_path):
                                   metadata=tmp_path / "metadata" / "OpenImages" / "test"), net=net)
     got = run.evaluation.to_json()
     assert got["n"] == 2 and 0 <= got["pxap"] <= 1
+
+
+def test_the_embedded_masks_exported_in_the_openimages_layout_read_back_the_same(tmp_path):
+    """Issue 22: the embedded benchmark's exact masks in wsolevaluation's OpenImages layout (metadata + a mask and
+    an ignore PNG per image): read as OpenImages30k, every image gives back its mask and label."""
+    from cam_lib.data.synthetic import build
+    from cam_lib.data.wsol import export_wsol
+
+    root = build("smoke", tmp_path / "syn", workers=1) / "objects_test"
+    ours = build_dataset("imagenet", root, transform=RAW)
+    meta = export_wsol(ours, tmp_path / "wsol")
+    assert (meta / "localization.txt").read_text().splitlines()[0].endswith(".png") and ours.has_masks
+    theirs = build_dataset("openimages", root, metadata=meta, mask_root=tmp_path / "wsol", transform=RAW)
+    assert len(theirs) == len(ours) and theirs.targets == ours.targets
+    for i in range(len(ours)):
+        np.testing.assert_array_equal(theirs[i][1]["mask"].numpy(), ours[i][1]["mask"].numpy())
+    from conftest import write_imagenet
+
+    write_imagenet(tmp_path / "plain")
+    with pytest.raises(BadInputError, match="has no object masks"):
+        export_wsol(build_dataset("imagenet", tmp_path / "plain"), tmp_path / "x")
