@@ -549,7 +549,8 @@ def _not_run_note(s: Setup) -> str:
 # --- CAM and its successors (notebook 07; not in the paper) ----------------------------------------------------------
 
 SUCCESSOR_TITLES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "xgradcam": "XGrad-CAM",
-                    "layercam": "LayerCAM", "scorecam": "Score-CAM", "backprop": "Backprop"}
+                    "layercam": "LayerCAM", "scorecam": "Score-CAM", "backprop": "Backprop",
+                    "border_contrast": "Border colour contrast (no network)"}
 SUCCESSOR_METRICS = (*TEST_METRICS, ("top-1 loc err", "top1_loc_err"), ("PxAP", "pxap"))
 
 
@@ -671,7 +672,8 @@ def table7_real(s: Setup, root, model: str = "tf_efficientnet_lite0", methods: t
     """CAM and its successors on real ILSVRC val images (``root``, e.g. the shared 300-image sample) with the
     1000-class ImageNet network ``model``: the images split into two disjoint halves drawn with the setup's seed,
     each method's threshold chosen on the first half, every number reported on the second (no image serves both);
-    claims: CAM against each method under every protocol. Evaluations are cached under the setup's checkpoints
+    the border colour contrast (a localizer that uses no network) beside them; claims: CAM against each method
+    under every protocol. Evaluations are cached under the setup's checkpoints
     folder by the images' listing, the network and the method."""
     from ..data import build_dataset, make_loader
     from ..data.common import eval_transform
@@ -679,7 +681,7 @@ def table7_real(s: Setup, root, model: str = "tf_efficientnet_lite0", methods: t
     from ..localize import Evaluation, evaluate
     from ..models import build_model
 
-    methods = methods or ("cam", *s.successors, "backprop")
+    methods = methods or ("cam", *s.successors, "backprop", "border_contrast")   # and a localizer without a network
     ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 224))
     listing = content_hash({"files": [str(p.name) for p, _, _ in ds.samples]})
     order = np.random.default_rng([s.seed, len(ds)]).permutation(len(ds))
