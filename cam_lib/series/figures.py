@@ -17,6 +17,7 @@ import torch
 from ..data import build_dataset
 from ..data.common import collate, eval_transform
 from ..errors import BadInputError
+from ..methods import METHODS
 from ..models import build_model
 from ..results import Table, TableRow
 from .artifacts import load_trained
@@ -27,8 +28,7 @@ __all__ = ["dataset_figure", "methods_figure", "bird_boxes_figure", "transfer_fi
            "class_maps_figure", "photos_figure", "training_curves", "comparison_figure", "table_figure", "table_panels",
            "box_stats", "photo_annotations", "photo_boxes", "photo_hits"]
 
-METHOD_NAMES = {"cam": "CAM", "backprop": "Backprop", "gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++",
-                "xgradcam": "XGrad-CAM", "layercam": "LayerCAM", "scorecam": "Score-CAM"}
+METHOD_NAMES = {name: method.title for name, method in METHODS.items()}   # how figures write each registered method
 
 
 def box_stats(boxes: torch.Tensor, height: int, width: int, gt_boxes: torch.Tensor | None = None,

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..methods import METHODS
 from ..metrics import (mean_interval, paired_difference, paired_difference_seeds, protocol_verdict, verdict,
                        wilson)
 from ..results import (PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, Claim, Table, TableRow,
@@ -548,9 +549,7 @@ def _not_run_note(s: Setup) -> str:
 
 # --- CAM and its successors (notebook 07; not in the paper) ----------------------------------------------------------
 
-SUCCESSOR_TITLES = {"cam": "CAM", "gradcam": "Grad-CAM", "gradcampp": "Grad-CAM++", "xgradcam": "XGrad-CAM",
-                    "layercam": "LayerCAM", "scorecam": "Score-CAM", "backprop": "Backprop",
-                    "border_contrast": "Border colour contrast (no network)"}
+SUCCESSOR_TITLES = {name: method.title for name, method in METHODS.items()}   # each map method's title, from the registry
 SUCCESSOR_METRICS = (*TEST_METRICS, ("top-1 loc err", "top1_loc_err"), ("PxAP", "pxap"))
 
 
