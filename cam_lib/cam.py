@@ -21,7 +21,7 @@ import torch.nn.functional as F
 
 from .errors import BadInputError
 
-__all__ = ["CAMModel", "FRAMES", "check_images", "model_dtype", "MapOutput", "class_activation_maps", "normalize_maps", "upsample_maps",
+__all__ = ["CAMModel", "FRAMES", "check_images", "model_dtype", "MapOutput", "class_activation_maps", "normalize_maps", "map_floor", "upsample_maps",
            "select_classes", "chosen_classes", "compute_cams", "ten_crop_geometry", "ten_crop_size", "ten_crops", "merge_ten_crop_maps"]
 
 # The evaluated frames (conventions.md): the whole image resized, a center crop, or the official ten crops.
@@ -98,6 +98,19 @@ def normalize_maps(maps: torch.Tensor) -> torch.Tensor:
     if bool(flat_maps.any()):
         out.masked_fill_(flat_maps, 0.0)
     return out.view(maps.shape)
+
+
+def map_floor(maps: torch.Tensor) -> torch.Tensor:
+    """How far below zero each RAW map (last two dims) reaches, as a fraction of its maximum: ``-min / max``,
+    0 where the map has no negative value (the last dims reduced; NaN where the maximum is not positive).
+
+    Min-max normalisation (the conventions) puts a map's zero at ``floor / (1 + floor)`` of its range, so a threshold
+    tau keeps a different share of the positive evidence on each image whose floor differs: what separates CAM
+    from Grad-CAM (CAM without its negative part) on a GAP network (notebook 07)."""
+    flat = maps.float().flatten(-2)
+    low, high = flat.aminmax(dim=-1)
+    floor = (-low).clamp_min(0) / high
+    return torch.where(high > 0, floor, torch.full_like(floor, float("nan")))
 
 
 def select_classes(logits: torch.Tensor, classes: str | int | torch.Tensor, targets: torch.Tensor | None = None

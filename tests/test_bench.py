@@ -126,3 +126,34 @@ def test_saved_maps_of_the_score_benchmark_are_read_by_score(tmp_path):
     own, ref = (score_maps(maps_dir, meta, convention=c, cam_step=0.05) for c in ("cam_lib", "wsolevaluation"))
     assert own["n"] == ref["n"] == 3 and 0 <= own["maxboxacc_v2"] <= 1 and 0 <= ref["maxboxacc_v2"] <= 1
     assert any(t[0] == "score_speedup_0001" and t[2] == 10.0 for t in cam_bench.TARGETS)
+
+
+def _claims_folder(root: Path, verdicts: dict[str, str], hardware: str) -> Path:
+    """A results folder with one claims file: claim text -> verdict, and a table header naming ``hardware``."""
+    (root / "tables").mkdir(parents=True)
+    records = [{"table": "table1", "claim": c, "ours": f"numbers of {c}", "seeds": "", "verdict": v}
+               for c, v in verdicts.items()]
+    (root / "tables" / "table1.claims.json").write_text(json.dumps(records))
+    (root / "tables" / "table1.md").write_text(f"## Table 1\n\n- hardware: {hardware}\n")
+    return root
+
+
+def test_compare_verdicts_names_each_machine_and_every_verdict_that_differs(tmp_path, capsys):
+    """bench/compare_verdicts.py (issue 21, point 8): claims matched by table and wording; a differing verdict and a
+    claim of one run only are printed and make the exit code 1; identical verdicts exit 0."""
+    from bench.compare_verdicts import compare, main
+
+    a = _claims_folder(tmp_path / "a", {"GAP beats FC": "same direction", "GAP beats GMP": "not resolved"},
+                       "CPU (x, torch CPU kernels AVX512)")
+    b = _claims_folder(tmp_path / "b", {"GAP beats FC": "same direction", "GAP beats GMP": "opposite direction",
+                                        "new claim": "not resolved"}, "CPU (x, torch CPU kernels AVX2)")
+    out = compare(a, b)
+    assert out["shared"] == 2 and [d["claim"] for d in out["differ"]] == ["GAP beats GMP"]
+    assert out["only_b"] == ["table1: new claim"] and out["a"]["hardware"].endswith("AVX512)")
+    assert main([str(a), str(b), "--json", str(tmp_path / "out.json")]) == 1
+    printed = capsys.readouterr().out
+    assert "AVX2" in printed and "1 verdicts differ" in printed and "opposite direction" in printed
+    assert json.loads((tmp_path / "out.json").read_text())["shared"] == 2
+    assert main([str(a), str(a)]) == 0
+    with pytest.raises(SystemExit, match="no tables"):
+        compare(tmp_path / "a", tmp_path)

@@ -6,7 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from cam_lib.cam import class_activation_maps, compute_cams, normalize_maps, select_classes, upsample_maps
+from cam_lib.cam import class_activation_maps, compute_cams, map_floor, normalize_maps, select_classes, upsample_maps
 from cam_lib.errors import BadInputError
 from cam_lib.localize import localize_batch
 from cam_lib.methods import backprop_saliency
@@ -72,6 +72,19 @@ def test_normalisation_is_per_map_min_max_and_constant_maps_become_zero():
     assert out[0, 1].tolist() == [[0.0, 0.0], [0.0, 0.0]]
     neg = normalize_maps(torch.tensor([[-3.0, -1.0]]))
     assert neg.tolist() == [[0.0, 1.0]]
+
+
+def test_the_floor_of_a_map_is_how_far_it_reaches_below_zero_over_its_maximum():
+    """-min / max of each raw map (notebook 07's table7_floor); 0 without negative values, NaN without a positive
+    maximum; and min-max normalisation puts the map's zero at floor / (1 + floor) of its range."""
+    maps = torch.stack([torch.tensor([[-1.0, 2.0], [0.0, 4.0]]), torch.tensor([[0.0, 1.0], [3.0, 2.0]]),
+                        torch.tensor([[-2.0, -1.0], [-3.0, -1.0]]), torch.zeros(2, 2)])[None]
+    floor = map_floor(maps)
+    assert floor.shape == (1, 4)
+    assert floor[0, :2].tolist() == [0.25, 0.0]
+    assert torch.isnan(floor[0, 2:]).all()
+    zero_at = normalize_maps(maps)[0, 0, 1, 0]   # the pixel whose raw value is 0
+    assert float(zero_at) == pytest.approx(0.25 / 1.25)
 
 
 def test_compute_cams_one_forward_pass_topk_and_inference_mode():

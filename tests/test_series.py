@@ -300,3 +300,66 @@ def test_a_localization_claim_is_decided_under_every_protocol_and_only_between_n
     neither = _protocol_claim("table2_test", "A beats B", ("A", "B"), weak, weak, ("Best fixed box", hits(0.9)))
     assert neither.verdict == "not testable here" and "neither localizes better than the best baseline" in neither.ours
     assert _protocol_claim("table2_test", "A beats B", ("A", "B"), None, weak, baseline).verdict == "—"
+
+
+# --- real images: the ladder against the baselines, and the CAM floor (notebook 07) --------------------------------
+
+def _boxes_of(folder, image_id: str) -> str:
+    return (folder / "bbox" / f"{image_id}.xml").read_text()
+
+
+def test_the_real_table_chooses_thresholds_and_boxes_on_one_half_and_reports_the_other(untrained, tmp_path):
+    """table7_real: the content-free boxes come from the first half's ground truth only (changing a second-half box
+    leaves them), every row is measured on the second half, the three boxes have no MaxBoxAccV2, and each network
+    of the ladder is compared with the best baseline of the first half, its margin read against the target."""
+    from conftest import write_imagenet
+
+    from cam_lib.series.tables import REAL_TARGET, _first_half_boxes, _real_halves
+
+    root = tmp_path / "real"
+    write_imagenet(root, n=12, size=(64, 64))
+    s = dataclasses.replace(untrained, checkpoints=tmp_path / "ck", results=tmp_path / "res")
+    ds, first, second = _real_halves(s, root)
+    assert len(first) == len(second) == 6 and not set(first) & set(second)
+    before = _first_half_boxes(ds, first)
+    victim = ds.samples[second[0]][0].stem     # move a second-half image's box: the chosen boxes stay
+    xml = _boxes_of(root, victim)
+    (root / "bbox" / f"{victim}.xml").write_text(xml.replace("<xmin>2</xmin>", "<xmin>40</xmin>", 1))
+    ds2, first2, _ = _real_halves(s, root)
+    assert list(first2) == list(first) and _first_half_boxes(ds2, first2) == before
+    table = series.table7_real(s, root, methods=("cam", "border_contrast"), ladder=("tf_efficientnet_lite0",))
+    fixed = [r for r in table.rows if r.labels["method"] == "fixed box"]
+    assert {r.labels["row"].split(" (")[0] for r in fixed} >= {"Whole frame"} and len(fixed) == 3 * 5
+    assert all(math.isnan(r.ours) for r in fixed if r.key in ("maxboxacc_v2", "top1_loc_err", "tau_val"))
+    frame = next(r for r in fixed if r.key == "gt_known_tau_val" and r.labels["row"].startswith("Whole frame"))
+    hits = frame_hits([ds2.samples[i][2].numpy() for i in second], [(64, 64)] * len(second))
+    assert frame.ours == pytest.approx(100 * hits.mean())
+    ladder = [c for c in table.claims if "best baseline" in c.claim]
+    assert len(ladder) == 1 and f"+{REAL_TARGET:.0f} points" in ladder[0].claim
+    diff = float(ladder[0].ours.split("difference ")[1].split(" ")[0])
+    assert ("reaches" in ladder[0].ours) == (diff >= REAL_TARGET)
+    assert "the other 6" in table.notes
+
+
+def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
+    """table7_floor on real-layout images: one pair of rows per network, the mean floor equal to map_floor of the
+    true class's raw CAM computed here, and no embedded rows for a setup without ImageNet-backbone GAP networks."""
+    from conftest import write_imagenet
+
+    from cam_lib.cam import compute_cams, map_floor
+    from cam_lib.data import build_dataset, make_loader
+    from cam_lib.data.common import eval_transform
+
+    root = tmp_path / "real"
+    write_imagenet(root, n=4, size=(64, 64))
+    s = dataclasses.replace(untrained, checkpoints=tmp_path / "ck", results=tmp_path / "res")
+    table = series.table7_floor(s, root, ladder=("tf_efficientnet_lite0",))
+    assert [r.key for r in table.rows] == ["floor", "floor_share"]
+    ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 224))
+    net = build_model("tf_efficientnet_lite0", pretrained=True).eval()
+    batch = next(iter(make_loader(ds, len(ds))))
+    with torch.no_grad():
+        want = map_floor(compute_cams(net, batch.images, classes="gt", targets=batch.labels,
+                                      normalize=False).maps[:, 0])
+    assert table.rows[0].ours == pytest.approx(100 * float(want[torch.isfinite(want)].mean()), abs=1e-3)
+    assert not series.table7_floor(s, None).rows

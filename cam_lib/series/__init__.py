@@ -32,7 +32,7 @@ from .setups import (DATA, FC_MODELS, GAP_MODELS, NO_CAM_MODELS, PRETRAINED_GAP_
                      SeriesProfile, Setup, check_data, data_summary, dataset, environment, gmp_twin, seed_variant,
                      setup)
 from .tables import (SHARED_SAMPLE, SUCCESSOR_TITLES, TABLE5_FEATURES, method_speeds, real_sample_root, table1, table2,
-                     table2_test, table3, table4, table5, table7, table7_real)
+                     table2_test, table3, table4, table5, table7, table7_floor, table7_real)
 from ..runs import shown_path
 from .texts import caption, finished_line, main_choice_text, meaning, short_errors, summary, table_markdown
 
@@ -44,5 +44,5 @@ __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MO
            "training_curves", "comparison_figure", "table_figure", "photo_boxes", "summary", "meaning",
            "table_markdown", "caption", "finished_line", "Table", "TableRow", "Claim", "BaselineBoxes",
            "BaselinesUnavailableError", "baseline_boxes", "checkpoint_hash", "forget_networks", "choose_main_gap",
-           "main_choice", "main_choice_text", "gmp_twin", "table7", "table7_real", "method_speeds",
+           "main_choice", "main_choice_text", "gmp_twin", "table7", "table7_real", "table7_floor", "method_speeds",
            "real_sample_root", "SHARED_SAMPLE", "SUCCESSOR_TITLES", "SUCCESSORS"]
