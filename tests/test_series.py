@@ -339,6 +339,8 @@ def test_the_real_table_chooses_thresholds_and_boxes_on_one_half_and_reports_the
     diff = float(ladder[0].ours.split("difference ")[1].split(" ")[0])
     assert ("reaches" in ladder[0].ours) == (diff >= REAL_TARGET)
     assert "the other 6" in table.notes
+    with pytest.raises(BadInputError, match="methods"):
+        series.table7_real(s, root, methods=("border_contrast", "cam"), ladder=("tf_efficientnet_lite0",))
 
 
 def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):

@@ -18,6 +18,7 @@ import math
 
 import numpy as np
 
+from ..errors import BadInputError
 from ..methods import METHODS
 from ..metrics import (mean_interval, paired_difference, paired_difference_seeds, protocol_verdict, verdict,
                        wilson)
@@ -27,7 +28,7 @@ from ..runs import shown_path
 from .artifacts import (BASELINES, IMAGE_BASELINES, BaselinesUnavailableError, baseline_boxes,
                         cub_evaluation, evaluation, heuristic_evaluation, image_baseline, transfer_evaluation)
 from .setups import (NO_CAM_MODELS, PRETRAINED_GAP_MODELS, TABLE1_MODELS, Setup, dataset, environment, gmp_twin,
-                     seed_variant)
+                     halves, seed_variant)
 
 __all__ = ["TABLE5_FEATURES", "table1", "table2", "table2_test", "table3", "table4", "table5", "table7",
            "table7_real", "table7_floor", "method_speeds", "real_sample_root", "SHARED_SAMPLE", "SUCCESSOR_TITLES"]
@@ -686,10 +687,11 @@ def _native_size(model: str) -> int:
     return EFFICIENTNET_LITE.get(model.removeprefix("tf_efficientnet_"), (None,) * 5)[4] or 224
 
 
-def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch_size: int):
+def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch_size: int, nets: dict):
     """:func:`cam_lib.localize.evaluate` of the 1000-class ``model`` with ``method`` on the real images at ``root``
     (the network's native input size; the content-free ``boxes`` scored on the same images), cached under the
-    setup's checkpoints folder by the images' listing, the network, the method, the size and the boxes."""
+    setup's checkpoints folder by the images' listing, the network, the method, the size and the boxes. ``nets``:
+    the caller's holder of the last network built, reused by the methods that follow (one held at a time)."""
     from ..data import build_dataset, make_loader
     from ..data.common import eval_transform
     from ..io import cached_json, content_hash
@@ -701,16 +703,14 @@ def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch
     listing = content_hash({"files": [str(p.name) for p, _, _ in ds.samples]})
 
     def compute():
-        net = _REAL_NETWORKS.get(model) or build_model(model, pretrained=True).to(s.device).eval()
-        _REAL_NETWORKS.clear()
-        _REAL_NETWORKS[model] = net   # one network held at a time, reused by the methods that follow
-        return evaluate(net, make_loader(ds, batch_size), s.device, method=method, baselines=boxes,
+        if model not in nets:
+            nets.clear()
+            nets[model] = build_model(model, pretrained=True).to(s.device).eval()
+        return evaluate(nets[model], make_loader(ds, batch_size), s.device, method=method, baselines=boxes,
                         progress=False).to_json()
     key = {"version": 2, "images": listing, "model": model, "method": method, "size": size, "baselines": boxes}
     return Evaluation.from_json(cached_json(s.checkpoints / "real-sample", f"eval-{model}-{method}", key, compute))
 
-
-_REAL_NETWORKS: dict = {}
 
 
 def _real_halves(s: Setup, root):
@@ -718,8 +718,7 @@ def _real_halves(s: Setup, root):
     from ..data import build_dataset
 
     ds = build_dataset("imagenet", root, split="val")
-    order = np.random.default_rng([s.seed, len(ds)]).permutation(len(ds))
-    return ds, np.sort(order[: len(ds) // 2]), np.sort(order[len(ds) // 2:])
+    return (ds, *halves(s.seed, len(ds)))
 
 
 def _first_half_boxes(ds, first: np.ndarray) -> dict:
@@ -762,16 +761,19 @@ def table7_real(s: Setup, root, model: str = "tf_efficientnet_lite0", methods: t
     every number is reported on the second (no image serves both). Claims: CAM against each method under every
     protocol, and CAM of each network of the ladder against the best baseline (the one that localizes the most
     first-half images), with its margin beside the embedded benchmark's target (:data:`REAL_TARGET`)."""
-    methods = methods or ("cam", *s.successors, "backprop", "border_contrast")   # and a localizer without a network
+    methods = tuple(methods or ("cam", *s.successors, "backprop", "border_contrast"))   # and one without a network
+    if methods[0] != "cam":
+        raise BadInputError(f"parameter methods={methods!r}: the first must be 'cam' (the others are compared with "
+                            "it)", param="methods")
     ds, first, second = _real_halves(s, root)
     boxes = _first_half_boxes(ds, first)
-    outcomes, rows, claims = {}, [], []
+    outcomes, evaluations, rows, claims, nets = {}, {}, [], [], {}
     runs = [(model, m) for m in methods] + [(net, "cam") for net in ladder if net != model]
     for net, method in runs:
-        ev = _real_evaluation(s, root, net, method, boxes, batch_size)
+        evaluations[net, method] = ev = _real_evaluation(s, root, net, method, boxes, batch_size, nets)
         outcomes[net, method] = out = _real_outcomes(ev, first, second)
         rows += _real_rows({"row": f"{SUCCESSOR_TITLES[method]} on {net}", "method": method, "model": net}, out)
-    cam_ev = _real_evaluation(s, root, model, "cam", boxes, batch_size)
+    cam_ev = evaluations[model, "cam"]
     found = {}
     for key, name in REAL_BASELINES.items():
         hits = np.asarray(cam_ev.per_image[f"baseline:{key}"], float)
@@ -779,8 +781,7 @@ def table7_real(s: Setup, root, model: str = "tf_efficientnet_lite0", methods: t
         rows += _real_rows({"row": name, "method": "fixed box", "model": "-"},
                            {"gt_known_tau_fixed": [hits[second]], "gt_known_tau_val": [hits[second]], "tau": NAN})
     if "border_contrast" in methods:
-        contrast = _real_evaluation(s, root, model, "border_contrast", boxes, batch_size)
-        hits = np.asarray(contrast.gt_known_hits, float)
+        hits = np.asarray(evaluations[model, "border_contrast"].gt_known_hits, float)
         name = f"{SUCCESSOR_TITLES['border_contrast']} at its first-half tau"
         found[name] = (hits[first].mean(0).max(), outcomes[model, "border_contrast"]["gt_known_tau_val"])
     for method in methods[1:]:
