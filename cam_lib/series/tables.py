@@ -712,7 +712,6 @@ def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch
     return Evaluation.from_json(cached_json(s.checkpoints / "real-sample", f"eval-{model}-{method}", key, compute))
 
 
-
 def _real_halves(s: Setup, root):
     """The real images' listing and its two disjoint halves drawn with the setup's seed (indices, sorted)."""
     from ..data import build_dataset
@@ -871,7 +870,7 @@ def table7_floor(s: Setup, root=None, ladder: tuple[str, ...] = REAL_LADDER, bat
     notes = ("Not in the paper. The ground-truth class's CAM before normalisation: its floor is -min/max (0 when the "
              "map has no negative value). Min-max normalisation puts the map's zero at floor / (1 + floor) of its "
              "range, so a threshold of 20% keeps only positive evidence on a map with no floor and reaches into "
-             f"the negative evidence on a map whose floor exceeds 25%. Grad-CAM on a GAP network is CAM with its "
+             "the negative evidence on a map whose floor exceeds 25%. Grad-CAM on a GAP network is CAM with its "
              "negative part cut, which removes the floor: the two agree where floors are near 0.")
     if not rows:   # no ImageNet-backbone GAP network in the setup and no real images: nothing to write
         return Table("table7_floor", rows, [], notes)
