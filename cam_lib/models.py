@@ -166,6 +166,44 @@ class CAMNet(nn.Module):
         return [group for group in groups if group["params"]]
 
 
+def classifier_layer(net: nn.Module) -> nn.Linear:
+    """The linear layer that gives a :class:`CAMNet`'s logits (the last ``nn.Linear`` of its head: the CAM weights of
+    a GAP network, the last FC layer of an FC network)."""
+    head = getattr(net, "head", None)
+    linears = [m for m in head.modules() if isinstance(m, nn.Linear)] if isinstance(head, nn.Module) else []
+    if not isinstance(net, CAMNet) or not linears:
+        raise BadInputError(f"parameter net: a network of this library's registry (a CAMNet whose head ends in a "
+                            f"linear layer), got {type(net).__name__}", param="net")
+    return linears[-1]
+
+
+def common_component(net: nn.Module) -> float:
+    """How much of the classifier is common to all classes: the norm of the class-mean weight vector over the mean
+    norm of the class weight vectors (0 for a centred classifier; see :func:`centre_classifier_`)."""
+    w = classifier_layer(net).weight.detach()
+    return float(w.mean(0).norm() / w.norm(dim=1).mean().clamp_min(torch.finfo(w.dtype).tiny))
+
+
+def centre_classifier_(net: nn.Module) -> nn.Module:
+    """Remove, in place, the part of the classifier that is common to all classes (``w[c] -= mean_c w[c]``, and the
+    same for the bias); returns ``net``. Every prediction stays: each image's logits all move by the same amount,
+    so the softmax, the ranking of the classes and the loss are unchanged. What it fixes is CAM's zero: the CAM of a
+    softmax classifier is defined only up to a map ``sum_k v[k] f_k`` added to every class, and that common part
+    has no effect on training (the loss's gradient sums to zero over the classes), so it stays what the new layer's
+    random initialisation gave it, decayed only by weight decay. A long ImageNet training decays it to nothing: the
+    released tf_efficientnet_lite0/2 classifiers measure 0.006 / 0.007 (:func:`common_component`); the embedded
+    benchmark's 10-class heads, 8 epochs from an N(0, 0.01) start, measured 0.16, and their CAMs carried it as a
+    class-independent map, much of it negative (``bench/centring.py`` measures both representatives on the
+    validation split). ``cam_lib.train`` centres every network it trains before writing ``model.pt`` (the resumable
+    ``checkpoint.pt`` keeps the training state as it was); released weights are never changed."""
+    layer = classifier_layer(net)
+    with torch.no_grad():
+        layer.weight.sub_(layer.weight.mean(0, keepdim=True))
+        if layer.bias is not None:
+            layer.bias.sub_(layer.bias.mean())
+    return net
+
+
 # ---------------------------------------------------------------------------------------------------------
 # Shared pieces
 

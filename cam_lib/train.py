@@ -21,6 +21,10 @@ is frozen (``frozen``), its feature maps of every training image and its mirror 
 on disk with ``cache_dir``), and only the added conv and linear layer train on them; the mirror image an epoch
 uses is drawn from (seed, epoch, image index) like the crops.
 Every field can be overridden on the command line.
+
+``model.pt`` holds the final weights with the classifier centred (:func:`cam_lib.models.centre_classifier_`): the
+part of the last linear layer common to all classes changes no prediction and no step of training, but it is
+added to every class's CAM.
 """
 
 from __future__ import annotations
@@ -48,7 +52,7 @@ from .data.common import Batch, eval_transform, train_transform
 from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text, read_checkpoint
 from .metrics.classification import topk_wrong
-from .models import build_model, check_model_name, resolve_device
+from .models import build_model, centre_classifier_, check_model_name, resolve_device
 from .progress import TrainingProgress
 
 
@@ -401,9 +405,9 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
                             width=width, recipe=asdict(rec), data=data, class_names=class_names)
             report.epoch(epoch + 1, row["loss"], row["top1_err"], row["images_per_s"])
     report.close()
-    if rank == 0:
-        save_checkpoint(out / "model.pt", model=net.state_dict(), model_name=model, num_classes=num_classes,
-                        width=width, data=data, class_names=class_names)
+    if rank == 0:   # the classifier's common part changes no prediction, only CAM's zero (centre_classifier_)
+        save_checkpoint(out / "model.pt", model=centre_classifier_(net).state_dict(), model_name=model,
+                        num_classes=num_classes, width=width, data=data, class_names=class_names)
     if world > 1:
         dist.barrier()
     return row

@@ -105,6 +105,36 @@ def test_gap_logits_are_pooled_cams(batch: torch.Tensor) -> None:
     assert torch.allclose(logits, cams.mean((2, 3)) + bias, atol=1e-5)
 
 
+def test_centring_the_classifier_keeps_every_prediction_and_removes_the_common_map(batch: torch.Tensor) -> None:
+    from cam_lib.cam import compute_cams
+    from cam_lib.models import centre_classifier_, classifier_layer, common_component
+
+    model = build_model("vgg16_gap", num_classes=7, width=0.125).eval()
+    with torch.no_grad():   # a class-independent part, as an uncentred random start leaves it
+        model.head.fc.weight.add_(torch.rand(model.head.fc.weight.shape[1]) * 0.05)
+        model.head.fc.bias.add_(0.3)
+        logits, fmap = model.forward_features(batch)
+        before = compute_cams(model, batch, classes=7, normalize=False).maps
+    common = model.cam_weights.detach().mean(0)
+    assert common_component(model) > 0.1
+    assert centre_classifier_(model) is model
+    assert common_component(model) < 1e-6 and abs(float(model.head.fc.bias.detach().sum())) < 1e-5
+    with torch.no_grad():
+        centred_logits, _ = model.forward_features(batch)
+        after = compute_cams(model, batch, classes=7, normalize=False).maps
+    torch.testing.assert_close(centred_logits.softmax(1), logits.softmax(1), rtol=0, atol=1e-6)
+    assert torch.equal(centred_logits.argsort(1), logits.argsort(1))
+    shift = (logits - centred_logits)   # the same for every class of an image
+    torch.testing.assert_close(shift, shift[:, :1].expand_as(shift), rtol=0, atol=1e-5)
+    common_map = F.interpolate(torch.einsum("k,bkhw->bhw", common, fmap)[:, None], size=batch.shape[-2:],
+                               mode="bilinear", align_corners=False)
+    torch.testing.assert_close(after, before - common_map, rtol=0, atol=1e-4)   # CAM minus one map for all classes
+    fc = build_model("alexnet", num_classes=5, width=0.125)
+    assert classifier_layer(fc) is fc.head.classifier[-1]   # an FC network: its last FC layer
+    with pytest.raises(BadInputError, match="parameter net"):
+        classifier_layer(nn.Linear(3, 2))
+
+
 def test_gmp_logits_are_max_pooled(batch: torch.Tensor) -> None:
     # train mode: BatchNorm uses batch statistics, so the untrained net's activations do not vanish
     model = build_model("googlenet_gmp", num_classes=7, width=0.125).train()

@@ -291,15 +291,38 @@ def test_a_localization_claim_is_decided_under_every_protocol_and_only_between_n
     hits = lambda p: (rng.random(400) < p).astype(float)   # noqa: E731
     good = {"gt_known_tau_fixed": [hits(0.8)], "gt_known_tau_val": [hits(0.8)], "maxboxacc_v2": [hits(0.8)]}
     weak = {"gt_known_tau_fixed": [hits(0.3)], "gt_known_tau_val": [hits(0.3)], "maxboxacc_v2": [hits(0.3)]}
-    baseline = ("Whole frame (baseline)", hits(0.5))
+    half = hits(0.5)
+    baseline = ("Whole frame (baseline)", {"gt_known_tau_fixed": half, "gt_known_tau_val": half})
     claim = _protocol_claim("table2_test", "A beats B", ("A", "B"), good, weak, baseline)
     assert claim.verdict == "same direction" and claim.ours.count("difference") == 3
     split = {**weak, "gt_known_tau_fixed": [hits(0.95)]}                # B wins at 0.2, loses elsewhere
     assert _protocol_claim("table2_test", "A beats B", ("A", "B"), good, split, baseline).verdict == \
         "depends on the protocol"
-    neither = _protocol_claim("table2_test", "A beats B", ("A", "B"), weak, weak, ("Best fixed box", hits(0.9)))
+    high = hits(0.9)
+    neither = _protocol_claim("table2_test", "A beats B", ("A", "B"), weak, weak,
+                              ("Best fixed box", {"gt_known_tau_fixed": high, "gt_known_tau_val": high}))
     assert neither.verdict == "not testable here" and "neither localizes better than the best baseline" in neither.ours
     assert _protocol_claim("table2_test", "A beats B", ("A", "B"), None, weak, baseline).verdict == "—"
+
+
+def test_a_claim_against_a_baseline_is_decided_at_the_papers_tau_and_at_the_val_chosen_tau():
+    """A map method against a baseline: "same direction" only when it wins at the paper's 20% AND at its own
+    val-chosen tau; "depends on the protocol" when it wins at one only; its seeds are averaged image by image."""
+    from cam_lib.series.tables import _baseline_claim
+
+    rng = np.random.default_rng(1)
+    hits = lambda p: (rng.random(400) < p).astype(float)   # noqa: E731
+    box = hits(0.5)
+    fixed_box = {"gt_known_tau_fixed": box, "gt_known_tau_val": box}       # no threshold: the same under both
+    strong = {"gt_known_tau_fixed": [hits(0.8), hits(0.8)], "gt_known_tau_val": [hits(0.85), hits(0.85)]}
+    claim = _baseline_claim("table7", "X beats the best baseline", "X", strong, fixed_box)
+    assert claim.verdict == "same direction" and claim.ours.count("difference") == 2
+    assert f"X {100 * np.mean(strong['gt_known_tau_val']):.1f} vs baseline {100 * box.mean():.1f}" in claim.ours
+    only_val = {"gt_known_tau_fixed": [hits(0.3)], "gt_known_tau_val": [hits(0.8)]}   # like Grad-CAM on Lite2-GAP
+    assert _baseline_claim("table7", "X", "X", only_val, fixed_box).verdict == "depends on the protocol"
+    assert _baseline_claim("table7", "X", "X", {"gt_known_tau_fixed": [box], "gt_known_tau_val": [box]},
+                           fixed_box).verdict == "not resolved"
+    assert _baseline_claim("table7", "X", "X", None, fixed_box).ours == "not run in this profile"
 
 
 # --- real images: the ladder against the baselines, and the CAM floor (notebook 07) --------------------------------
@@ -336,7 +359,8 @@ def test_the_real_table_chooses_thresholds_and_boxes_on_one_half_and_reports_the
     assert frame.ours == pytest.approx(100 * hits.mean())
     ladder = [c for c in table.claims if "best baseline" in c.claim]
     assert len(ladder) == 1 and f"+{REAL_TARGET:.0f} points" in ladder[0].claim
-    diff = float(ladder[0].ours.split("difference ")[1].split(" ")[0])
+    assert ladder[0].ours.count("difference") == 2   # at 20% and at the first-half tau
+    diff = float(ladder[0].ours.split("its own val tau: ")[1].split("difference ")[1].split(" ")[0])
     assert ("reaches" in ladder[0].ours) == (diff >= REAL_TARGET)
     assert "the other 6" in table.notes
     with pytest.raises(BadInputError, match="methods"):
@@ -344,8 +368,8 @@ def test_the_real_table_chooses_thresholds_and_boxes_on_one_half_and_reports_the
 
 
 def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
-    """table7_floor on real-layout images: one pair of rows per network, the mean floor equal to map_floor of the
-    true class's raw CAM computed here, and no embedded rows for a setup without ImageNet-backbone GAP networks."""
+    """table7_floor on real-layout images: three rows per network, the mean floor equal to map_floor of the true
+    class's raw CAM computed here, the classifier's common part (under 1% for the released network), and no embedded rows for a setup without ImageNet-backbone GAP networks."""
     from conftest import write_imagenet
 
     from cam_lib.cam import compute_cams, map_floor
@@ -356,7 +380,7 @@ def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
     write_imagenet(root, n=4, size=(64, 64))
     s = dataclasses.replace(untrained, checkpoints=tmp_path / "ck", results=tmp_path / "res")
     table = series.table7_floor(s, root, ladder=("tf_efficientnet_lite0",))
-    assert [r.key for r in table.rows] == ["floor", "floor_share"]
+    assert [r.key for r in table.rows] == ["floor", "floor_share", "common"]
     ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 224))
     net = build_model("tf_efficientnet_lite0", pretrained=True).eval()
     batch = next(iter(make_loader(ds, len(ds))))
@@ -364,4 +388,7 @@ def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
         want = map_floor(compute_cams(net, batch.images, classes="gt", targets=batch.labels,
                                       normalize=False).maps[:, 0])
     assert table.rows[0].ours == pytest.approx(100 * float(want[torch.isfinite(want)].mean()), abs=1e-3)
+    from cam_lib.models import common_component
+
+    assert table.rows[2].ours == pytest.approx(100 * common_component(net)) and table.rows[2].ours < 1.0
     assert not series.table7_floor(s, None).rows

@@ -194,6 +194,12 @@ def test_frozen_recipe_trains_only_the_new_layers_deterministically_on_cached_ma
     new = ("features.cam_conv", "head")
     assert all(torch.equal(w1[k], fresh[k]) for k in fresh if not k.startswith(new))     # the backbone as loaded
     assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(new))     # the new layers trained
+    raw = _weights(tmp_path / "a" / "checkpoint.pt")   # the training state; model.pt has the classifier centred
+    w, b = raw["head.fc.weight"], raw["head.fc.bias"]
+    assert w.mean(0).abs().max() > 1e-4
+    torch.testing.assert_close(w1["head.fc.weight"], w - w.mean(0, keepdim=True), rtol=0, atol=1e-7)
+    torch.testing.assert_close(w1["head.fc.bias"], b - b.mean(), rtol=0, atol=1e-7)
+    assert all(torch.equal(w1[k], raw[k]) for k in raw if not k.startswith("head.fc."))
     w3, _ = _frozen(objects, tmp_path / "c", cache, seed=1)
     assert any(not torch.equal(w1[k], w3[k]) for k in w1 if k.startswith(new))
 
