@@ -157,3 +157,27 @@ def test_compare_verdicts_names_each_machine_and_every_verdict_that_differs(tmp_
     assert main([str(a), str(a)]) == 0
     with pytest.raises(SystemExit, match="no tables"):
         compare(tmp_path / "a", tmp_path)
+
+
+def test_centring_bench_sees_the_same_predictions_and_no_common_part_after_centring(tmp_path):
+    """bench/centring.py's measurement of one network: centring leaves the top-1 error as it was, takes the common
+    part to 0 and changes the CAMs (their floor), on the same images."""
+    from conftest import write_imagenet
+
+    from bench.centring import measure
+    from cam_lib.data import build_dataset
+    from cam_lib.data.common import eval_transform
+    from cam_lib.models import centre_classifier_
+
+    root = tmp_path / "val"
+    write_imagenet(root, n=8, size=(64, 64))
+    data = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 64))
+    torch.manual_seed(0)
+    net = build_model("vgg16_gap", num_classes=data.num_classes, width=0.125).eval()
+    with torch.no_grad():
+        net.head.fc.weight.add_(torch.rand(net.head.fc.weight.shape[1]) * 0.05)
+    raw = measure(net, data)
+    centred = measure(centre_classifier_(net), data)
+    assert raw["common"] > 0.1 and centred["common"] < 1e-6
+    assert raw["top1_err"] == centred["top1_err"] and len(raw["hits"]) == len(centred["hits"]) == len(data)
+    assert raw["floor"] != centred["floor"]
