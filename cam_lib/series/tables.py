@@ -379,10 +379,11 @@ def table2_test(s: Setup) -> Table:
              "the map's range; here each map method's threshold is also chosen on the validation split (Table 2's "
              "images) and applied unchanged to the test split (Table 3's images). GT-known localization: the "
              "ground-truth class's map, the box of its largest component, IoU >= 0.5. A fixed box has no threshold "
-             "and no map: its GT-known is the same under both thresholds. Every comparison of the claims is "
-             "decided under the paper's 20%, each side's own val-chosen threshold and MaxBoxAccV2, with intervals "
-             "over training seeds and test images; its verdict holds only when all three agree, and a comparison "
-             "of two networks neither of which localizes better than the best baseline is not testable. "
+             "and no map: its GT-known is the same under both thresholds. Every comparison of two networks or map "
+             "methods is decided under the paper's 20%, each side's own val-chosen threshold and MaxBoxAccV2, with "
+             "intervals over training seeds and test images; its verdict holds only when all three agree, and a "
+             "comparison of two networks neither of which localizes better than the best baseline is not testable. "
+             "CAM against a baseline is decided under the two thresholds (a fixed box has none to sweep). "
              + _test_split_note(s) + _baselines_note(s))
     return _written(s, Table("table2_test", rows, _test_claims(s), notes))
 
