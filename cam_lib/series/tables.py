@@ -107,14 +107,14 @@ PROTOCOLS = {"gt_known_tau_fixed": "GT-known at tau 0.2", "gt_known_tau_val": "G
              "maxboxacc_v2": "MaxBoxAccV2"}
 
 
-def _test_outcomes(s: Setup, model: str, method: str, seeds: bool = True) -> dict[str, list[np.ndarray]] | None:
+def _test_outcomes(s: Setup, model: str, method: str) -> dict[str, list[np.ndarray]] | None:
     """Each protocol's per-image outcomes of ``model`` with ``method`` on the test split, one array per training
-    seed (the threshold of ``gt_known_tau_val`` chosen on that seed's validation split; ``seeds=False``: the
-    setup's own seed only); None when not run."""
+    seed (:func:`_seeds`; the threshold of ``gt_known_tau_val`` chosen on that seed's validation split); None when
+    not run."""
     if model not in s.models:
         return None
     out: dict[str, list[np.ndarray]] = {key: [] for key in PROTOCOLS}
-    for v in (_seeds(s, model) if seeds else [s]):
+    for v in _seeds(s, model):
         val, test = evaluation(v, model, "val", method), evaluation(v, model, "test", method)
         out["gt_known_tau_fixed"].append(np.asarray(test.per_image["gt_known_loc_acc"], float))
         out["gt_known_tau_val"].append(test.gt_known_at(val.chosen_threshold()))
@@ -598,14 +598,15 @@ def table7(s: Setup) -> Table:
     """CAM and its successors (not in the paper): CAM, the map methods of :mod:`cam_lib.methods.successors`
     (:attr:`Setup.successors`) and Backprop on the main GAP network, scored by the same code on the test split (each
     method's threshold chosen on the validation split, the paper's 20%, MaxBoxAccV2, top-1 localization, PxAP);
-    claims: CAM against each of them under every protocol, the network's own seed (successors run on one)."""
+    claims: CAM against each of them under every protocol, and each of them against the best baseline, over the
+    network's training seeds (:attr:`Setup.seeded_models`; the rows show the setup's own seed)."""
     rows, claims = [], []
     methods = ("cam", *s.successors, "backprop")
     for method in methods:
         rows += _successor_rows(s, method)
     best = _best_baseline(s)
     main = s.main_gap
-    out = lambda method: _test_outcomes(s, main, method, seeds=False)   # noqa: E731
+    out = lambda method: _test_outcomes(s, main, method)   # noqa: E731
     cam = out("cam")
     for method in (*s.successors, "backprop"):
         claims.append(_protocol_claim("table7", f"CAM localizes better than {SUCCESSOR_TITLES[method]} on the same "
