@@ -479,7 +479,8 @@ def _table7(s: Setup, t: Table) -> str:
            f"MaxBoxAccV2{' / PxAP' if px else ''}: "
            + _values_line(t, rows, "maxboxacc_v2", *(["pxap"] if px else [])) + "."]
     out += ["", "CAM against each method on the same network, under the paper's 20%, each method's own val-chosen "
-            "threshold and MaxBoxAccV2 (intervals over test images; one training seed):"] + _claim_lines(t) + [""]
+            "threshold and MaxBoxAccV2 (intervals over the network's training seeds and the test images):"]
+    out += _claim_lines(t) + [""]
     out.append("Not in the paper. Choe et al. (CVPR 2020) found that, once each method's threshold is chosen on "
                "held-out data, no WSOL training method of 2016-2019 beat vanilla CAM clearly; they compared training "
                "methods, each with its own network, not post-hoc map methods on one network as here. On a GAP network "
