@@ -192,9 +192,9 @@ def centre_classifier_(net: nn.Module) -> nn.Module:
     has no effect on training (the loss's gradient sums to zero over the classes), so it stays what the new layer's
     random initialisation gave it, decayed only by weight decay. A long ImageNet training decays it to nothing: the
     released tf_efficientnet_lite0/2 classifiers measure 0.006 / 0.007 (:func:`common_component`); the embedded
-    benchmark's 10-class heads, 8 epochs from an N(0, 0.01) start, measured 0.16, and their CAMs carried it as a
-    class-independent map, much of it negative (``bench/centring.py`` measures both representatives on the
-    validation split). ``cam_lib.train`` centres every network it trains before writing ``model.pt`` (the resumable
+    benchmark's 10-class heads (new layers alone, 8 epochs from an N(0, 0.01) start) measured 0.16, and their
+    CAMs carried it as a class-independent map, much of it negative (``bench/centring.py`` measures both
+    representatives on the validation split). ``cam_lib.train`` centres every network it trains before writing ``model.pt`` (the resumable
     ``checkpoint.pt`` keeps the training state as it was); released weights are never changed."""
     layer = classifier_layer(net)
     with torch.no_grad():

@@ -392,3 +392,24 @@ def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
 
     assert table.rows[2].ours == pytest.approx(100 * common_component(net)) and table.rows[2].ours < 1.0
     assert not series.table7_floor(s, None).rows
+
+
+def test_a_network_trained_with_another_recipe_is_never_reused(untrained):
+    """A checkpoint of an older recipe (e.g. before embedded_pretrained tuned the backbone's last stages) under a
+    setup's name must not pass for this recipe's network: the series names the folder and the fields."""
+    from dataclasses import asdict, replace
+
+    from cam_lib.train import RECIPES, save_checkpoint
+
+    s, model = untrained, "alexnet_gap"
+    folder = s.checkpoints / model
+    current = RECIPES[s.recipe_of(model)]
+    save_checkpoint(folder / "checkpoint.pt", recipe=asdict(current))
+    assert artifacts.ensure_trained(s, model) == folder / "model.pt"      # the same recipe: reused
+    old = {k: v for k, v in asdict(replace(current, epochs=current.epochs + 3)).items() if k != "tuned_stages"}
+    save_checkpoint(folder / "checkpoint.pt", recipe=old)   # written before tuned_stages existed: 0 by default
+    with pytest.raises(BadInputError, match=rf"{model} was trained with another recipe than this setup's \(epochs "
+                                            rf"{current.epochs + 3} -> {current.epochs}\); delete that folder"):
+        artifacts.ensure_trained(s, model)
+    (folder / "checkpoint.pt").unlink()
+    assert artifacts.ensure_trained(s, model) == folder / "model.pt"

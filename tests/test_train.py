@@ -173,9 +173,9 @@ def test_interrupted_and_resumed_run_is_bitwise_identical(objects, tmp_path, mon
 _FROZEN = {"epochs": 2, "batch_size": 16}
 
 
-def _frozen(objects, out, cache, seed=0, **kwargs):
+def _frozen(objects, out, cache, seed=0, overrides=_FROZEN, **kwargs):
     train("efficientnet_lite0_gap", "imagenet", objects, out, pretrained=True, recipe="smoke_pretrained",
-          overrides=_FROZEN, seed=seed, progress=False, max_batches=3, cache_dir=cache, **kwargs)
+          overrides=overrides, seed=seed, progress=False, max_batches=3, cache_dir=cache, **kwargs)
     return _weights(out / "model.pt"), _log_rows(out / "log.csv")
 
 
@@ -191,9 +191,14 @@ def test_frozen_recipe_trains_only_the_new_layers_deterministically_on_cached_ma
     _assert_bitwise_equal(w1, w2)
     assert log1 == log2 and len(log1) == 3
     fresh = build_model("efficientnet_lite0_gap", num_classes=24, pretrained=True).state_dict()
-    new = ("features.cam_conv", "head")
-    assert all(torch.equal(w1[k], fresh[k]) for k in fresh if not k.startswith(new))     # the backbone as loaded
+    # smoke_pretrained tunes the backbone's last 2 stages (features.blocks.3 and .4 of 5) with the new layers
+    new, tuned = ("features.cam_conv", "head"), ("features.blocks.3.", "features.blocks.4.")
+    assert all(torch.equal(w1[k], fresh[k]) for k in fresh if not k.startswith(new + tuned))   # the rest as loaded
     assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(new))     # the new layers trained
+    assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(tuned[0]))   # both tuned stages
+    assert any(not torch.equal(w1[k], fresh[k]) for k in fresh if k.startswith(tuned[1]))
+    stats = [k for k in fresh if k.startswith(tuned) and k.endswith(("running_mean", "running_var"))]
+    assert stats and all(torch.equal(w1[k], fresh[k]) for k in stats)   # BatchNorm statistics as loaded
     raw = _weights(tmp_path / "a" / "checkpoint.pt")   # the training state; model.pt has the classifier centred
     w, b = raw["head.fc.weight"], raw["head.fc.bias"]
     assert w.mean(0).abs().max() > 1e-4
@@ -219,6 +224,39 @@ def test_cached_maps_draw_the_mirror_image_from_seed_epoch_and_index():
     assert float(ds[5][0]) == 5.0                        # plain indices (evaluation): never mirrored
 
 
+def test_frozen_recipe_caches_the_maps_before_the_tuned_stages(objects, tmp_path):
+    import numpy as np
+
+    from cam_lib.models import build_model
+    from cam_lib.train import _frozen_split
+
+    _frozen(objects, tmp_path / "a", tmp_path / "maps")
+    net = build_model("efficientnet_lite0_gap", num_classes=24, pretrained=True).eval()
+    frozen, tuned = _frozen_split(net, 2)
+    assert len(tuned) == 2 and tuned[0] is net.features.blocks[3] and len(frozen.blocks) == 3
+    x = torch.rand(1, 3, 64, 64)
+    with torch.no_grad():
+        torch.testing.assert_close(tuned(frozen(x)), net.features[:-1](x), rtol=0, atol=0)
+    shapes = set()
+    for path in (tmp_path / "maps").glob("backbone-maps-*.npz"):
+        with np.load(path) as data:
+            shapes.add(data["maps"].shape[1:])
+    assert shapes == {(40, 8, 8)}   # stage 2's maps (40 channels, stride 8 of 64 px), not the stride-16 stages'
+    untuned, _ = _frozen_split(net, 0)
+    assert len(untuned) == len(net.features) - 1
+    for bad in (5, 9):
+        with pytest.raises(BadInputError, match=f"tuned_stages={bad}: efficientnet_lite0_gap has 5 stages"):
+            _frozen_split(net, bad)
+    with pytest.raises(BadInputError, match="tuned_stages=1: googlenet_gap has no stages"):
+        _frozen_split(build_model("googlenet_gap", num_classes=3, width=0.25), 1)
+    with pytest.raises(BadInputError, match="tuned_stages=1: applies to a frozen recipe"):
+        train("efficientnet_lite0_gap", "imagenet", objects, tmp_path / "b", pretrained=True,
+              recipe="smoke_pretrained", overrides={"frozen": False, "tuned_stages": 1}, progress=False)
+    with pytest.raises(BadInputError, match="tuned_stages=-1: must be an integer >= 0"):
+        train("efficientnet_lite0_gap", "imagenet", objects, tmp_path / "b", pretrained=True,
+              recipe="smoke_pretrained", overrides={"tuned_stages": -1}, progress=False)
+
+
 def test_frozen_recipe_needs_a_pretrained_gap_surgery_network(objects, tmp_path):
     with pytest.raises(BadInputError, match="pretrained=False"):
         train("efficientnet_lite0_gap", "imagenet", objects, tmp_path, pretrained=False, recipe="smoke_pretrained",
@@ -239,7 +277,8 @@ def test_command_line_trains_frozen_or_whole_network(objects, tmp_path):
 
     assert run(tmp_path / "frozen", "--cache-dir", str(tmp_path / "maps"))["frozen"] is True
     assert len(list((tmp_path / "maps").glob("backbone-maps-*.npz"))) == 2
-    assert run(tmp_path / "whole", "--no-frozen")["frozen"] is False
+    whole = run(tmp_path / "whole", "--no-frozen")
+    assert whole["frozen"] is False and whole["tuned_stages"] == 0   # every stage trains: none is "tuned" apart
 
 
 def test_non_finite_or_out_of_range_hyperparameters_and_a_nan_loss_stop_with_their_name(objects, tmp_path,
@@ -308,3 +347,15 @@ def test_resume_refuses_a_checkpoint_that_would_run_code(objects, tmp_path):
         train("alexnet_gap", "imagenet", objects, out, width=0.125, recipe="smoke", resume=True, progress=False,
               overrides={"epochs": 1, "image_size": 32, "resize": 36}, max_batches=1)
     assert not marker.exists() and err.value.param == "out"
+
+
+def test_a_run_of_another_recipe_is_not_resumed(objects, tmp_path):
+    from cam_lib.train import recipe_change, resolve_recipe
+
+    _frozen(objects, tmp_path / "a", tmp_path / "maps")
+    ckpt = tmp_path / "a" / "checkpoint.pt"
+    assert recipe_change(ckpt, resolve_recipe("smoke_pretrained", _FROZEN)) == ""
+    assert recipe_change(ckpt, resolve_recipe("smoke_pretrained", {**_FROZEN, "epochs": 3})) == "epochs 2 -> 3"
+    assert recipe_change(tmp_path / "none.pt", resolve_recipe("smoke_pretrained")) == ""
+    with pytest.raises(BadInputError, match=r"another recipe \(lr 0.0003 -> 0.001\) cannot resume"):
+        _frozen(objects, tmp_path / "a", tmp_path / "maps", resume=True, overrides={**_FROZEN, "lr": 1e-3})

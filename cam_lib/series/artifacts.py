@@ -25,7 +25,7 @@ from ..errors import BadInputError
 from ..io import cached_json, file_sha256, load_checkpoint
 from ..localize import Evaluation, HeuristicEvaluation, evaluate, evaluate_heuristic
 from ..models import build_model
-from ..train import train
+from ..train import recipe_change, resolve_recipe, train
 from .setups import FC_MODELS, MAIN_CHOICE, NotTrainedError, Setup, dataset
 
 __all__ = ["BASELINES", "IMAGE_BASELINES", "colour_model", "image_baseline", "choose_main_gap", "main_choice", "NotTrainedError", "BaselinesUnavailableError", "BaselineBoxes", "baseline_boxes",
@@ -42,7 +42,12 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
     only function of the series that trains (notebook 01)."""
     out = s.checkpoints / model
     final = out / "model.pt"
+    overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
     if final.exists():
+        changed = recipe_change(out / "checkpoint.pt", resolve_recipe(s.recipe_of(model), overrides))
+        if changed:   # never a network of an older recipe under this one's name
+            raise BadInputError(f"{out}: {model} was trained with another recipe than this setup's ({changed}); "
+                                "delete that folder to train it again", param="checkpoints")
         return final
     if s.pretrained and model in FC_MODELS and s.num_classes == 1000:
         # the paper's baselines are the released ImageNet networks: store torchvision's weights, train nothing
@@ -52,7 +57,6 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
         save_checkpoint(final, model=net.state_dict(), model_name=model, num_classes=1000, width=1.0,
                         data="imagenet", class_names=list(s.class_names))
         return final
-    overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
     train(model, "imagenet", s.train_root, out, pretrained=s.pretrained_of(model), width=s.width_of(model),
           recipe=s.recipe_of(model), overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress,
           cache_dir=s.checkpoints.parent / "backbone-maps")   # shared by the networks (and seeds) of one backbone

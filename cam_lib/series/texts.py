@@ -187,7 +187,7 @@ def summary(s: Setup) -> str:
     except NotTrainedError:   # chosen on validation by notebook 01, after training
         main, seeded = None, ()
     for m in s.models:
-        how = ("ImageNet backbone, new layers fine-tuned" if m in s.fine_tuned
+        how = ("ImageNet backbone: its stride-16 stages and the new layers fine-tuned" if m in s.fine_tuned
                else "fine-tuned from ImageNet" if s.pretrained_of(m) else f"from scratch, width {s.width_of(m):g}")
         nets.append(f"`{m}` ({how}{'; the main GAP network' if m == main else ''})")
     lines.append(f"- Networks ({len(nets)}): " + ", ".join(nets) + "."
