@@ -20,7 +20,8 @@ mirror); ``embedded`` trains the small-width networks on the embedded benchmark'
 early layers are frozen (``frozen``), their feature maps of every training image and its mirror image are computed
 once (cached on disk with ``cache_dir``), and the backbone's last ``tuned_stages`` stages, the added conv and the
 linear layer train on them; the mirror image an epoch uses is drawn from (seed, epoch, image index) like the crops.
-A run refuses to resume, and the series to reuse, a network trained with another recipe (:func:`recipe_change`).
+A run refuses to resume a run of another recipe (:func:`recipe_change`); so does the series, on the embedded
+benchmark, to reuse such a network (on real data, which users train beforehand, it warns).
 Every field can be overridden on the command line.
 
 ``model.pt`` holds the final weights with the classifier centred (:func:`cam_lib.models.centre_classifier_`): the
@@ -367,7 +368,7 @@ def _backbone_maps(net, backbone, dataset, dev, cache_dir: Path, mirror: bool, p
         loader = DataLoader(dataset, batch_size=32, shuffle=False, collate_fn=collate)
         t0 = time.perf_counter()
         split = getattr(dataset, "split", "")
-        progress.say(f"the frozen backbone's maps of {len(dataset)} {split + ' ' if split else ''}images"
+        progress.say(f"the frozen layers' maps of {len(dataset)} {split + ' ' if split else ''}images"
                      f"{' and their mirror images' if mirror else ''}: computed once, cached")
         for batch in loader:
             x = batch.images.to(dev)

@@ -396,7 +396,8 @@ def test_the_floor_table_measures_the_true_class_raw_cam(untrained, tmp_path):
 
 def test_a_network_trained_with_another_recipe_is_never_reused(untrained):
     """A checkpoint of an older recipe (e.g. before embedded_pretrained tuned the backbone's last stages) under a
-    setup's name must not pass for this recipe's network: the series names the folder and the fields."""
+    setup's name must not pass for this recipe's network on the embedded benchmark: the series names the folder and
+    the fields. On real data the user trains beforehand, perhaps with other settings: a warning names them."""
     from dataclasses import asdict, replace
 
     from cam_lib.train import RECIPES, save_checkpoint
@@ -411,5 +412,9 @@ def test_a_network_trained_with_another_recipe_is_never_reused(untrained):
     with pytest.raises(BadInputError, match=rf"{model} was trained with another recipe than this setup's \(epochs "
                                             rf"{current.epochs + 3} -> {current.epochs}\); delete that folder"):
         artifacts.ensure_trained(s, model)
+    real = replace(s, data="imagenet")   # networks trained beforehand by the user: evaluated, with a warning
+    with pytest.warns(UserWarning, match=rf"{model} was trained with another recipe than this setup's 'smoke' "
+                                         rf"\(epochs {current.epochs + 3} -> {current.epochs}\); the series evaluates"):
+        assert artifacts.ensure_trained(real, model) == folder / "model.pt"
     (folder / "checkpoint.pt").unlink()
     assert artifacts.ensure_trained(s, model) == folder / "model.pt"

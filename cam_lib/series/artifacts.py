@@ -14,6 +14,7 @@ hash and device), whatever the number of tables, rows, claims and figures that a
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -45,9 +46,12 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
     overrides = {"lr": s.lr[model], "new_lr": s.lr[model]} if model in s.lr else {}
     if final.exists():
         changed = recipe_change(out / "checkpoint.pt", resolve_recipe(s.recipe_of(model), overrides))
-        if changed:   # never a network of an older recipe under this one's name
+        if changed and s.data == "embedded":   # the series trains these itself: another recipe's network is stale
             raise BadInputError(f"{out}: {model} was trained with another recipe than this setup's ({changed}); "
                                 "delete that folder to train it again", param="checkpoints")
+        if changed:   # real data: networks the user trained beforehand (torchrun), perhaps with their own settings
+            warnings.warn(f"{out}: {model} was trained with another recipe than this setup's {s.recipe_of(model)!r} "
+                          f"({changed}); the series evaluates it as it is", stacklevel=2)
         return final
     if s.pretrained and model in FC_MODELS and s.num_classes == 1000:
         # the paper's baselines are the released ImageNet networks: store torchvision's weights, train nothing
