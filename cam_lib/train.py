@@ -100,10 +100,8 @@ RECIPES = {
     # the backbone's stride-16 stages stay as loaded and their stride-8 maps of every training image (and of its
     # mirror image) are computed once; the two stride-16 stages (lr 3e-4, a tenth of the new layers', as the
     # paper's recipe), the added conv and the linear layer train on those maps (minutes on 2 cores). Chosen on the
-    # validation split of the v5 benchmark (EfficientNet-Lite2-GAP, seed 0; GT-known at the val-chosen threshold /
-    # top-1 error): new layers alone 69.2 / 16.4%, with the last stage 74.0 / 12.4% (72.8 with its lr at 1e-3),
-    # with both stride-16 stages 76.8 / 7.6% after 8 epochs and 76.8 / 9.6% after 5 (MaxBoxAccV2 73.2 and 74.0):
-    # 5, for the budget; 16 or 30 epochs of the new layers alone were no better than 8.
+    # validation split against the new layers alone, the last stage only, 8 epochs and the stride-8 stage too:
+    # `python bench/recipes.py --json results/recipes.json` measures them (docs/findings.md quotes it).
     "embedded_pretrained": Recipe(epochs=5, lr=3e-4, new_lr=3e-3, momentum=0.9, weight_decay=0.05, step_size=8,
                                   gamma=0.1, batch_size=32, image_size=224, resize=224, optimizer="adamw",
                                   schedule="cosine", warmup=1, frozen=True, tuned_stages=2),

@@ -163,11 +163,35 @@ def test_summary_is_a_few_lines_with_the_run_and_a_link_to_the_results_page(tmp_
                     seeded_models=("efficientnet_lite0_gap",), width=0.125, transfer={"scenes": ("folder", "x")})
     s.pretrained_of = lambda m: m in s.fine_tuned
     s.width_of = lambda m: 1.0 if m in s.fine_tuned else s.width
+    s.recipe_of = lambda m: s.fine_tuned.get(m, "smoke")
     text = series.summary(s)
     assert len(text.strip().splitlines()) <= 6 and "{" not in text
     assert "Profile `smoke`: a pipeline check" in text and "seed 0" in text and "also with seed 1" in text
     assert "`alexnet_gap` (from scratch, width 0.125)" in text and "the main GAP network" in text
+    assert "`efficientnet_lite0_gap` (ImageNet backbone: its last 2 stages and the new layers fine-tuned" in text
     assert "README.md](" in text
+
+
+def test_how_a_network_is_trained_is_read_from_its_recipe(tmp_path, monkeypatch):
+    """The summary's words follow the recipe: another number of tuned stages, a frozen backbone or a whole
+    network fine-tuned each reads differently (a fixed sentence would go stale)."""
+    from dataclasses import replace
+
+    from cam_lib.train import RECIPES
+
+    s = _fake_setup(tmp_path, fine_tuned={"efficientnet_lite1_gap": "embedded_pretrained"}, width=0.25)
+    s.pretrained_of = lambda m: m in s.fine_tuned
+    s.width_of = lambda m: 1.0 if m in s.fine_tuned else s.width
+    s.recipe_of = lambda m: s.fine_tuned.get(m, "embedded")
+    how = series.texts.how_trained
+    assert how(s, "googlenet_gap") == "from scratch, width 0.25"
+    base = RECIPES["embedded_pretrained"]
+    for rec, words in [(replace(base, tuned_stages=1), "its last 1 stage and the new layers fine-tuned"),
+                       (replace(base, tuned_stages=3), "its last 3 stages and the new layers fine-tuned"),
+                       (replace(base, tuned_stages=0), "ImageNet backbone frozen, the new layers trained"),
+                       (replace(base, frozen=False, tuned_stages=0), "the whole network fine-tuned")]:
+        monkeypatch.setitem(RECIPES, "embedded_pretrained", rec)
+        assert words in how(s, "efficientnet_lite1_gap"), (rec, how(s, "efficientnet_lite1_gap"))
 
 
 def test_photo_boxes_are_inside_the_frame_and_in_the_photos_order():

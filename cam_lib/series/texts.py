@@ -21,11 +21,12 @@ import numpy as np
 from ..errors import BadInputError
 from ..results import (PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, Table, TableRow,
                        readable_markdown)
+from ..train import RECIPES
 from .artifacts import IMAGE_BASELINES
 from .setups import NotTrainedError, Setup
 
-__all__ = ["PROFILE_NOTES", "summary", "main_choice_text", "meaning", "caption", "table_markdown", "count_phrase", "verdict_phrase",
-           "classification_chance", "finished_line", "short_errors"]
+__all__ = ["PROFILE_NOTES", "summary", "how_trained", "main_choice_text", "meaning", "caption", "table_markdown",
+           "count_phrase", "verdict_phrase", "classification_chance", "finished_line", "short_errors"]
 
 PROFILE_NOTES = {
     "smoke": "a pipeline check in seconds (two epochs on small images): its numbers mean nothing",
@@ -170,6 +171,22 @@ def _link(target: Path) -> str:
     return f"[{rel}]({rel.replace(' ', '%20')})"
 
 
+def how_trained(s: Setup, model: str) -> str:
+    """How the series trains ``model``, read from its recipe (:data:`cam_lib.train.RECIPES`), so no override or new
+    recipe leaves the summary stale: from scratch (its width), fine-tuned whole, or the surgery's frozen backbone
+    with its last ``tuned_stages`` stages and the new layers trained."""
+    if model not in s.fine_tuned:
+        return "fine-tuned from ImageNet" if s.pretrained_of(model) else f"from scratch, width {s.width_of(model):g}"
+    rec = RECIPES[s.recipe_of(model)]
+    if not rec.frozen:
+        return "ImageNet backbone, the whole network fine-tuned"
+    if not rec.tuned_stages:
+        return "ImageNet backbone frozen, the new layers trained on it"
+    n = rec.tuned_stages
+    return (f"ImageNet backbone: its last {n} stage{'s' * (n > 1)} and the new layers fine-tuned, the earlier layers "
+            "frozen")
+
+
 def summary(s: Setup) -> str:
     """A few lines of Markdown on what this run is: profile, data, networks, seeds, device, where the results go."""
     lines = [f"**This run.** {_profile_line(s)}"]
@@ -187,9 +204,7 @@ def summary(s: Setup) -> str:
     except NotTrainedError:   # chosen on validation by notebook 01, after training
         main, seeded = None, ()
     for m in s.models:
-        how = ("ImageNet backbone: its stride-16 stages and the new layers fine-tuned" if m in s.fine_tuned
-               else "fine-tuned from ImageNet" if s.pretrained_of(m) else f"from scratch, width {s.width_of(m):g}")
-        nets.append(f"`{m}` ({how}{'; the main GAP network' if m == main else ''})")
+        nets.append(f"`{m}` ({how_trained(s, m)}{'; the main GAP network' if m == main else ''})")
     lines.append(f"- Networks ({len(nets)}): " + ", ".join(nets) + "."
                  + ("" if main else " The main GAP network is chosen on the validation split by notebook 01."))
     seeds = f"- Training seed {s.seed}"

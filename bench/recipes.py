@@ -1,0 +1,103 @@
+"""How much of the backbone the embedded default's surgery networks fine-tune (recipe ``embedded_pretrained``,
+:mod:`cam_lib.train`), measured on the VALIDATION split of the embedded benchmark (no test image is read): the
+candidate recipes the default's was chosen from, each trained with ``cam_lib.train`` (the series' seed and frozen-map
+cache) and scored by the library's evaluator: top-1 error, GT-known at the paper's 20% and at the val-chosen tau
+(with its Wilson interval), MaxBoxAccV2, and the training time.
+
+    python bench/recipes.py [--profile default] [--seed 0] [--model efficientnet_lite2_gap]
+                            [--candidates new-layers last-stage stride16 stride16-8ep stride8] [--out DIR] [--json F]
+
+The networks go to ``--out`` (default: ``bench-recipes`` beside the setup's checkpoints); a rerun resumes or
+reuses them (a network of another recipe is refused by ``cam_lib.train``). About 25 minutes on 2 cores for the five
+candidates on EfficientNet-Lite2-GAP (the stride-8 stage alone about 10); a reused network's time reads "reused".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+from cam_lib.data import make_loader
+from cam_lib.io import atomic_write_text, check_writable, load_checkpoint
+from cam_lib.localize import evaluate
+from cam_lib.metrics import bootstrap_mean, standard_metrics, threshold_grid
+from cam_lib.models import build_model
+from cam_lib.series import setup
+from cam_lib.series.setups import dataset, environment
+from cam_lib.train import resolve_recipe, train
+
+# name -> (what it trains, overrides of the setup's recipe for the network)
+CANDIDATES = {
+    "new-layers": ("the added conv and linear layer on the frozen backbone, 8 epochs", {"tuned_stages": 0, "epochs": 8}),
+    "last-stage": ("+ the backbone's last stage, 8 epochs", {"tuned_stages": 1, "epochs": 8}),
+    "stride16-8ep": ("+ both stride-16 stages, 8 epochs", {"tuned_stages": 2, "epochs": 8}),
+    "stride16": ("+ both stride-16 stages, 5 epochs (the default's recipe)", {"tuned_stages": 2, "epochs": 5}),
+    "stride8": ("+ both stride-16 stages and the stride-8 stage, 5 epochs", {"tuned_stages": 3, "epochs": 5}),
+}
+
+
+def measure(s, model: str, folder: Path, what: str, overrides: dict) -> dict:
+    """Train (or reuse) one candidate and score it on the validation split."""
+    recipe = s.recipe_of(model)
+    reused = (folder / "model.pt").exists()
+    t0 = time.perf_counter()
+    train(model, "imagenet", s.train_root, folder, pretrained=True, width=s.width_of(model), recipe=recipe,
+          overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=True,
+          cache_dir=s.checkpoints.parent / "backbone-maps")
+    seconds = time.perf_counter() - t0
+    net = build_model(model, num_classes=s.num_classes, width=s.width_of(model))
+    load_checkpoint(net, folder / "model.pt")
+    data = dataset(s, "val", model)
+    ev = evaluate(net.eval(), make_loader(data, 32), s.device, progress=False,
+                  metrics=standard_metrics(s.num_classes, threshold_grid(0.01), threads=1))
+    tau = ev.chosen_threshold()
+    hits = ev.gt_known_at(tau)
+    gt = bootstrap_mean(hits)
+    rec = resolve_recipe(recipe, overrides)
+    return {"what": what, "tuned_stages": rec.tuned_stages, "epochs": rec.epochs, "train_s": None if reused else round(seconds),
+            "top1_err": 100 * ev.top1_cls_err, "gt_known_20": 100 * ev.gt_known_loc_acc, "tau": tau,
+            "gt_known_tau": 100 * gt.estimate, "gt_known_tau_interval": [100 * gt.low, 100 * gt.high],
+            "maxboxacc_v2": 100 * ev.maxboxacc_v2, "n": int(len(hits))}
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--profile", default="default")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--model", default="efficientnet_lite2_gap")
+    ap.add_argument("--candidates", nargs="+", default=list(CANDIDATES), choices=list(CANDIDATES))
+    ap.add_argument("--out", type=Path, help="where the candidates' networks go (default: bench-recipes beside "
+                                              "the setup's checkpoints)")
+    ap.add_argument("--json", type=Path, help="write the numbers here too")
+    args = ap.parse_args(argv)
+    command = "python bench/recipes.py " + " ".join(sys.argv[1:] if argv is None else argv)
+    if args.json:
+        check_writable(args.json, "--json")
+    s = setup(args.profile, seed=args.seed)
+    if args.model not in s.fine_tuned:
+        ap.error(f"--model {args.model}: not one of this profile's fine-tuned networks ({', '.join(s.fine_tuned)})")
+    out = args.out or s.checkpoints.parent / "bench-recipes"
+    rows = {}
+    for name in args.candidates:
+        what, overrides = CANDIDATES[name]
+        rows[name] = measure(s, args.model, out / args.model / name, what, overrides)
+    print(f"\n{args.model}, seed {s.seed}, validation split ({next(iter(rows.values()))['n']} images)")
+    print(f"{'candidate':13s} {'train':>6s} {'top-1 err':>9s} {'GT@20%':>7s} {'tau':>5s} {'GT@tau [95%]':>20s} "
+          f"{'MaxBoxV2':>8s}  trains")
+    for name, r in rows.items():
+        low, high = r["gt_known_tau_interval"]
+        took = "reused" if r["train_s"] is None else f"{r['train_s']}s"
+        print(f"{name:13s} {took:>6s} {r['top1_err']:9.1f} {r['gt_known_20']:7.1f} {r['tau']:5.2f} "
+              f"{r['gt_known_tau']:6.1f} [{low:4.1f}, {high:4.1f}] {r['maxboxacc_v2']:8.1f}  {r['what']}")
+    if args.json:
+        atomic_write_text(args.json, json.dumps({"model": args.model, "seed": s.seed, "profile": args.profile,
+                                                 "split": "val", "candidates": rows,
+                                                 "environment": environment(s) | {"command": command}}, indent=1))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
