@@ -181,3 +181,27 @@ def test_centring_bench_sees_the_same_predictions_and_no_common_part_after_centr
     assert raw["common"] > 0.1 and centred["common"] < 1e-6
     assert raw["top1_err"] == centred["top1_err"] and len(raw["hits"]) == len(centred["hits"]) == len(data)
     assert raw["floor"] != centred["floor"]
+
+
+def test_recipes_bench_reads_the_training_time_from_the_log_and_its_candidates_are_recipes(tmp_path):
+    """bench/recipes.py (issue 21): the training time is the epochs at the median epoch's speed from ``log.csv``
+    (a resumed run's, not the process's wait; an epoch slowed by another job does not move it), a log missing an
+    epoch is refused naming the file, and every candidate is a valid override of the default's recipe that tunes
+    the stages it says."""
+    from dataclasses import replace
+
+    from bench.recipes import CANDIDATES, training_time
+    from cam_lib.train import RECIPES, resolve_recipe
+
+    rec = replace(RECIPES["embedded_pretrained"], epochs=3, batch_size=32)
+    log = tmp_path / "log.csv"
+    log.write_text("epoch,loss,top1_err,top5_err,lr,images_per_s\n1,1,0,0,0,64\n2,1,0,0,0,8\n2,1,0,0,0,32\n"
+                   "3,1,0,0,0,64\n")   # epoch 2 logged twice (a crash before its checkpoint): the last row counts
+    seconds, ips = training_time(tmp_path, rec, n_train=100)   # 96 images a epoch (3 full batches)
+    assert ips == 64 and seconds == pytest.approx(3 * 96 / 64)
+    log.write_text("epoch,loss,top1_err,top5_err,lr,images_per_s\n1,1,0,0,0,64\n3,1,0,0,0,64\n")
+    with pytest.raises(SystemExit, match=r"log.csv: epochs \[1, 3\], expected 1-3"):
+        training_time(tmp_path, rec, n_train=100)
+    stages = {name: resolve_recipe("embedded_pretrained", ov).tuned_stages for name, (_, ov) in CANDIDATES.items()}
+    assert stages == {"new-layers": 0, "last-stage": 1, "stride16-8ep": 2, "stride16": 2, "stride8": 3}
+    assert resolve_recipe("embedded_pretrained", CANDIDATES["stride16"][1]) == RECIPES["embedded_pretrained"]

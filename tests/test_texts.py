@@ -150,6 +150,25 @@ def test_panel_chart_and_captions_round_trip(tmp_path):
                                                     "high": 50.0, "paper": 45.0}], "accuracy (%)", [(10.0, "chance")])],
                        "title", caption="IoU >= 0.5 — ≥ non-Latin text")
     assert read_caption(path) == "IoU >= 0.5 — ≥ non-Latin text"
+
+
+def test_saved_figures_are_256_colour_pngs_the_same_bytes_each_time(tmp_path):
+    """save_figure dithers to 256 colours (a third of the bytes for maps over images, so executed notebooks stay
+    small) and stays deterministic: the same figure, the same file; the colours are the figure's (a map drawn in
+    jet keeps its reds and blues)."""
+    import numpy as np
+    from matplotlib.figure import Figure
+    from PIL import Image
+
+    fig = Figure(figsize=(3, 3))
+    fig.subplots().imshow(np.linspace(0, 1, 64 * 64).reshape(64, 64), cmap="jet")
+    a = save_figure(fig, tmp_path / "a.png", caption="map")
+    b = save_figure(fig, tmp_path / "b.png", caption="map")
+    assert a.read_bytes() == b.read_bytes() and read_caption(a) == "map"
+    with Image.open(a) as im:
+        assert im.mode == "P" and len(im.getcolors(1024)) <= 256
+        rgb = np.asarray(im.convert("RGB")).reshape(-1, 3).astype(int)
+    assert ((rgb[:, 0] > 200) & (rgb[:, 2] < 60)).any() and ((rgb[:, 2] > 200) & (rgb[:, 0] < 60)).any()
     from matplotlib.figure import Figure
 
     assert read_caption(save_figure(Figure(), tmp_path / "plain.png")) == ""
