@@ -2,7 +2,8 @@
 :mod:`cam_lib.train`), measured on the VALIDATION split of the embedded benchmark (no test image is read): the
 candidate recipes the default's was chosen from, each trained with ``cam_lib.train`` (the series' seed and frozen-map
 cache) and scored by the library's evaluator: top-1 error, GT-known at the paper's 20% and at the val-chosen tau
-(with its Wilson interval), MaxBoxAccV2, and the training time.
+(with its Wilson interval, and minus the default's recipe paired over the images), MaxBoxAccV2, and the training
+time.
 
     python bench/recipes.py [--profile default] [--seed 0] [--model efficientnet_lite2_gap]
                             [--candidates new-layers last-stage stride16 stride16-8ep stride8] [--out DIR] [--json F]
@@ -26,7 +27,7 @@ from pathlib import Path
 from cam_lib.data import build_dataset, make_loader
 from cam_lib.io import atomic_write_text, check_writable, load_checkpoint
 from cam_lib.localize import evaluate
-from cam_lib.metrics import standard_metrics, threshold_grid, wilson
+from cam_lib.metrics import paired_difference, standard_metrics, threshold_grid, wilson
 from cam_lib.models import build_model
 from cam_lib.series import setup
 from cam_lib.series.setups import dataset, environment
@@ -40,6 +41,7 @@ CANDIDATES = {
     "stride16": ("+ both stride-16 stages, 5 epochs (the default's recipe)", {"tuned_stages": 2, "epochs": 5}),
     "stride8": ("+ both stride-16 stages and the stride-8 stage, 5 epochs", {"tuned_stages": 3, "epochs": 5}),
 }
+ADOPTED = "stride16"   # the candidate that is recipe ``embedded_pretrained`` itself (tests/test_bench.py checks it)
 
 
 def training_time(folder: Path, rec, n_train: int) -> tuple[float, float]:
@@ -74,7 +76,7 @@ def measure(s, model: str, folder: Path, what: str, overrides: dict) -> dict:
     return {"what": what, "tuned_stages": rec.tuned_stages, "epochs": rec.epochs, "train_s": round(seconds),
             "images_per_s": round(ips, 1), "top1_err": 100 * ev.top1_cls_err, "gt_known_20": 100 * ev.gt_known_loc_acc,
             "tau": tau, "gt_known_tau": 100 * gt.estimate, "gt_known_tau_interval": [100 * gt.low, 100 * gt.high],
-            "maxboxacc_v2": 100 * ev.maxboxacc_v2, "n": int(len(hits))}
+            "maxboxacc_v2": 100 * ev.maxboxacc_v2, "n": int(len(hits)), "hits": hits}
 
 
 def main(argv=None) -> int:
@@ -98,13 +100,19 @@ def main(argv=None) -> int:
     for name in args.candidates:
         what, overrides = CANDIDATES[name]
         rows[name] = measure(s, args.model, out / args.model / name, what, overrides)
-    print(f"\n{args.model}, seed {s.seed}, validation split ({next(iter(rows.values()))['n']} images)")
+    hits = {name: r.pop("hits") for name, r in rows.items()}
+    for name, r in rows.items():   # paired over the same val images: each candidate minus the default's recipe
+        d = paired_difference(hits[name], hits[ADOPTED]) if ADOPTED in hits and name != ADOPTED else None
+        r["minus_adopted"] = None if d is None else [100 * d.estimate, 100 * d.low, 100 * d.high]
+    print(f"\n{args.model}, seed {s.seed}, validation split ({next(iter(rows.values()))['n']} images); GT-known at "
+          f"the val-chosen tau, and minus the default's recipe ({ADOPTED}) paired over the images")
     print(f"{'candidate':13s} {'train':>6s} {'top-1 err':>9s} {'GT@20%':>7s} {'tau':>5s} {'GT@tau [95%]':>20s} "
-          f"{'MaxBoxV2':>8s}  trains")
+          f"{'minus default':>21s} {'MaxBoxV2':>8s}  trains")
     for name, r in rows.items():
         low, high = r["gt_known_tau_interval"]
+        diff = "" if r["minus_adopted"] is None else "{:+5.1f} [{:+5.1f}, {:+5.1f}]".format(*r["minus_adopted"])
         print(f"{name:13s} {r['train_s']:5d}s {r['top1_err']:9.1f} {r['gt_known_20']:7.1f} {r['tau']:5.2f} "
-              f"{r['gt_known_tau']:6.1f} [{low:4.1f}, {high:4.1f}] {r['maxboxacc_v2']:8.1f}  {r['what']}")
+              f"{r['gt_known_tau']:6.1f} [{low:4.1f}, {high:4.1f}] {diff:>21s} {r['maxboxacc_v2']:8.1f}  {r['what']}")
     if args.json:
         atomic_write_text(args.json, json.dumps({"model": args.model, "seed": s.seed, "profile": args.profile,
                                                  "split": "val", "candidates": rows,

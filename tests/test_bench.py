@@ -190,7 +190,7 @@ def test_recipes_bench_reads_the_training_time_from_the_log_and_its_candidates_a
     the stages it says."""
     from dataclasses import replace
 
-    from bench.recipes import CANDIDATES, training_time
+    from bench.recipes import ADOPTED, CANDIDATES, training_time
     from cam_lib.train import RECIPES, resolve_recipe
 
     rec = replace(RECIPES["embedded_pretrained"], epochs=3, batch_size=32)
@@ -204,4 +204,4 @@ def test_recipes_bench_reads_the_training_time_from_the_log_and_its_candidates_a
         training_time(tmp_path, rec, n_train=100)
     stages = {name: resolve_recipe("embedded_pretrained", ov).tuned_stages for name, (_, ov) in CANDIDATES.items()}
     assert stages == {"new-layers": 0, "last-stage": 1, "stride16-8ep": 2, "stride16": 2, "stride8": 3}
-    assert resolve_recipe("embedded_pretrained", CANDIDATES["stride16"][1]) == RECIPES["embedded_pretrained"]
+    assert resolve_recipe("embedded_pretrained", CANDIDATES[ADOPTED][1]) == RECIPES["embedded_pretrained"]
