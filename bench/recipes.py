@@ -10,9 +10,9 @@ time.
 
 The networks go to ``--out`` (default: ``bench-recipes`` beside the setup's checkpoints); a rerun resumes or
 reuses them (a network of another recipe is refused by ``cam_lib.train``). About 25 minutes on 2 cores for the five
-candidates on EfficientNet-Lite2-GAP (the stride-8 stage alone about 10). The
-training time is the training loop's at its median epoch's speed, read from each run's ``log.csv``: the same
-whether the run was resumed or reused.
+candidates on EfficientNet-Lite2-GAP (training loops of 83-349 s, plus each split's frozen maps computed once and
+the evaluations). The training time is the training loop's at its median epoch's speed, read from each run's
+``log.csv``: the same whether the run was resumed or reused.
 """
 
 from __future__ import annotations
