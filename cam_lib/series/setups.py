@@ -1,15 +1,15 @@
 """What each profile of the notebook series runs, and a notebook's parameters resolved into a :class:`Setup`
 (data, checkpoints and results folders, networks, device): the first cell of every notebook (Sec. 4 of the paper).
 
-Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (6 networks,
-two epochs on 64 px images: its numbers mean nothing); ``default`` trains the 7 cheapest networks of Table 1 at
-width 0.25 on the 10-class ``objects`` from scratch on a CPU, and applies the paper's surgery to three ImageNet
-networks (EfficientNet-Lite0/1/2-GAP and -GMP: ImageNet backbone, its two stride-16 stages and the new layers
-fine-tuned on the benchmark, the earlier layers frozen, recipe ``embedded_pretrained``); the GAP one that localizes
-best on the validation split is the series' main GAP network (:attr:`Setup.main_gap`: Tables 3-5, the claims, the
-figures), trained with two more seeds together with its GMP twin; ``full`` trains all 9 on the 24-class build,
-with the same fine-tuned networks. On real data (``data="imagenet"``) every network of Table 1 is fine-tuned from
-its ImageNet backbone with the paper's recipe"""
+Profiles on the embedded benchmark (``data="embedded"``): ``smoke`` is a pipeline check in seconds (6 networks, two
+epochs on 64 px images: its numbers mean nothing); ``default`` trains the 7 cheapest networks of Table 1 at width 0.25
+on the 10-class ``objects`` from scratch on a CPU, and applies the paper's surgery to three ImageNet networks
+(EfficientNet-Lite0/1/2-GAP and -GMP: ImageNet backbone, its stride-8 stage, its two stride-16 stages and the new
+layers fine-tuned on the benchmark, the earlier layers frozen, recipe ``embedded_pretrained``); the GAP one that
+localizes best on the validation split is the series' main GAP network (:attr:`Setup.main_gap`: Tables 3-5, the
+claims, the figures), trained with two more seeds together with its GMP twin; ``full`` trains all 9 on the 24-class
+build, with the same fine-tuned networks. On real data (``data="imagenet"``) every network of Table 1 is fine-tuned
+from its ImageNet backbone with the paper's recipe"""
 
 from __future__ import annotations
 
