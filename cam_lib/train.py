@@ -99,7 +99,7 @@ RECIPES = {
     # The paper's surgery on an ImageNet backbone, fine-tuned on the embedded benchmark on a CPU: the layers before
     # the backbone's stride-8 stage stay as loaded and their stride-4 maps of every training image (and of its
     # mirror image) are computed once; the stride-8 stage and the two stride-16 stages (lr 3e-4, a tenth of the new
-    # layers', as the paper's recipe), the added conv and the linear layer train on those maps (5-6 minutes a
+    # layers', as the paper's recipe), the added conv and the linear layer train on those maps (4.9-6.5 minutes a
     # network on 2 cores). Chosen on the validation split against the new layers alone, the last stage only and the
     # two stride-16 stages (5 or 8 epochs): `python bench/recipes.py --json results/recipes.json` measures them
     # (docs/findings.md quotes it).

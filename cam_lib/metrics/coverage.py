@@ -2,7 +2,8 @@
 GMP only the most discriminative one, so GAP's maps should cover more of the object): for each image and each
 threshold ``tau`` of a grid, the share of the ground-truth box's pixels (the union of the ground-truth class's
 boxes) where the ground-truth class's normalised map is ``>= tau``. The mechanism behind a GAP/GMP localization
-difference, measured at each network's own threshold (:meth:`BoxCoverageResult.at`).
+difference, read at any threshold of the grid (:meth:`BoxCoverageResult.at`): the series reads it at each network's
+own val-chosen threshold and at the paper's 20%, the same for both networks.
 
 Streaming and vectorised: per batch, one bucketing of every map value into the grid and one ``bincount`` of the
 values inside the boxes; no loop per image or threshold.
