@@ -205,3 +205,33 @@ def test_recipes_bench_reads_the_training_time_from_the_log_and_its_candidates_a
     stages = {name: resolve_recipe("embedded_pretrained", ov).tuned_stages for name, (_, ov) in CANDIDATES.items()}
     assert stages == {"new-layers": 0, "last-stage": 1, "stride16-8ep": 2, "stride16": 2, "stride8": 3}
     assert resolve_recipe("embedded_pretrained", CANDIDATES[ADOPTED][1]) == RECIPES["embedded_pretrained"]
+
+
+def test_fresh_test_bench_reads_other_benchmark_seeds_and_pools_seeds_and_images(tmp_path, monkeypatch):
+    """bench/fresh_test.py (issue 21): the fresh images are the objects val and test splits of OTHER builds of the
+    same profile (none of them an image of the series' seed-0 build), and the numbers over training seeds are the
+    mean over seeds and images with the seed-and-image interval, in points."""
+    import dataclasses
+    from types import SimpleNamespace
+
+    import cam_lib.data.synthetic as syn
+    from bench.fresh_test import fresh_images, over_seeds
+
+    tiny = dataclasses.replace(syn.PROFILES["smoke"], name="tiny", objects_train=1, objects_val=2, objects_test=1,
+                               birds_per_class=2, transfer_train=1, transfer_test=1)
+    monkeypatch.setitem(syn.PROFILES, "tiny", tiny)
+    own = syn.build("tiny", tmp_path, seed=0)
+    data = fresh_images(SimpleNamespace(profile="tiny", val_root=own / "objects"), [1, 2], 64)
+    per_build = tiny.object_classes * (tiny.objects_val + tiny.objects_test)
+    assert len(data) == 2 * per_build
+    fresh = {tuple(data[i][0].flatten()[:64].tolist()) for i in range(len(data))}
+    series = [syn.build("tiny", tmp_path, seed=0) / sub for sub in ("objects", "objects_test")]
+    from cam_lib.data import build_dataset
+    from cam_lib.data.common import eval_transform
+    for root in series:
+        ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", 64))
+        assert not fresh & {tuple(ds[i][0].flatten()[:64].tolist()) for i in range(len(ds))}
+    hits = [np.array([1.0, 1.0, 0.0, 0.0]), np.array([1.0, 0.0, 0.0, 0.0])]
+    estimate, low, high = over_seeds(hits)
+    assert estimate == pytest.approx(37.5) and low < estimate < high
+    assert over_seeds(hits, hits)[0] == 0
