@@ -35,7 +35,7 @@ from tqdm.auto import tqdm
 
 from .boxes import DEFAULT_THRESHOLD, boxes_from_maps
 from .cam import class_activation_maps, normalize_maps, upsample_maps
-from .data import make_loader
+from .data import fingerprint, make_loader
 from .data.common import crop_to_box, make_sample
 from .errors import BadInputError
 from .io import cached_arrays, weights_hash
@@ -54,8 +54,9 @@ def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device
                      cache_key: str = "", progress: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """``(features (N, D) float32, targets)`` of a dataset, in dataset order: the model's named feature ``kind``
     (:meth:`cam_lib.models.CAMNet.feature`). With ``cache_dir``, the result is cached (:func:`cam_lib.io.cached_arrays`)
-    under the weights' hash, the feature kind, the dataset (class, root, split, fold, size), its transform and
-    ``cache_key`` (anything else that changes the images, e.g. crop boxes): a rerun extracts nothing. The model is
+    under the weights' hash, the feature kind, the dataset (its class and images: :func:`cam_lib.data.fingerprint`),
+    its transform and ``cache_key`` (anything else that changes the images, e.g. crop boxes): a rerun extracts
+    nothing. The model is
     left on its device and in its mode afterwards."""
     if kind not in FEATURE_KINDS:
         raise BadInputError(f"parameter kind={kind!r}: choose one of {', '.join(FEATURE_KINDS)}", param="kind")
@@ -77,8 +78,7 @@ def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device
         out = compute()
     else:
         key = {"weights": weights_hash(model), "kind": kind, "cache_key": cache_key,
-               "dataset": [type(dataset).__name__, getattr(dataset, "root", ""), getattr(dataset, "split", ""),
-                           getattr(dataset, "fold", ""), len(dataset), repr(getattr(dataset, "transform", ""))]}
+               "dataset": [type(dataset).__name__, fingerprint(dataset), repr(getattr(dataset, "transform", ""))]}
         out = cached_arrays(cache_dir, kind, key, compute)
     return out["features"], out["targets"]
 

@@ -50,7 +50,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset, DistributedSampler, Sampler
 
 from . import distributed
-from .data import build_dataset, collate, eval_split
+from .data import build_dataset, collate, eval_split, fingerprint
 from .data.common import Batch, eval_transform, train_transform
 from .errors import BadInputError
 from .io import atomic_write_bytes, atomic_write_text, read_checkpoint
@@ -357,8 +357,8 @@ def _backbone_maps(net, backbone, dataset, dev, cache_dir: Path, mirror: bool, p
     (``mirror``), with the labels: cached under ``cache_dir`` by the backbone's weights and the images."""
     from .io import cached_arrays, weights_hash
 
-    key = {"backbone": weights_hash(backbone), "root": str(getattr(dataset, "root", "")), "n": len(dataset),
-           "split": getattr(dataset, "split", ""), "transform": repr(dataset.transform), "mirror": mirror}
+    key = {"backbone": weights_hash(backbone), "images": fingerprint(dataset), "transform": repr(dataset.transform),
+           "mirror": mirror}
 
     def compute() -> dict:
         was_training = net.training
@@ -409,8 +409,8 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
     # the network's name shows when it starts: one bar per network (JupyterLab, terminal) or plain lines (reproduce)
     report = TrainingProgress(model if seed == 0 else f"{model} (seed {seed})", rec.epochs,
                               enabled=progress and rank == 0)
-    net, trained, train_set, eval_set, class_names = _network_and_data(model, data, root, pretrained, width, rec,
-                                                                       dev, seed, cache_dir, report)
+    net, trained, train_set, eval_set, meta = _network_and_data(model, data, root, pretrained, width, rec, dev, seed,
+                                                                cache_dir, report)
     num_classes = net.num_classes
     groups = trained.param_groups(rec) if rec.frozen else \
         net.param_groups(rec.lr, rec.new_lr) if pretrained else [{"params": list(net.parameters()), "lr": rec.new_lr}]
@@ -431,7 +431,8 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
                         worker_init_fn=_seed_worker, generator=torch.Generator().manual_seed(seed))
     steps = len(loader) if max_batches is None else min(len(loader), max_batches)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lr_factor(rec, max(steps, 1)))
-    start = _resume(ckpt, net, opt, sched, model, data, num_classes, seed, width, rec) if resume and ckpt.exists() else 0
+    start = _resume(ckpt, net, opt, sched, model, data, num_classes, seed, width, rec, meta["train_images"]) \
+        if resume and ckpt.exists() else 0
     eval_sampler = DistributedSampler(eval_set, num_replicas=world, rank=rank, shuffle=False) if world > 1 else None
     eval_loader = DataLoader(eval_set, batch_size=per_rank, sampler=eval_sampler,
                              num_workers=0 if rec.frozen else workers, collate_fn=batches, pin_memory=cuda,
@@ -455,12 +456,12 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
             _append_log(out / "log.csv", row)
             save_checkpoint(ckpt, model=net.state_dict(), optimizer=opt.state_dict(), scheduler=sched.state_dict(),
                             epoch=epoch, seed=seed, model_name=model, num_classes=num_classes,
-                            width=width, recipe=asdict(rec), data=data, class_names=class_names)
+                            width=width, recipe=asdict(rec), data=data, **meta)
             report.epoch(epoch + 1, row["loss"], row["top1_err"], row["images_per_s"])
     report.close()
     if rank == 0:   # the classifier's common part changes no prediction, only CAM's zero (centre_classifier_)
         save_checkpoint(out / "model.pt", model=centre_classifier_(net).state_dict(), model_name=model,
-                        num_classes=num_classes, width=width, data=data, class_names=class_names)
+                        num_classes=num_classes, width=width, data=data, **meta)
     if world > 1:
         dist.barrier()
     return row
@@ -468,8 +469,8 @@ def _train(model, data, root, out, pretrained, width, rec, dev, workers, resume,
 
 def _network_and_data(model, data, root, pretrained, width, rec, dev, seed, cache_dir, report):
     """The network with a new head for the dataset's classes, the module that trains (the network, or its new layers
-    alone), the datasets (train: augmented, or the backbone's cached maps with a frozen recipe; eval) and the class
-    names."""
+    alone), the datasets (train: augmented, or the backbone's cached maps with a frozen recipe; eval) and what the
+    checkpoints record of the data: the class names and the training images (:func:`cam_lib.data.fingerprint`)."""
     train_tf = eval_transform("resize", rec.image_size) if rec.frozen else \
         train_transform(rec.image_size, rec.resize, rec.mirror)
     train_set = build_dataset(data, root, split="train", transform=train_tf)
@@ -478,8 +479,9 @@ def _network_and_data(model, data, root, pretrained, width, rec, dev, seed, cach
                       new_head=True).to(dev)   # fine-tuning on this dataset's classes: a new head on purpose
     if dev.type == "cuda":
         net = net.to(memory_format=torch.channels_last)
+    meta = {"class_names": list(train_set.class_names), "train_images": fingerprint(train_set)}
     if not rec.frozen:
-        return net, net, train_set, eval_set, list(train_set.class_names)
+        return net, net, train_set, eval_set, meta
     frozen, tuned = _frozen_split(net, rec.tuned_stages)
     trained = _NewLayers(net, tuned)   # only its layers see gradients; the sets become the frozen part's maps
     maps = _CachedMaps(_backbone_maps(net, frozen, train_set, dev, cache_dir, rec.mirror, report), seed)
@@ -488,7 +490,15 @@ def _network_and_data(model, data, root, pretrained, width, rec, dev, seed, cach
         p.requires_grad_(False)
     for p in trained.parameters():
         p.requires_grad_(True)
-    return net, trained, maps, eval_maps, list(train_set.class_names)
+    return net, trained, maps, eval_maps, meta
+
+
+def trained_on(ckpt: str | Path) -> str | None:
+    """The fingerprint of the training images a run's ``checkpoint.pt`` (or ``model.pt``) records
+    (:func:`cam_lib.data.fingerprint`); None when there is no such file or it predates the record."""
+    if not Path(ckpt).is_file():
+        return None
+    return read_checkpoint(ckpt, param="out").get("train_images")
 
 
 def recipe_change(ckpt: str | Path, rec: Recipe) -> str:
@@ -502,7 +512,7 @@ def recipe_change(ckpt: str | Path, rec: Recipe) -> str:
                      if stored.get(k, f.default) != getattr(rec, k))
 
 
-def _resume(ckpt: Path, net, opt, sched, model, data, num_classes, seed, width, rec: Recipe) -> int:
+def _resume(ckpt: Path, net, opt, sched, model, data, num_classes, seed, width, rec: Recipe, images: str) -> int:
     """Load an interrupted run's state from ``ckpt`` (CRC-checked, refused when it is another run's); the epoch to
     start from."""
     # CRC-checked (a bad file stops, named) and tensors, numbers, strings and containers only: a pickled object in
@@ -522,6 +532,9 @@ def _resume(ckpt: Path, net, opt, sched, model, data, num_classes, seed, width, 
     if changed:
         raise BadInputError(f"{ckpt}: checkpoint of a run with another recipe ({changed}) cannot resume with this one",
                             param="recipe")
+    if state.get("train_images", images) != images:
+        raise BadInputError(f"{ckpt}: checkpoint of a run on other training images (fingerprint "
+                            f"{state['train_images']}, these are {images}) cannot resume on these", param="root")
     try:
         net.load_state_dict(state["model"])
         opt.load_state_dict(state["optimizer"])
@@ -601,5 +614,5 @@ def _append_log(path: Path, row: dict) -> None:
     atomic_write_text(path, buf.getvalue())
 
 
-__all__ = ["RECIPES", "Recipe", "resolve_recipe", "recipe_change", "OPTIMIZERS", "SCHEDULES", "lr_factor", "train",
-           "evaluate_classification", "save_checkpoint", "stream_seed", "deterministic_algorithms"]
+__all__ = ["RECIPES", "Recipe", "resolve_recipe", "recipe_change", "trained_on", "OPTIMIZERS", "SCHEDULES", "lr_factor",
+           "train", "evaluate_classification", "save_checkpoint", "stream_seed", "deterministic_algorithms"]

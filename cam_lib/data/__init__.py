@@ -17,7 +17,7 @@ from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
 from ..errors import BadInputError
-from .common import (Batch, BoxDataset, Skipped, collate, eval_transform, load_image, make_sample,
+from .common import (Batch, BoxDataset, Skipped, collate, eval_transform, fingerprint, load_image, make_sample,
                      train_transform)
 from .cub import CUB200
 from .imagenet import ImageNetTrain, ImageNetVal, imagenet_class_names, read_synset_mapping
@@ -56,7 +56,7 @@ def present_splits(name: str, root: str | Path | None) -> list[str]:
 __all__ = ["DATASETS", "SPLITS", "EVAL_SPLITS", "BOXED", "eval_split", "has_boxes", "present_splits", "Batch", "Skipped", "BoxDataset", "ImageNetTrain", "ImageNetVal", "CUB200",
            "SplitFolder", "ImageFolderFlat", "build_dataset", "make_loader", "collate", "eval_transform",
            "train_transform", "load_image", "make_sample", "read_synset_mapping", "imagenet_class_names",
-           "wheel_photos", "check_dataset", "CheckReport", "wsol_metadata"]
+           "wheel_photos", "check_dataset", "CheckReport", "wsol_metadata", "fingerprint"]
 
 
 def build_dataset(name: str, root: str | Path | None = None, split: str | None = None, frame: str = "resize",

@@ -6,9 +6,10 @@ Training happens in ONE place, :func:`ensure_trained`, which only notebook ``01_
 missing, so asking for a table or a figure never trains by surprise.
 
 Checkpoints live under ``checkpoints/<data>-<profile>-s<seed>/<model>/model.pt``. Measurements are cached beside
-them with :func:`cam_lib.io.cached_json`, keyed by the checkpoint file's content hash (:func:`checkpoint_hash`) and
-the settings, so Table 1 and Table 2 share one localization pass per network and a rerun reads them back without
-loading a network. A network is loaded once per process (:func:`load_trained`, memoised by checkpoint, content
+them with :func:`cam_lib.io.cached_json`, keyed by the checkpoint file's content hash (:func:`checkpoint_hash`), the
+settings and the measured images (:func:`~cam_lib.series.setups.images_once`), so Table 1 and Table 2 share one
+localization pass per network, a rerun reads them back without loading a network, and other images are measured
+again. A network is loaded once per process (:func:`load_trained`, memoised by checkpoint, content
 hash and device), whatever the number of tables, rows, claims and figures that ask for it.
 """
 
@@ -26,14 +27,15 @@ from ..errors import BadInputError
 from ..io import cached_json, file_sha256, load_checkpoint
 from ..localize import Evaluation, HeuristicEvaluation, evaluate, evaluate_heuristic
 from ..models import build_model
-from ..train import recipe_change, resolve_recipe, train
-from .setups import FC_MODELS, MAIN_CHOICE, NotTrainedError, Setup, dataset
+from ..train import recipe_change, resolve_recipe, train, trained_on
+from .setups import FC_MODELS, MAIN_CHOICE, NotTrainedError, Setup, dataset, images_key, images_once
 
 __all__ = ["BASELINES", "IMAGE_BASELINES", "colour_model", "image_baseline", "choose_main_gap", "main_choice", "NotTrainedError", "BaselinesUnavailableError", "BaselineBoxes", "baseline_boxes",
            "ensure_trained", "checkpoint", "checkpoint_hash", "load_trained", "forget_networks", "evaluation",
            "heuristic_evaluation", "cub_evaluation", "transfer_evaluation"]
 
-CACHE_VERSION = 7   # bump when what a cached measurement holds (or its key) changes; 7: box coverage, Wilson
+CACHE_VERSION = 8   # bump when what a cached measurement holds (or its key) changes; 7: box coverage, Wilson;
+#                    8: keyed by the measured images (cam_lib.data.fingerprint)
 BASELINES = {"frame": "Whole frame (baseline)", "centered": "Centred box of the mean largest train box (baseline)",
              "best_fixed": "Best fixed box chosen on train (baseline)"}
 
@@ -49,6 +51,11 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
         if changed and s.data == "embedded":   # the series trains these itself: another recipe's network is stale
             raise BadInputError(f"{out}: {model} was trained with another recipe than this setup's ({changed}); "
                                 "delete that folder to train it again", param="checkpoints")
+        recorded = trained_on(final) if s.data == "embedded" else None   # files before the record: not known
+        if recorded is not None and recorded != train_images(s):   # e.g. a benchmark of another generator version
+            raise BadInputError(f"{out}: {model} was trained on other images than this setup's training split "
+                                f"{s.train_root} (fingerprint {recorded}, the split's is {train_images(s)}); delete "
+                                "that folder to train it again", param="checkpoints")
         if changed:   # real data: networks the user trained beforehand (torchrun), perhaps with their own settings
             warnings.warn(f"{out}: {model} was trained with another recipe than this setup's {s.recipe_of(model)!r} "
                           f"({changed}); the series evaluates it as it is", stacklevel=2)
@@ -65,6 +72,14 @@ def ensure_trained(s: Setup, model: str, progress: bool = False) -> Path:
           recipe=s.recipe_of(model), overrides=overrides, device=s.device, resume=True, seed=s.seed, progress=progress,
           cache_dir=s.checkpoints.parent / "backbone-maps")   # shared by the networks (and seeds) of one backbone
     return final
+
+
+def train_images(s: Setup) -> str:
+    """:func:`cam_lib.data.fingerprint` of the setup's training split (what :func:`cam_lib.train.train` records in
+    the checkpoints it writes), once per process and folder."""
+    from ..data import build_dataset
+
+    return images_once(("train", s.train_root), lambda: [build_dataset("imagenet", s.train_root, split="train")])
 
 
 def checkpoint(s: Setup, model: str) -> Path:
@@ -260,7 +275,7 @@ def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", ba
                                         else [])]
         return evaluate(net, loader, s.device, method=mapper, metrics=metrics, progress=False,
                         baselines=fixed).to_json()
-    key = {"which": which, "method": method, "baselines": fixed,
+    key = {"which": which, "images": images_key(s, which), "method": method, "baselines": fixed,
            **({"colour_model": _digest(mapper.to_json())} if method == "colour_histogram" else {})}
     return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", key, compute))
 
@@ -321,7 +336,8 @@ def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test"
     def compute(net):
         loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
-    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", {"which": which}, compute))
+    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}",
+                                                       {"which": which, "images": images_key(s, which)}, compute))
 
 
 def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> dict[str, float]:
@@ -339,7 +355,9 @@ def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> 
     def compute(net):
         return cub_protocol(net, lambda split, crop: CUB200(s.cub_root, split, transform=tf, crop_to_box=crop),
                             s.device, cache_dir=s.checkpoints / "features", batch_size=batch_size)
-    return _cached(s, model, "cub", {"root": str(s.cub_root)}, compute)
+    key = {"root": str(s.cub_root), "images": images_once(("cub", s.cub_root), lambda: [
+        CUB200(s.cub_root, split) for split in ("train", "test")])}
+    return _cached(s, model, "cub", key, compute)
 
 
 def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_size: int = 32) -> dict:
@@ -358,4 +376,8 @@ def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_siz
         n_folds = build_transfer(kind, root, split="train", transform=tf).n_folds
         return transfer_protocol(net, make, n_folds, feature, s.device, s.checkpoints / "features", batch_size,
                                  cache_key=f"{name}-{feature}")
-    return _cached(s, model, f"transfer-{name}-{feature}", {"root": str(root), "kind": kind}, compute)
+
+    def splits():   # every image of every fold, for the key
+        return [make(split, fold) for fold in range(make("train", 0).n_folds) for split in ("train", "test")]
+    key = {"root": str(root), "kind": kind, "images": images_once((kind, root), splits)}
+    return _cached(s, model, f"transfer-{name}-{feature}", key, compute)

@@ -30,7 +30,8 @@ from ..train import RECIPES
 
 __all__ = ["PROFILES", "DATA", "TABLE1_MODELS", "GAP_MODELS", "PRETRAINED_GAP_MODELS", "FC_MODELS", "NO_CAM_MODELS",
            "MAIN_CHOICE", "NotTrainedError", "gmp_twin", "SeriesProfile", "SUCCESSORS",
-           "Setup", "setup", "seed_variant", "dataset", "environment", "data_summary", "check_data"]
+           "Setup", "setup", "seed_variant", "dataset", "images_key", "images_once", "environment", "data_summary",
+           "check_data"]
 
 # Table 1 in the paper's order: GAP networks, the original (FC) networks, NIN, the GMP variant.
 TABLE1_MODELS = ("vgg16_gap", "googlenet_gap", "alexnet_star_gap", "alexnet_gap", "googlenet", "vgg16", "alexnet",
@@ -320,6 +321,27 @@ def dataset(s: Setup, which: str = "val", model: str | None = None, **kwargs):
     from torch.utils.data import Subset
 
     return Subset(ds, halves(s.seed, len(ds))[0 if which == "val" else 1].tolist())
+
+
+_FINGERPRINTS: dict[tuple, str] = {}   # where -> fingerprint, see images_once
+
+
+def images_once(where: tuple, make) -> str:
+    """The :func:`cam_lib.data.fingerprint` of the datasets ``make()`` builds (joined by ``-``): what cached
+    measurements of them are keyed by, so other images (another test folder, the other half of a validation
+    folder, an edited annotation) are measured again. Computed once per process for ``where`` (kind, folder, ...)."""
+    from ..data import fingerprint
+
+    where = (where[0], str(Path(where[1]).resolve()), *where[2:])
+    if where not in _FINGERPRINTS:
+        _FINGERPRINTS[where] = "-".join(fingerprint(d) for d in make())
+    return _FINGERPRINTS[where]
+
+
+def images_key(s: Setup, which: str = "val") -> str:
+    """:func:`images_once` of the evaluated split ``which`` (:func:`dataset`)."""
+    root = {"val": s.val_root, "test": s.test_root}.get(which)
+    return images_once(("eval", root or "", which, s.split_val, s.seed), lambda: [dataset(s, which)])
 
 
 def halves(seed: int, n: int):

@@ -28,7 +28,7 @@ from ..runs import shown_path
 from .artifacts import (BASELINES, IMAGE_BASELINES, BaselinesUnavailableError, baseline_boxes,
                         cub_evaluation, evaluation, heuristic_evaluation, image_baseline, transfer_evaluation)
 from .setups import (NO_CAM_MODELS, PRETRAINED_GAP_MODELS, TABLE1_MODELS, Setup, dataset, environment, gmp_twin,
-                     halves, seed_variant)
+                     halves, images_key, seed_variant)
 
 __all__ = ["TABLE5_FEATURES", "table1", "table2", "table2_test", "table3", "table4", "table5", "table7",
            "table7_real", "table7_floor", "method_speeds", "real_sample_root", "SHARED_SAMPLE", "SUCCESSOR_TITLES"]
@@ -714,17 +714,17 @@ def _native_size(model: str) -> int:
 def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch_size: int, nets: dict):
     """:func:`cam_lib.localize.evaluate` of the 1000-class ``model`` with ``method`` on the real images at ``root``
     (the network's native input size; the content-free ``boxes`` scored on the same images), cached under the
-    setup's checkpoints folder by the images' listing, the network, the method, the size and the boxes. ``nets``:
-    the caller's holder of the last network built, reused by the methods that follow (one held at a time)."""
-    from ..data import build_dataset, make_loader
+    setup's checkpoints folder by the images (:func:`cam_lib.data.fingerprint`), the network, the method, the size
+    and the boxes. ``nets``: the caller's holder of the last network built, reused by the methods that follow (one
+    held at a time)."""
+    from ..data import build_dataset, fingerprint, make_loader
     from ..data.common import eval_transform
-    from ..io import cached_json, content_hash
+    from ..io import cached_json
     from ..localize import Evaluation, evaluate
     from ..models import build_model
 
     size = _native_size(model)
     ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", size))
-    listing = content_hash({"files": [str(p.name) for p, _, _ in ds.samples]})
 
     def compute():
         if model not in nets:
@@ -732,7 +732,8 @@ def _real_evaluation(s: Setup, root, model: str, method: str, boxes: dict, batch
             nets[model] = build_model(model, pretrained=True).to(s.device).eval()
         return evaluate(nets[model], make_loader(ds, batch_size), s.device, method=method, baselines=boxes,
                         progress=False).to_json()
-    key = {"version": 2, "images": listing, "model": model, "method": method, "size": size, "baselines": boxes}
+    key = {"version": 3, "images": fingerprint(ds), "model": model, "method": method, "size": size,
+           "baselines": boxes}
     return Evaluation.from_json(cached_json(s.checkpoints / "real-sample", f"eval-{model}-{method}", key, compute))
 
 
@@ -872,9 +873,9 @@ def table7_floor(s: Setup, root=None, ladder: tuple[str, ...] = REAL_LADDER, bat
     conventions) maps a map's zero to ``floor / (1 + floor)`` of its range, so a floor that varies from image to
     image moves each image's effective threshold. Beside each network, the part of its classifier common to all
     classes (:func:`cam_lib.models.common_component`), which adds one map to every class's CAM."""
-    from ..data import build_dataset, make_loader
+    from ..data import build_dataset, fingerprint, make_loader
     from ..data.common import eval_transform
-    from ..io import cached_json, content_hash
+    from ..io import cached_json
     from ..models import build_model, common_component
     from .artifacts import _cached
 
@@ -883,15 +884,15 @@ def table7_floor(s: Setup, root=None, ladder: tuple[str, ...] = REAL_LADDER, bat
 
     rows = []
     for model in (m for m in PRETRAINED_GAP_MODELS if m.endswith("_gap") and m in s.models):
-        data = _cached(s, model, "cam-floor-test", {"which": "test", "version": 2}, lambda net, model=model: measure(
+        key = {"which": "test", "version": 2, "images": images_key(s, "test")}
+        data = _cached(s, model, "cam-floor-test", key, lambda net, model=model: measure(
             net, make_loader(dataset(s, "test", model), batch_size)))
         rows += _floor_rows({"row": f"{_display(model)}, embedded test split ({s.num_classes} classes)",
                              "model": model, "data": "embedded"}, data["floors"], data["common"])
     if root is not None:
         for model in ladder:
             ds = build_dataset("imagenet", root, split="val", transform=eval_transform("resize", _native_size(model)))
-            key = {"version": 2, "images": content_hash({"files": [str(p.name) for p, _, _ in ds.samples]}),
-                   "model": model, "size": _native_size(model)}
+            key = {"version": 3, "images": fingerprint(ds), "model": model, "size": _native_size(model)}
             data = cached_json(s.checkpoints / "real-sample", f"cam-floor-{model}", key, lambda model=model, ds=ds:
                                measure(build_model(model, pretrained=True).to(s.device).eval(),
                                        make_loader(ds, batch_size)))
