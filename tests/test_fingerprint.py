@@ -131,3 +131,21 @@ def test_a_run_does_not_resume_on_other_training_images(tmp_path):
     assert _resume(ckpt, net, opt, sched, "alexnet_gap", "imagenet", 10, 0, 0.25, rec, "a" * 16) == 1
     with pytest.raises(BadInputError, match=r"other training images \(fingerprint a{16}, these are b{16}\)"):
         _resume(ckpt, net, opt, sched, "alexnet_gap", "imagenet", 10, 0, 0.25, rec, "b" * 16)
+
+
+def test_what_is_learned_on_the_embedded_training_split_follows_its_images(untrained, tmp_path):
+    """The fixed boxes and the colour model are keyed by the embedded training split's images: a benchmark rebuilt
+    in place (another profile or generator version) chooses them again, in a new cache file."""
+    train = tmp_path / "objects"
+    shutil.copytree(untrained.train_root, train)
+    s = dataclasses.replace(untrained, train_root=train, checkpoints=tmp_path / "ck")
+    first = artifacts.baseline_boxes(s)
+    artifacts.colour_model(s, 64)
+    assert artifacts.baseline_boxes(s) == first and len(list(s.checkpoints.glob("baseline-boxes-*.json"))) == 1
+    for xml in sorted((train / "train_bbox").rglob("*.xml"))[::2]:   # the rebuilt split: half of its boxes are gone
+        xml.unlink()
+    setups._FINGERPRINTS.clear()   # a new process
+    artifacts.baseline_boxes(s)
+    artifacts.colour_model(s, 64)
+    assert len(list(s.checkpoints.glob("baseline-boxes-*.json"))) == 2
+    assert len(list(s.checkpoints.glob("colour-model-*.json"))) == 2

@@ -82,6 +82,14 @@ def train_images(s: Setup) -> str:
     return images_once(("train", s.train_root), lambda: [build_dataset("imagenet", s.train_root, split="train")])
 
 
+def _training_key(s: Setup) -> dict:
+    """What the measurements learned on the training split (the fixed boxes, the colour model) are keyed by: its
+    folder and, on the embedded benchmark (rebuilt in place when its generator or profile changes), its images'
+    fingerprint. On real data the folder alone: listing ImageNet's training images for a key would cost minutes
+    at every run."""
+    return {"root": str(s.train_root), **({"images": train_images(s)} if s.data == "embedded" else {})}
+
+
 def checkpoint(s: Setup, model: str) -> Path:
     """The trained ``model.pt`` of ``model``; :class:`NotTrainedError` when it does not exist (nothing is trained)."""
     path = s.checkpoints / model / "model.pt"
@@ -209,7 +217,7 @@ def baseline_boxes(s: Setup) -> BaselineBoxes:
         return out | {"train_images": out.pop("images")}
     try:
         return BaselineBoxes.from_json(cached_json(s.checkpoints, "baseline-boxes",
-                                                   {"root": str(s.train_root), "n": TRAIN_BOX_IMAGES}, compute))
+                                                   {**_training_key(s), "n": TRAIN_BOX_IMAGES}, compute))
     except BaselinesUnavailableError as err:
         _UNAVAILABLE[where] = err
         raise
@@ -242,9 +250,8 @@ def colour_model(s: Setup, size: int):
             raise BaselinesUnavailableError(f"no training split to learn the colour model on ({err})",
                                             param="train_root") from None
         return ColourHistogram.fit(make_loader(train_set, 64), s.num_classes).to_json()
-    return ColourHistogram.from_json(cached_json(s.checkpoints, "colour-model", {"version": CACHE_VERSION,
-                                                                                 "root": str(s.train_root),
-                                                                                 "size": size}, compute))
+    key = {"version": CACHE_VERSION, **_training_key(s), "size": size}
+    return ColourHistogram.from_json(cached_json(s.checkpoints, "colour-model", key, compute))
 
 
 def _map_method(s: Setup, method: str, model: str):
