@@ -56,8 +56,7 @@ def extract_features(model: torch.nn.Module, dataset: Dataset, kind: str, device
     (:meth:`cam_lib.models.CAMNet.feature`). With ``cache_dir``, the result is cached (:func:`cam_lib.io.cached_arrays`)
     under the weights' hash, the feature kind, the dataset (its class and images: :func:`cam_lib.data.fingerprint`),
     its transform and ``cache_key`` (anything else that changes the images, e.g. crop boxes): a rerun extracts
-    nothing. The model is
-    left on its device and in its mode afterwards."""
+    nothing. The model is left on its device and in its mode afterwards."""
     if kind not in FEATURE_KINDS:
         raise BadInputError(f"parameter kind={kind!r}: choose one of {', '.join(FEATURE_KINDS)}", param="kind")
 

@@ -467,7 +467,8 @@ def fingerprint(dataset) -> str:
         instance = getattr(dataset, "instance_masks", None) or {}
         for path, label, *rest in dataset.samples:
             path = Path(path)
-            masks = [*instance.get(path, ([], None))[0], *filter(None, [instance.get(path, ([], None))[1]])]
+            files, ignore = instance.get(path, ([], None))
+            masks = [*files, *([ignore] if ignore is not None else [])]
             if mask_dir is not None and not masks:
                 masks = [Path(mask_dir) / (path.stem + ".png")]
             boxes = torch.as_tensor(rest[0]).tolist() if rest else []

@@ -9,8 +9,8 @@ Checkpoints live under ``checkpoints/<data>-<profile>-s<seed>/<model>/model.pt``
 them with :func:`cam_lib.io.cached_json`, keyed by the checkpoint file's content hash (:func:`checkpoint_hash`), the
 settings and the measured images (:func:`~cam_lib.series.setups.images_once`), so Table 1 and Table 2 share one
 localization pass per network, a rerun reads them back without loading a network, and other images are measured
-again. A network is loaded once per process (:func:`load_trained`, memoised by checkpoint, content
-hash and device), whatever the number of tables, rows, claims and figures that ask for it.
+again. A network is loaded once per process (:func:`load_trained`, memoised by checkpoint, content hash and
+device), whatever the number of tables, rows, claims and figures that ask for it.
 """
 
 from __future__ import annotations
@@ -86,8 +86,14 @@ def _training_key(s: Setup) -> dict:
     """What the measurements learned on the training split (the fixed boxes, the colour model) are keyed by: its
     folder and, on the embedded benchmark (rebuilt in place when its generator or profile changes), its images'
     fingerprint. On real data the folder alone: listing ImageNet's training images for a key would cost minutes
-    at every run."""
-    return {"root": str(s.train_root), **({"images": train_images(s)} if s.data == "embedded" else {})}
+    at every run. No training split to read: ``images`` None (learning on it then raises
+    :class:`BaselinesUnavailableError`, which says why)."""
+    if s.data != "embedded":
+        return {"root": str(s.train_root)}
+    try:
+        return {"root": str(s.train_root), "images": train_images(s)}
+    except BadInputError:
+        return {"root": str(s.train_root), "images": None}
 
 
 def checkpoint(s: Setup, model: str) -> Path:
@@ -343,8 +349,8 @@ def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test"
     def compute(net):
         loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
-    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}",
-                                                       {"which": which, "images": images_key(s, which)}, compute))
+    key = {"which": which, "images": images_key(s, which)}
+    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", key, compute))
 
 
 def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> dict[str, float]:

@@ -329,7 +329,9 @@ _FINGERPRINTS: dict[tuple, str] = {}   # where -> fingerprint, see images_once
 def images_once(where: tuple, make) -> str:
     """The :func:`cam_lib.data.fingerprint` of the datasets ``make()`` builds (joined by ``-``): what cached
     measurements of them are keyed by, so other images (another test folder, the other half of a validation
-    folder, an edited annotation) are measured again. Computed once per process for ``where`` (kind, folder, ...)."""
+    folder, an edited annotation) are measured again. Computed once per process for ``where`` (kind, folder, ...):
+    files edited while a process (a notebook's kernel) runs are seen by the next one (building a folder's listing
+    again at every measurement would cost seconds each on ImageNet)."""
     from ..data import fingerprint
 
     where = (where[0], str(Path(where[1]).resolve()), *where[2:])
