@@ -3,7 +3,8 @@
 Each notebook of ``notebooks/`` runs in order, with the same parameters injected into its ``parameters`` cell, and
 is saved executed under ``results/executed/``. The run stops at the first failing notebook and names it and the
 cell. ``results/executed/state.json`` records, for every notebook that completed, a hash of its inputs (the
-notebook, the parameters, the cam_lib sources and the outputs of the notebooks before it) and the sha256 of every
+notebook, the parameters, the cam_lib sources, the data folders' files (:func:`_data_stamp`) and the outputs of the
+notebooks before it) and the sha256 of every
 file it wrote under ``results/`` and the checkpoint folder; a rerun skips a notebook whose inputs are unchanged
 and whose outputs are all still there, unchanged.
 
@@ -33,7 +34,7 @@ from pathlib import Path
 from .errors import BadInputError
 from .io import READS_LOG_ENV, atomic_write_json, atomic_write_text, check_writable, file_sha256
 from .progress import PROGRESS_LOG_ENV
-from .runs import RUNS_FOLDER, check_results, claim_results, repo_path, results_folder, shown_path
+from .runs import RUNS_FOLDER, SHARED_SAMPLE, check_results, claim_results, repo_path, results_folder, shown_path
 
 __all__ = ["NOTEBOOKS_DIR", "notebooks", "reproduce", "prepare", "ReproduceError", "parse_value", "results_for"]
 
@@ -100,11 +101,40 @@ def parse_value(text: str, name: str | None = None):
 
 
 def _sources_hash() -> str:
+    """cam_lib's code and data files (``*.py``; ``*.json``: the photographs' boxes of notebook 06)."""
     h = hashlib.sha256()
     package = Path(__file__).resolve().parent
-    for p in sorted(package.rglob("*.py")):
+    for p in sorted(p for p in package.rglob("*") if p.suffix in (".py", ".json") and "__pycache__" not in p.parts):
         h.update(str(p.relative_to(package)).encode())
         h.update(p.read_bytes())
+    return h.hexdigest()
+
+
+def _data_stamp(params: dict, sample: str = SHARED_SAMPLE) -> str:
+    """What the runner knows of the data folders a run reads, for its skip decision: each file's path, size and
+    modification time under every folder the parameters name (real data: ``data_root``; ``test_root``,
+    ``cub_root``, the transfer folders) and under the real ILSVRC sample notebook 07 reads (or that it is absent),
+    so an added, removed, edited or touched file runs the notebooks again. The embedded benchmark is left out: the
+    generator's code (in cam_lib's sources) decides its images. Walking ImageNet's 1.3 million files takes
+    seconds."""
+    folders = [params.get("data_root")] if (params.get("data") or "embedded") != "embedded" else []
+    folders += [params.get("test_root"), params.get("cub_root"), sample]
+    transfer = params.get("transfer")
+    folders += [spec[1] for spec in (transfer.values() if isinstance(transfer, dict) else [])
+                if isinstance(spec, (list, tuple)) and len(spec) == 2]
+    h = hashlib.sha256()
+    for folder in (f for f in folders if isinstance(f, (str, Path)) and str(f)):
+        root = repo_path(folder)
+        h.update(f"{folder}\0{root.is_dir()}\n".encode())
+        for dirpath, dirnames, files in os.walk(root):
+            dirnames.sort()
+            for name in sorted(files):
+                try:
+                    st = os.stat(os.path.join(dirpath, name))
+                except OSError:   # removed while walking: the next run sees it gone
+                    continue
+                rel = os.path.relpath(os.path.join(dirpath, name), root)
+                h.update(f"{rel}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
 
 
@@ -363,10 +393,10 @@ def _run_series(params, results, checkpoints, executed, folder, only, force, pro
         unknown = set(only) - {b.stem for b in books}
         if unknown:
             raise BadInputError(f"parameter only={sorted(unknown)}: no such notebook in {folder}", param="only")
-    sources, upstream, records = _sources_hash(), hashlib.sha256(), []
+    sources, data, upstream, records = _sources_hash(), _data_stamp(params), hashlib.sha256(), []
     for i, book in enumerate(books, 1):
         upstream.update(book.read_bytes())
-        key = hashlib.sha256(json.dumps([sources, params, upstream.hexdigest()], sort_keys=True,
+        key = hashlib.sha256(json.dumps([sources, data, params, upstream.hexdigest()], sort_keys=True,
                                         default=str).encode()).hexdigest()
         out = executed / book.name
         prev = state.get(book.name, {})

@@ -24,13 +24,14 @@ from pathlib import Path
 from .errors import BadInputError
 from .io import atomic_write_json
 
-__all__ = ["REPO_ROOT", "RUN_FILE", "DEFAULT_RUN", "repo_path", "run_name", "run_identity", "is_default_run",
+__all__ = ["REPO_ROOT", "RUN_FILE", "DEFAULT_RUN", "SHARED_SAMPLE", "repo_path", "run_name", "run_identity", "is_default_run",
            "results_folder", "recorded_run", "check_results", "claim_results"]
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 RUN_FILE = "run.json"
 DEFAULT_RUN = {"data": "embedded", "profile": "default", "seed": 0}   # the committed results/
 RUNS_FOLDER = "runs"   # results/runs/<run name>/: every other run
+SHARED_SAMPLE = "../shared/data/imagenet-val-sample"   # the 300 real ILSVRC val images, beside a clone (optional)
 
 
 def repo_path(path: str | Path) -> Path:

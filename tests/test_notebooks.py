@@ -111,6 +111,63 @@ def test_a_failing_notebook_is_named_with_its_cell(tmp_path):
                                               else "{}")
 
 
+def _one_notebook(folder):
+    folder.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    params = nbformat.v4.new_code_cell("profile = 'default'")
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [params, nbformat.v4.new_code_cell("x = 1")]
+    nbformat.write(nb, folder / "00_ok.ipynb")
+    return folder
+
+
+def test_a_rerun_runs_again_when_the_data_it_reads_changed(tmp_path):
+    """The skip decision sees the real data's files: a box corrected in place (same size, a new modification time)
+    or an added image runs the notebooks again; before, they were skipped and the old numbers stayed."""
+    from conftest import write_imagenet
+
+    folder, real = _one_notebook(tmp_path / "books"), tmp_path / "real"
+    write_imagenet(real, n=2)
+    params = {"profile": "smoke", "data": "imagenet", "data_root": str(real)}
+
+    def run() -> list[str]:
+        return [r["status"] for r in reproduce(params, tmp_path / "results", tmp_path / "ck", folder=folder,
+                                               progress=False, log=lambda _: None)]
+    assert run() == ["ran"] and run() == ["skipped"]
+    csv = real / "LOC_val_solution.csv"
+    text = csv.read_text()
+    csv.write_text(text.replace(" 2 3 ", " 4 3 ", 1))   # the same length: only the content and the time differ
+    assert len(csv.read_text()) == len(text) and run() == ["ran"] and run() == ["skipped"]
+    (real / "val" / "extra.txt").write_text("a new file")
+    assert run() == ["ran"]
+
+
+def test_the_data_stamp_reads_the_named_folders_only(tmp_path):
+    from cam_lib.reproduce import _data_stamp
+
+    data, test, sample = tmp_path / "data", tmp_path / "test", tmp_path / "sample"
+    for f in (data, test):
+        f.mkdir()
+        (f / "a.txt").write_text("1")
+    embedded = {"data": "embedded", "data_root": str(data)}
+    base = _data_stamp(embedded, sample=str(sample))
+    (data / "a.txt").write_text("22")   # the embedded benchmark: its generator's code decides, not its files
+    assert _data_stamp(embedded, sample=str(sample)) == base
+    sample.mkdir()   # the real sample appears: notebook 07 measures it now
+    assert _data_stamp(embedded, sample=str(sample)) != base
+    named = {**embedded, "test_root": str(test)}
+    before = _data_stamp(named, sample=str(sample))
+    (test / "b.txt").write_text("1")
+    assert _data_stamp(named, sample=str(sample)) != before
+    real = {"data": "imagenet", "data_root": str(data), "transfer": {"t": ["folder", str(test)]}}
+    before = _data_stamp(real, sample=str(sample))
+    (data / "a.txt").write_text("333")
+    after = _data_stamp(real, sample=str(sample))
+    (test / "b.txt").unlink()
+    assert len({before, after, _data_stamp(real, sample=str(sample))}) == 3
+
+
 def test_every_notebook_has_the_parameters_cell_and_is_stored_without_outputs():
     books = notebooks(NOTEBOOKS_DIR)
     assert [b.stem for b in books] == ["00_data", "01_classification", "02_localization", "03_test_heuristic",

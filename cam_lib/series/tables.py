@@ -24,7 +24,7 @@ from ..metrics import (mean_interval, paired_difference, paired_difference_seeds
                        wilson)
 from ..results import (PAPER_TABLE1, PAPER_TABLE2, PAPER_TABLE3, PAPER_TABLE4, PAPER_TABLE5, Claim, Table, TableRow,
                        paper_table5)
-from ..runs import shown_path
+from ..runs import SHARED_SAMPLE, shown_path
 from .artifacts import (BASELINES, IMAGE_BASELINES, BaselinesUnavailableError, baseline_boxes,
                         cub_evaluation, evaluation, heuristic_evaluation, image_baseline, transfer_evaluation)
 from .setups import (NO_CAM_MODELS, PRETRAINED_GAP_MODELS, TABLE1_MODELS, Setup, dataset, environment, gmp_twin,
@@ -674,7 +674,6 @@ def method_speeds(s: Setup, methods: tuple[str, ...] | None = None, images: int 
     return _written(s, Table("table7_speed", rows, [], notes))
 
 
-SHARED_SAMPLE = "../shared/data/imagenet-val-sample"   # the 300 real ILSVRC val images, beside a clone (optional)
 
 
 def real_sample_root(path: str | None = SHARED_SAMPLE):
