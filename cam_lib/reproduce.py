@@ -4,9 +4,8 @@ Each notebook of ``notebooks/`` runs in order, with the same parameters injected
 is saved executed under ``results/executed/``. The run stops at the first failing notebook and names it and the
 cell. ``results/executed/state.json`` records, for every notebook that completed, a hash of its inputs (the
 notebook, the parameters, the cam_lib sources, the data folders' files (:func:`_data_stamp`) and the outputs of the
-notebooks before it) and the sha256 of every
-file it wrote under ``results/`` and the checkpoint folder; a rerun skips a notebook whose inputs are unchanged
-and whose outputs are all still there, unchanged.
+notebooks before it) and the sha256 of every file it wrote under ``results/`` and the checkpoint folder; a rerun
+skips a notebook whose inputs are unchanged and whose outputs are all still there, unchanged.
 
 Results never mix (:mod:`cam_lib.runs`): without a results folder, the default run (embedded, profile ``default``,
 seed 0) writes ``results/`` and every other run ``results/runs/<data>-<profile>-s<seed>/``; a folder written by
