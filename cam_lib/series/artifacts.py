@@ -149,12 +149,13 @@ def forget_networks() -> None:
     _NETWORKS.clear()
 
 
-def _cached(s: Setup, model: str, name: str, key: dict, compute) -> dict:
+def _cached(s: Setup, model: str, name: str, images: str, key: dict, compute) -> dict:
     """``compute(net)`` of the trained network, cached under ``<checkpoints>/<model>/`` by the checkpoint's
-    content hash (:func:`checkpoint_hash`) and ``key`` (:func:`cam_lib.io.cached_json`); the network is loaded
-    (:func:`load_trained`) only when the measurement is not cached yet."""
+    content hash (:func:`checkpoint_hash`), the measured ``images`` (their fingerprint: :func:`images_key`,
+    :func:`images_once`) and ``key`` (:func:`cam_lib.io.cached_json`); the network is loaded (:func:`load_trained`)
+    only when the measurement is not cached yet."""
     key = {"version": CACHE_VERSION, "checkpoint": checkpoint_hash(checkpoint(s, model)), "size": s.size_of(model),
-           **key}
+           "images": images, **key}
     return cached_json(s.checkpoints / model, name, key, lambda: compute(load_trained(s, model)))
 
 
@@ -288,9 +289,9 @@ def evaluation(s: Setup, model: str, which: str = "val", method: str = "cam", ba
                                         else [])]
         return evaluate(net, loader, s.device, method=mapper, metrics=metrics, progress=False,
                         baselines=fixed).to_json()
-    key = {"which": which, "images": images_key(s, which), "method": method, "baselines": fixed,
+    key = {"which": which, "method": method, "baselines": fixed,
            **({"colour_model": _digest(mapper.to_json())} if method == "colour_histogram" else {})}
-    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", key, compute))
+    return Evaluation.from_json(_cached(s, model, f"eval-{which}-{method}", images_key(s, which), key, compute))
 
 
 def _digest(data) -> str:
@@ -349,8 +350,8 @@ def heuristic_evaluation(s: Setup, model: str | None = None, which: str = "test"
     def compute(net):
         loader = make_loader(dataset(s, which, model), batch_size, 0, s.device)
         return evaluate_heuristic(net, loader, s.device, progress=False).to_json()
-    key = {"which": which, "images": images_key(s, which)}
-    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", key, compute))
+    return HeuristicEvaluation.from_json(_cached(s, model, f"heuristic-{which}", images_key(s, which),
+                                                 {"which": which}, compute))
 
 
 def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> dict[str, float]:
@@ -368,9 +369,8 @@ def cub_evaluation(s: Setup, model: str | None = None, batch_size: int = 32) -> 
     def compute(net):
         return cub_protocol(net, lambda split, crop: CUB200(s.cub_root, split, transform=tf, crop_to_box=crop),
                             s.device, cache_dir=s.checkpoints / "features", batch_size=batch_size)
-    key = {"root": str(s.cub_root), "images": images_once(("cub", s.cub_root), lambda: [
-        CUB200(s.cub_root, split) for split in ("train", "test")])}
-    return _cached(s, model, "cub", key, compute)
+    images = images_once(("cub", s.cub_root), lambda: [CUB200(s.cub_root, split) for split in ("train", "test")])
+    return _cached(s, model, "cub", images, {"root": str(s.cub_root)}, compute)
 
 
 def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_size: int = 32) -> dict:
@@ -392,5 +392,5 @@ def transfer_evaluation(s: Setup, model: str, feature: str, name: str, batch_siz
 
     def splits():   # every image of every fold, for the key
         return [make(split, fold) for fold in range(make("train", 0).n_folds) for split in ("train", "test")]
-    key = {"root": str(root), "kind": kind, "images": images_once((kind, root), splits)}
-    return _cached(s, model, f"transfer-{name}-{feature}", key, compute)
+    return _cached(s, model, f"transfer-{name}-{feature}", images_once((kind, root), splits),
+                   {"root": str(root), "kind": kind}, compute)

@@ -674,8 +674,6 @@ def method_speeds(s: Setup, methods: tuple[str, ...] | None = None, images: int 
     return _written(s, Table("table7_speed", rows, [], notes))
 
 
-
-
 def real_sample_root(path: str | None = SHARED_SAMPLE):
     """The folder of real ILSVRC val images notebook 07 evaluates (relative paths from the repository root), or
     None when it is not there (the table is then left out, and the notebook says so)."""
@@ -883,9 +881,8 @@ def table7_floor(s: Setup, root=None, ladder: tuple[str, ...] = REAL_LADDER, bat
 
     rows = []
     for model in (m for m in PRETRAINED_GAP_MODELS if m.endswith("_gap") and m in s.models):
-        key = {"which": "test", "version": 2, "images": images_key(s, "test")}
-        data = _cached(s, model, "cam-floor-test", key, lambda net, model=model: measure(
-            net, make_loader(dataset(s, "test", model), batch_size)))
+        data = _cached(s, model, "cam-floor-test", images_key(s, "test"), {"which": "test", "version": 2},
+                       lambda net, model=model: measure(net, make_loader(dataset(s, "test", model), batch_size)))
         rows += _floor_rows({"row": f"{_display(model)}, embedded test split ({s.num_classes} classes)",
                              "model": model, "data": "embedded"}, data["floors"], data["common"])
     if root is not None:
