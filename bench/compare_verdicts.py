@@ -6,7 +6,8 @@ line: CPU model and the instruction set torch's kernels use), the verdicts that 
     python bench/compare_verdicts.py RESULTS_A RESULTS_B [--json OUT]
 
 Exits 1 when a verdict differs or a claim is in one run only, 0 when every verdict agrees. The numbers behind a
-verdict may differ between runs (other kernels train other networks); only the verdicts are compared.
+verdict may differ between runs (other kernels train other networks): only the verdicts decide the exit code; how
+many claims' numbers differ is counted and printed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import json
 import sys
 from collections import Counter
 from pathlib import Path
+
+from cam_lib.io import atomic_write_text, check_writable
 
 
 def claims(folder: Path) -> dict[tuple[str, str], dict]:
@@ -54,6 +57,7 @@ def compare(a: Path, b: Path) -> dict:
     return {"a": {"folder": str(a), "hardware": hardware(a), "verdicts": dict(Counter(ca[k]["verdict"] for k in ca))},
             "b": {"folder": str(b), "hardware": hardware(b), "verdicts": dict(Counter(cb[k]["verdict"] for k in cb))},
             "shared": len(shared), "differ": differ,
+            "numbers_differ": sum(ca[k]["ours"] != cb[k]["ours"] for k in shared),
             "only_a": [f"{t}: {c}" for t, c in sorted(set(ca) - set(cb))],
             "only_b": [f"{t}: {c}" for t, c in sorted(set(cb) - set(ca))]}
 
@@ -64,17 +68,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("b", type=Path)
     parser.add_argument("--json", type=Path, help="also write the comparison here")
     args = parser.parse_args(argv)
+    if args.json:
+        check_writable(args.json, "--json")
     out = compare(args.a, args.b)
     for side in ("a", "b"):
         print(f"{side}: {out[side]['folder']} ({out[side]['hardware']}): {out[side]['verdicts']}")
-    print(f"{out['shared']} claims in both runs; {len(out['differ'])} verdicts differ")
+    print(f"{out['shared']} claims in both runs; {len(out['differ'])} verdicts differ; "
+          f"the numbers behind {out['numbers_differ']} differ")
     for d in out["differ"]:
         print(f"- {d['table']}: {d['claim']}\n    a: {d['a']} ({d['ours_a']})\n    b: {d['b']} ({d['ours_b']})")
     for side in ("only_a", "only_b"):
         for line in out[side]:
             print(f"{side}: {line}")
     if args.json:
-        args.json.write_text(json.dumps(out, indent=1) + "\n")
+        atomic_write_text(args.json, json.dumps(out, indent=1) + "\n")
     return 1 if out["differ"] or out["only_a"] or out["only_b"] else 0
 
 

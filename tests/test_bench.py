@@ -128,10 +128,11 @@ def test_saved_maps_of_the_score_benchmark_are_read_by_score(tmp_path):
     assert any(t[0] == "score_speedup_0001" and t[2] == 10.0 for t in cam_bench.TARGETS)
 
 
-def _claims_folder(root: Path, verdicts: dict[str, str], hardware: str) -> Path:
-    """A results folder with one claims file: claim text -> verdict, and a table header naming ``hardware``."""
+def _claims_folder(root: Path, verdicts: dict[str, str], hardware: str, run: str = "") -> Path:
+    """A results folder with one claims file: claim text -> verdict (the numbers behind each claim carry ``run``),
+    and a table header naming ``hardware``."""
     (root / "tables").mkdir(parents=True)
-    records = [{"table": "table1", "claim": c, "ours": f"numbers of {c}", "seeds": "", "verdict": v}
+    records = [{"table": "table1", "claim": c, "ours": f"numbers of {c}{run}", "seeds": "", "verdict": v}
                for c, v in verdicts.items()]
     (root / "tables" / "table1.claims.json").write_text(json.dumps(records))
     (root / "tables" / "table1.md").write_text(f"## Table 1\n\n- hardware: {hardware}\n")
@@ -140,7 +141,7 @@ def _claims_folder(root: Path, verdicts: dict[str, str], hardware: str) -> Path:
 
 def test_compare_verdicts_names_each_machine_and_every_verdict_that_differs(tmp_path, capsys):
     """bench/compare_verdicts.py (issue 21, point 8): claims matched by table and wording; a differing verdict and a
-    claim of one run only are printed and make the exit code 1; identical verdicts exit 0."""
+    claim of one run only are printed and make the exit code 1; identical verdicts exit 0, whatever the numbers."""
     from bench.compare_verdicts import compare, main
 
     a = _claims_folder(tmp_path / "a", {"GAP beats FC": "same direction", "GAP beats GMP": "not resolved"},
@@ -149,12 +150,20 @@ def test_compare_verdicts_names_each_machine_and_every_verdict_that_differs(tmp_
                                         "new claim": "not resolved"}, "CPU (x, torch CPU kernels AVX2)")
     out = compare(a, b)
     assert out["shared"] == 2 and [d["claim"] for d in out["differ"]] == ["GAP beats GMP"]
+    assert out["numbers_differ"] == 0
     assert out["only_b"] == ["table1: new claim"] and out["a"]["hardware"].endswith("AVX512)")
     assert main([str(a), str(b), "--json", str(tmp_path / "out.json")]) == 1
     printed = capsys.readouterr().out
     assert "AVX2" in printed and "1 verdicts differ" in printed and "opposite direction" in printed
+    assert "the numbers behind 0 differ" in printed
     assert json.loads((tmp_path / "out.json").read_text())["shared"] == 2
     assert main([str(a), str(a)]) == 0
+    other = _claims_folder(tmp_path / "c", {"GAP beats FC": "same direction", "GAP beats GMP": "not resolved"},
+                           "CPU (y, torch CPU kernels AVX2)", run=" (other networks)")
+    assert compare(a, other)["numbers_differ"] == 2 and main([str(a), str(other)]) == 0
+    assert "the numbers behind 2 differ" in capsys.readouterr().out
+    with pytest.raises(BadInputError, match="--json"):
+        main([str(a), str(b), "--json", str(tmp_path / "a" / "tables" / "table1.md" / "out.json")])
     with pytest.raises(SystemExit, match="no tables"):
         compare(tmp_path / "a", tmp_path)
 
